@@ -1,0 +1,216 @@
+// The config file of DESIGN §2.2: its types, its JSON Schema (shared with the desktop
+// app's electron-store file) and its defaults. Missing keys take the schema's defaults.
+
+export type ListenerMode = 'mx' | 'submission' | 'submissions';
+
+export interface Account {
+  name: string;
+  addresses: string[];
+  passwordHash?: string;
+}
+
+export interface InternalNetwork {
+  cidr: string;
+  label: string;
+  enabled: boolean;
+}
+
+export interface Listener {
+  port: number;
+  host: string;
+  mode: ListenerMode;
+}
+
+export interface Config {
+  hostname: string;
+  publicAddress: string | null;
+  domains: string[];
+  accounts: Account[];
+  auth: {
+    backend: 'builtin' | 'saslauthd';
+    saslauthd: { socket: string; service: string; realm: string };
+    maxFailures: number;
+    banSeconds: number;
+  };
+  listeners: Listener[];
+  internalNetworks: InternalNetwork[];
+  trustedProxies: string[];
+  spf: { enabled: boolean; header: 'spf' | 'auth' | 'both' | 'none'; policy: 'soft' | 'strict' };
+  tls: { certFile: string | null; keyFile: string | null };
+  dns: { servers: string[]; timeoutMs: number };
+  outbound: {
+    mode: 'smarthost' | 'mx';
+    smarthost: { host: string; port: number; secure: boolean; user: string; password: string };
+  };
+  dkim: { selector: string };
+  limits: {
+    maxMessageBytes: number;
+    maxRecipients: number;
+    maxClients: number;
+    idleTimeoutSeconds: number;
+  };
+  dashboard: { host: string; port: number };
+}
+
+export const LOOPBACK_NETWORKS: InternalNetwork[] = [
+  { cidr: '127.0.0.0/8', label: 'This computer', enabled: true },
+  { cidr: '::1/128', label: 'This computer', enabled: true },
+];
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const str = { type: 'string' } as const;
+
+/** JSON Schema (draft-07 subset that ajv and electron-store both read). */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: str,
+    hostname: { type: 'string', minLength: 1, default: 'localhost' },
+    publicAddress: { type: ['string', 'null'], default: null },
+    domains: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    accounts: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+          addresses: { type: 'array', items: { type: 'string', minLength: 3 }, default: [] },
+          passwordHash: str,
+        },
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        backend: { enum: ['builtin', 'saslauthd'], default: 'builtin' },
+        saslauthd: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            socket: { type: 'string', default: '/run/saslauthd/mux' },
+            service: { type: 'string', default: 'smtp' },
+            realm: { type: 'string', default: '' },
+          },
+        },
+        maxFailures: { type: 'integer', minimum: 1, default: 5 },
+        banSeconds: { type: 'integer', minimum: 1, default: 900 },
+      },
+    },
+    listeners: {
+      type: 'array',
+      default: [
+        { port: 25, host: '::', mode: 'mx' },
+        { port: 587, host: '::', mode: 'submission' },
+        { port: 465, host: '::', mode: 'submissions' },
+      ],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['port', 'mode'],
+        properties: {
+          port,
+          host: { type: 'string', default: '::' },
+          mode: { enum: ['mx', 'submission', 'submissions'] },
+        },
+      },
+    },
+    internalNetworks: {
+      type: 'array',
+      default: LOOPBACK_NETWORKS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['cidr'],
+        properties: {
+          cidr: str,
+          label: { type: 'string', default: '' },
+          enabled: { type: 'boolean', default: false },
+        },
+      },
+    },
+    trustedProxies: { type: 'array', items: str, default: [] },
+    spf: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        header: { enum: ['spf', 'auth', 'both', 'none'], default: 'both' },
+        policy: { enum: ['soft', 'strict'], default: 'soft' },
+      },
+    },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        certFile: { type: ['string', 'null'], default: null },
+        keyFile: { type: ['string', 'null'], default: null },
+      },
+    },
+    dns: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        servers: { type: 'array', items: str, default: [] },
+        timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+      },
+    },
+    outbound: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { enum: ['smarthost', 'mx'], default: 'smarthost' },
+        smarthost: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            host: { type: 'string', default: '' },
+            port: { ...port, default: 587 },
+            secure: { type: 'boolean', default: false },
+            user: { type: 'string', default: '' },
+            password: { type: 'string', default: '' },
+          },
+        },
+      },
+    },
+    dkim: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        selector: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]{0,62}$', default: 'postern' },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxMessageBytes: { type: 'integer', minimum: 1024, default: 26214400 },
+        maxRecipients: { type: 'integer', minimum: 1, default: 100 },
+        maxClients: { type: 'integer', minimum: 1, default: 200 },
+        idleTimeoutSeconds: { type: 'integer', minimum: 5, default: 300 },
+      },
+    },
+    dashboard: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { ...port, default: 8025 },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,112 @@
+// log/events.jsonl (DESIGN §2.3, §2.4): one JSON object per line, appended in
+// batches off the hot path, rotated by size (events.1.jsonl … events.N.jsonl).
+// The event log is a record for people, not the durability mechanism: it is not
+// fsynced per event (the message spool is).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GatewayEvent } from './types.ts';
+
+export interface EventLogOptions {
+  maxBytes?: number;
+  keep?: number;
+}
+
+export class EventLog {
+  readonly file: string;
+  private readonly maxBytes: number;
+  private readonly keep: number;
+  private fd: number;
+  private size: number;
+  private pending: string[] = [];
+  private writing = false;
+  private scheduled = false;
+  private closed = false;
+
+  constructor(dir: string, opts: EventLogOptions = {}) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, 'events.jsonl');
+    this.maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
+    this.keep = opts.keep ?? 5;
+    this.fd = fs.openSync(this.file, 'a', 0o600);
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** The id of the last event in the current file (so ids keep increasing across restarts). */
+  lastId(): number {
+    const size = fs.statSync(this.file).size;
+    if (size === 0) return 0;
+    const len = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(len);
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      fs.readSync(fd, buf, 0, len, size - len);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const lines = buf.toString('utf8').split('\n').filter(Boolean);
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        const id = JSON.parse(lines[i]).id;
+        if (Number.isInteger(id)) return id;
+      } catch {
+        // a torn last line after a crash: look further back
+      }
+    }
+    return 0;
+  }
+
+  append(e: GatewayEvent): void {
+    if (this.closed) return;
+    this.pending.push(JSON.stringify(e) + '\n');
+    if (!this.scheduled && !this.writing) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.writing || this.pending.length === 0 || this.closed) return;
+    const chunk = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.writing = true;
+    fs.write(this.fd, chunk, (err) => {
+      this.writing = false;
+      if (!err) {
+        this.size += chunk.length;
+        if (this.size >= this.maxBytes) this.rotate();
+      }
+      if (this.pending.length) this.flush();
+    });
+  }
+
+  private rotate(): void {
+    try {
+      fs.closeSync(this.fd);
+      for (let i = this.keep - 1; i >= 1; i--) {
+        const from = path.join(path.dirname(this.file), `events.${i}.jsonl`);
+        if (fs.existsSync(from)) fs.renameSync(from, path.join(path.dirname(this.file), `events.${i + 1}.jsonl`));
+      }
+      fs.renameSync(this.file, path.join(path.dirname(this.file), 'events.1.jsonl'));
+    } finally {
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+      this.size = 0;
+    }
+  }
+
+  /** Writes what is pending and closes the file (after a write in flight, if any). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const finish = (): void => {
+      if (this.writing) {
+        setTimeout(finish, 2);
+        return;
+      }
+      if (this.pending.length) fs.writeSync(this.fd, this.pending.join(''));
+      this.pending = [];
+      fs.closeSync(this.fd);
+    };
+    finish();
+  }
+}

@@ -1,0 +1,35 @@
+// The event record of DESIGN §2.4 (stable: extend, never rename or remove).
+
+export type Stage = 'connect' | 'tls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'queue' | 'delivery' | 'network' | 'system';
+export type EventVerdict = 'accept' | 'reject' | 'defer' | 'info';
+
+export const STAGES: readonly Stage[] = ['connect', 'tls', 'auth', 'mail', 'rcpt', 'data', 'queue', 'delivery', 'network', 'system'];
+export const VERDICTS: readonly EventVerdict[] = ['accept', 'reject', 'defer', 'info'];
+
+export interface GatewayEvent {
+  id: number;
+  /** ISO 8601 */
+  time: string;
+  /** SMTP session id, or '' for events outside a session. */
+  session: string;
+  /** Client IP, or ''. */
+  client: string;
+  /** `mode:port` of the listener, or ''. */
+  listener: string;
+  stage: Stage;
+  verdict: EventVerdict;
+  rule: string;
+  /** SMTP reply code sent, or 0 when no reply was involved. */
+  code: number;
+  text: string;
+  from?: string;
+  to?: string;
+  user?: string;
+  spf?: string;
+  queueId?: string;
+  /** Extension: a finer reason inside the rule (e.g. "unknown local user"). */
+  reason?: string;
+}
+
+export type EventInput = Omit<GatewayEvent, 'id' | 'time' | 'session' | 'client' | 'listener' | 'code' | 'text'> &
+  Partial<Pick<GatewayEvent, 'session' | 'client' | 'listener' | 'code' | 'text'>>;

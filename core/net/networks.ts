@@ -1,0 +1,85 @@
+// The internal-networks list the user toggles (DESIGN §1.2): configured entries plus
+// detected ones not yet configured. The matcher is rebuilt on every change and read
+// at the start of each transaction, so a toggle applies to the next transaction.
+import type { InternalNetwork } from '../config/schema.ts';
+import { NetworkSet, parseCidr } from './cidr.ts';
+import { classify, detectNetworks, type DetectedNetwork, type NetworkKind } from './detect.ts';
+
+export interface NetworkView extends InternalNetwork {
+  /** Found on this host's interfaces (and not necessarily configured). */
+  detected: boolean;
+  /** Saved in the config (a detected network is saved once the user touches it). */
+  configured: boolean;
+  kind: NetworkKind;
+  builtin: boolean;
+}
+
+export class Networks {
+  private entries: InternalNetwork[];
+  private matcher: NetworkSet;
+  private detectedCache: DetectedNetwork[] = [];
+
+  constructor(entries: InternalNetwork[]) {
+    this.entries = entries.map((e) => ({ ...e, cidr: parseCidr(e.cidr).cidr }));
+    this.matcher = this.build();
+  }
+
+  private build(): NetworkSet {
+    return new NetworkSet(this.entries.filter((e) => e.enabled).map((e) => e.cidr));
+  }
+
+  isInternal(ip: string): boolean {
+    return this.matcher.has(ip);
+  }
+
+  configured(): InternalNetwork[] {
+    return this.entries.map((e) => ({ ...e }));
+  }
+
+  refreshDetected(detected: DetectedNetwork[] = detectNetworks()): void {
+    this.detectedCache = detected;
+  }
+
+  list(): NetworkView[] {
+    const detected = new Map(this.detectedCache.map((d) => [d.cidr, d]));
+    const out: NetworkView[] = this.entries.map((e) => {
+      const d = detected.get(e.cidr);
+      const kind = d?.kind ?? classify(d?.iface ?? '', e.cidr);
+      return { ...e, detected: !!d, configured: true, kind, builtin: kind === 'loopback' };
+    });
+    for (const d of this.detectedCache) {
+      if (!this.entries.some((e) => e.cidr === d.cidr)) {
+        out.push({ cidr: d.cidr, label: d.label, enabled: false, detected: true, configured: false, kind: d.kind, builtin: false });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Turns a network on or off (adding it to the config if it was only detected).
+   * Returns the new configured list; throws on a bad CIDR.
+   */
+  setEnabled(cidr: string, enabled: boolean, label?: string): InternalNetwork[] {
+    const norm = parseCidr(cidr).cidr;
+    const existing = this.entries.find((e) => e.cidr === norm);
+    if (existing) existing.enabled = enabled;
+    else {
+      const d = this.detectedCache.find((x) => x.cidr === norm);
+      this.entries.push({ cidr: norm, label: label ?? d?.label ?? 'Custom network', enabled });
+    }
+    this.matcher = this.build();
+    return this.configured();
+  }
+
+  remove(cidr: string): InternalNetwork[] {
+    const norm = parseCidr(cidr).cidr;
+    this.entries = this.entries.filter((e) => e.cidr !== norm);
+    this.matcher = this.build();
+    return this.configured();
+  }
+
+  replace(entries: InternalNetwork[]): void {
+    this.entries = entries.map((e) => ({ ...e, cidr: parseCidr(e.cidr).cidr }));
+    this.matcher = this.build();
+  }
+}

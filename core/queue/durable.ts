@@ -1,0 +1,90 @@
+// Stable-storage primitives. "On disk" means: file data fsynced, and the directory
+// entry that names it fsynced too (a rename or link is not durable until its
+// directory is). Directory fsyncs are group-committed: callers that arrive while one
+// is running share the next one, so 20 concurrent deliveries to one Maildir cost
+// two directory fsyncs, not twenty.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+
+// Windows cannot open a directory for fsync; NTFS journals its metadata.
+const CAN_SYNC_DIRS = process.platform !== 'win32';
+
+/** Creates `file` (must not exist) with `data`, fsynced. */
+export async function writeFileDurable(file: string, data: Buffer | string): Promise<void> {
+  const fh = await fsp.open(file, 'wx', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces `file` atomically with `data` (temp file, fsync, rename); the caller syncs the directory. */
+export async function replaceFileDurable(file: string, data: Buffer | string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await fsp.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class DirSyncer {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly next = new Map<string, Batch>();
+
+  /** Resolves once an fsync of `dir` that started after this call has finished. */
+  sync(dir: string): Promise<void> {
+    if (!CAN_SYNC_DIRS) return Promise.resolve();
+    const queued = this.next.get(dir);
+    if (queued) return queued.promise;
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const batch: Batch = { promise, resolve, reject };
+    this.next.set(dir, batch);
+    const start = () => {
+      this.next.delete(dir);
+      const run = fsyncDir(dir).then(batch.resolve, batch.reject).finally(() => {
+        if (this.running.get(dir) === run) this.running.delete(dir);
+      });
+      this.running.set(dir, run);
+    };
+    const current = this.running.get(dir);
+    if (current) current.then(start, start);
+    else start();
+    return promise;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, fs.constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export function fsyncDirSync(dir: string): void {
+  if (!CAN_SYNC_DIRS) return;
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

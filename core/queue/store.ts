@@ -1,0 +1,175 @@
+// The message store: where a received message goes before Postern says 250.
+//
+//   queue/incoming/<id>          the message as received (+ trace headers), fsynced
+//   maildir/<account>/new/<name> hard link per local account (qmail-style delivery:
+//                                the file is complete before it gets a name in new/)
+//   queue/outbound/<id>.eml      hard link, for remote recipients
+//   queue/outbound/<id>.json     the envelope and per-recipient state, fsynced
+//
+// commit() resolves only when all of that, and every directory entry, is on stable
+// storage; then the incoming name is dropped. After a crash, queue/incoming holds only
+// messages that never got a 250 (or got one and were already linked everywhere), so
+// recovery deletes it; queue/outbound/*.json is the outbound queue.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DirSyncer, fsyncDirSync, writeFileDurable } from './durable.ts';
+
+export interface LocalRecipient {
+  account: string;
+  address: string;
+}
+
+export interface OutboundRecipient {
+  address: string;
+  status: 'queued' | 'deferred' | 'delivered' | 'failed';
+  attempts: number;
+  lastError?: string;
+  nextAttempt?: string;
+}
+
+export interface OutboundEnvelope {
+  id: string;
+  from: string;
+  received: string;
+  client: string;
+  recipients: OutboundRecipient[];
+}
+
+export interface CommitInput {
+  id: string;
+  from: string;
+  client: string;
+  local: LocalRecipient[];
+  remote: string[];
+  data: Buffer;
+}
+
+export interface CommitResult {
+  id: string;
+  maildirFiles: string[];
+}
+
+let seq = 0;
+const HOST = os.hostname().replace(/[/:]/g, '_');
+
+/** Time-ordered, unique, filename-safe: 12 upper-case base-32 characters. */
+export function newQueueId(): string {
+  const t = Date.now().toString(32).toUpperCase().padStart(9, '0').slice(-9);
+  return t + crypto.randomBytes(2).readUInt16BE(0).toString(32).toUpperCase().padStart(3, '0').slice(-3);
+}
+
+export class MessageStore {
+  readonly root: string;
+  readonly incoming: string;
+  readonly outbound: string;
+  readonly maildirRoot: string;
+  private readonly dirs = new DirSyncer();
+  private readonly ready = new Set<string>();
+
+  constructor(dataDir: string) {
+    this.root = dataDir;
+    this.incoming = path.join(dataDir, 'queue', 'incoming');
+    this.outbound = path.join(dataDir, 'queue', 'outbound');
+    this.maildirRoot = path.join(dataDir, 'maildir');
+    for (const d of [this.incoming, this.outbound, this.maildirRoot]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+
+  maildir(account: string): string {
+    return path.join(this.maildirRoot, account);
+  }
+
+  /** Creates `maildir/<account>/{tmp,new,cur}` (idempotent). */
+  ensureMaildir(account: string): void {
+    if (this.ready.has(account)) return;
+    const base = this.maildir(account);
+    for (const sub of ['tmp', 'new', 'cur']) fs.mkdirSync(path.join(base, sub), { recursive: true, mode: 0o700 });
+    fsyncDirSync(this.maildirRoot);
+    this.ready.add(account);
+  }
+
+  /** Puts a message on stable storage for every recipient. Resolve = safe to say 250. */
+  async commit(msg: CommitInput): Promise<CommitResult> {
+    const incomingFile = path.join(this.incoming, msg.id);
+    await writeFileDurable(incomingFile, msg.data);
+    const syncs: Promise<void>[] = [];
+    const maildirFiles: string[] = [];
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const r of msg.local) {
+      if (seen.has(r.account)) continue; // one copy per account, however many of its addresses
+      seen.add(r.account);
+      this.ensureMaildir(r.account);
+      const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${msg.data.length}`;
+      const target = path.join(this.maildir(r.account), 'new', name);
+      await linkOrCopy(incomingFile, target);
+      maildirFiles.push(target);
+      syncs.push(this.dirs.sync(path.dirname(target)));
+    }
+    if (msg.remote.length) {
+      await linkOrCopy(incomingFile, path.join(this.outbound, `${msg.id}.eml`));
+      const env: OutboundEnvelope = {
+        id: msg.id,
+        from: msg.from,
+        received: new Date(now).toISOString(),
+        client: msg.client,
+        recipients: msg.remote.map((address) => ({ address, status: 'queued', attempts: 0 })),
+      };
+      await writeFileDurable(path.join(this.outbound, `${msg.id}.json`), JSON.stringify(env));
+      syncs.push(this.dirs.sync(this.outbound));
+    }
+    await Promise.all(syncs);
+    // Every copy is named and durable; the incoming name is no longer needed. If we
+    // crash before this unlink, recovery removes it.
+    await fsp.unlink(incomingFile).catch(() => {});
+    return { id: msg.id, maildirFiles };
+  }
+
+  /** Start-up recovery: drop unfinished receptions, return the outbound queue. */
+  recover(): { removedIncoming: number; outbound: OutboundEnvelope[] } {
+    let removedIncoming = 0;
+    for (const f of fs.readdirSync(this.incoming)) {
+      fs.rmSync(path.join(this.incoming, f), { force: true });
+      removedIncoming++;
+    }
+    const outbound: OutboundEnvelope[] = [];
+    const files = new Set(fs.readdirSync(this.outbound));
+    for (const f of files) {
+      if (f.endsWith('.tmp')) {
+        fs.rmSync(path.join(this.outbound, f), { force: true });
+        continue;
+      }
+      if (!f.endsWith('.json')) continue;
+      const id = f.slice(0, -5);
+      try {
+        const env = JSON.parse(fs.readFileSync(path.join(this.outbound, f), 'utf8')) as OutboundEnvelope;
+        if (files.has(`${id}.eml`)) outbound.push(env);
+      } catch {
+        // A torn envelope cannot exist (written durably before being named), but a
+        // hand-edited one can: leave it for a person to look at.
+      }
+    }
+    for (const f of files) {
+      // An .eml without its envelope never got a 250.
+      if (f.endsWith('.eml') && !files.has(`${f.slice(0, -4)}.json`)) fs.rmSync(path.join(this.outbound, f), { force: true });
+    }
+    return { removedIncoming, outbound };
+  }
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await fsp.link(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV' && (e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    await fsp.copyFile(from, to, fs.constants.COPYFILE_EXCL);
+    const fh = await fsp.open(to, 'r+');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+}

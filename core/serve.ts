@@ -1,0 +1,49 @@
+// `postern serve`: the gateway (and, with it, the dashboard) without a display.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FileConfigStore } from './config/store.ts';
+import { writeConfigFile } from './config/load.ts';
+import { Gateway } from './gateway.ts';
+
+export interface ServeOptions {
+  configFile: string;
+  dataDir: string;
+  /** Where to print (tests pass their own). */
+  out?: (line: string) => void;
+}
+
+/** A first config: safe defaults (only this computer trusted) for this host's name. */
+export function starterConfig(): Record<string, unknown> {
+  const host = os.hostname().toLowerCase();
+  return { hostname: /^[a-z0-9.-]+$/.test(host) ? host : 'localhost', domains: [], accounts: [] };
+}
+
+export async function serve(opts: ServeOptions): Promise<Gateway> {
+  const out = opts.out ?? ((l: string) => console.log(l));
+  if (!fs.existsSync(opts.configFile)) {
+    writeConfigFile(opts.configFile, starterConfig());
+    out(`Created ${opts.configFile} with safe defaults; edit it to add your domain and accounts.`);
+  }
+  const store = new FileConfigStore(opts.configFile);
+  store.load(); // refuse a bad file before touching anything
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const gateway = new Gateway({ store, dataDir: opts.dataDir});
+  const status = await gateway.start();
+  out(`Postern ${status.state} as ${status.hostname} (config ${opts.configFile}, data ${path.resolve(opts.dataDir)})`);
+  for (const l of status.listeners) {
+    const host = l.host.includes(':') ? `[${l.host}]` : l.host;
+    out(l.ok ? `  ${l.mode.padEnd(12)} listening on ${host}:${l.boundPort}` : `  ${l.mode.padEnd(12)} NOT listening on port ${l.port}: ${l.error}. ${l.fix}`);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`${signal}: stopping`);
+    await gateway.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  return gateway;
+}

@@ -1,0 +1,71 @@
+// Starting a real gateway for a test: temp data dir, ports chosen by the OS.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MemoryConfigStore, FileConfigStore } from '../../core/config/store.ts';
+import { Gateway, type GatewayOptions } from '../../core/gateway.ts';
+import type { GatewayEvent } from '../../core/events/types.ts';
+import type { ListenerMode } from '../../core/config/schema.ts';
+
+export const FAMILY = {
+  hostname: 'mx.doe-family.com',
+  domains: ['doe-family.com'],
+  accounts: [
+    { name: 'john', addresses: ['john.doe@doe-family.com'] },
+    { name: 'jane', addresses: ['jane.doe@doe-family.com'] },
+  ],
+  // The test's "internal network" is 127.0.0.1 alone; 127.0.0.2 plays the Internet.
+  internalNetworks: [{ cidr: '127.0.0.1/32', label: 'test LAN', enabled: true }],
+  listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }],
+};
+
+export const INTERNET = '127.0.0.2';
+
+export function tempDir(prefix = 'postern-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface TestGateway {
+  gw: Gateway;
+  dataDir: string;
+  port(mode?: ListenerMode): number;
+  events(): GatewayEvent[];
+  maildirFiles(account: string): string[];
+  stop(): Promise<void>;
+}
+
+export async function startGateway(raw: Record<string, unknown> = FAMILY, extra: Partial<GatewayOptions> & { configFile?: string } = {}): Promise<TestGateway> {
+  const dataDir = tempDir();
+  let store;
+  if (extra.configFile) {
+    fs.writeFileSync(extra.configFile, JSON.stringify(raw));
+    store = new FileConfigStore(extra.configFile);
+  } else store = new MemoryConfigStore(raw);
+  const gw = new Gateway({ store, dataDir, ...extra });
+  const status = await gw.start();
+  const bad = status.listeners.filter((l) => !l.ok);
+  if (bad.length) throw new Error(`listener failed: ${bad.map((b) => b.error).join('; ')}`);
+  return {
+    gw,
+    dataDir,
+    port(mode: ListenerMode = 'mx') {
+      const l = gw.status().listeners.find((x) => x.mode === mode);
+      if (!l?.boundPort) throw new Error(`no ${mode} listener`);
+      return l.boundPort;
+    },
+    events: () => gw.bus.recent(),
+    maildirFiles(account: string) {
+      const dir = path.join(dataDir, 'maildir', account, 'new');
+      return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+    },
+    async stop() {
+      await gw.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function outboundQueued(dataDir: string): string[] {
+  const dir = path.join(dataDir, 'queue', 'outbound');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+}
