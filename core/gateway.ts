@@ -336,9 +336,19 @@ export class Gateway {
     }
   }
 
+  /** Changes the stored config (validated; nothing is saved if invalid) and applies it. */
+  updateConfig(mutate: (raw: Record<string, unknown>) => void, what = 'configuration changed'): Config {
+    const cfg = this.configStore.update(mutate);
+    this.apply(cfg, what);
+    return cfg;
+  }
+
   /** Re-reads the config store (after accounts or settings changed) without dropping connections. */
   reload(): void {
-    const cfg = this.configStore.load();
+    this.apply(this.configStore.load(), 'configuration reloaded');
+  }
+
+  private apply(cfg: Config, what: string): void {
     this.cfg = cfg;
     this.dir = new Directory(cfg);
     this.networks.replace(cfg.internalNetworks);
@@ -346,7 +356,7 @@ export class Gateway {
     this.bans.configure(cfg.auth.maxFailures, cfg.auth.banSeconds);
     this.spf = this.spfFactory ? this.spfFactory(cfg) : null;
     for (const a of cfg.accounts) this.store.ensureMaildir(a.name);
-    this.system('configuration reloaded', 'info', 'config');
+    this.system(what, 'info', 'config');
     this.emitState();
   }
 }

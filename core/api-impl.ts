@@ -1,0 +1,171 @@
+// GatewayApi implemented over a Gateway. Transports call validateInput() first; the
+// methods here assume well-formed input and check meaning (a CIDR that parses, an
+// account that exists).
+import { ApiError, type AccountView, type EventPage, type EventQuery, type GatewayApi, type QueueEntry, type Settings, type DoctorReport } from './api.ts';
+import type { Gateway } from './gateway.ts';
+import type { GatewayEvent } from './events/types.ts';
+import { ConfigError } from './config/load.ts';
+import { hashPassword } from './auth/builtin.ts';
+import { parseCidr } from './net/cidr.ts';
+import type { Account } from './config/schema.ts';
+import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
+
+/** The SPF record helper, as the API needs it (core/spf/record.ts provides it). */
+export interface SpfHelper {
+  build(c: SpfChoices): SpfBuildResult;
+  validate(record: string): SpfValidation;
+  check(domain: string, opts: { ip?: string; expected?: SpfChoices }): Promise<SpfCheckResult>;
+  defaults(domain: string, publicAddresses: string[], smarthostInclude?: string): SpfChoices;
+}
+
+/** Outbound queue control (core/queue/outbound.ts provides it). */
+export interface QueueControl {
+  list(): QueueEntry[];
+  retry(id: string): boolean;
+  remove(id: string): boolean;
+}
+
+export interface ApiDeps {
+  gateway: Gateway;
+  spf?: SpfHelper;
+  queue?: QueueControl;
+  doctor?: () => Promise<DoctorReport>;
+  publicAddresses?: () => string[];
+}
+
+function matches(e: GatewayEvent, q: EventQuery, text: string | undefined): boolean {
+  if (q.verdict && !q.verdict.includes(e.verdict)) return false;
+  if (q.stage && !q.stage.includes(e.stage)) return false;
+  if (q.rule && e.rule !== q.rule) return false;
+  if (q.session && e.session !== q.session) return false;
+  if (q.beforeId !== undefined && e.id >= q.beforeId) return false;
+  if (text) {
+    const hay = `${e.text}\u0000${e.from ?? ''}\u0000${e.to ?? ''}\u0000${e.client}\u0000${e.user ?? ''}\u0000${e.reason ?? ''}\u0000${e.queueId ?? ''}`.toLowerCase();
+    if (!hay.includes(text)) return false;
+  }
+  return true;
+}
+
+function configError(e: unknown): never {
+  if (e instanceof ConfigError) throw new ApiError('invalid-input', e.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+  throw e;
+}
+
+export function createApi(deps: ApiDeps): GatewayApi {
+  const gw = deps.gateway;
+  const need = <T>(x: T | undefined, what: string): T => {
+    if (!x) throw new ApiError('unavailable', `${what} is not available in this build`);
+    return x;
+  };
+  const accountViews = (): AccountView[] => gw.config().accounts.map((a) => ({ name: a.name, addresses: [...a.addresses], hasPassword: !!a.passwordHash }));
+  const cidr = (c: string): string => {
+    try {
+      return parseCidr(c).cidr;
+    } catch (e) {
+      throw new ApiError('invalid-input', (e as Error).message);
+    }
+  };
+
+  return {
+    async status() {
+      return gw.status();
+    },
+    async start() {
+      return gw.start();
+    },
+    async stop() {
+      await gw.stop();
+      return gw.status();
+    },
+    async events(q): Promise<EventPage> {
+      const limit = q.limit ?? 500;
+      const text = q.text?.toLowerCase();
+      const all = gw.bus.recent(q.afterId ?? 0);
+      const out: GatewayEvent[] = [];
+      // Newest first until the page is full, then back to oldest-first order.
+      for (let i = all.length - 1; i >= 0 && out.length < limit; i--) if (matches(all[i], q, text)) out.push(all[i]);
+      return { events: out.reverse(), lastId: gw.bus.lastId };
+    },
+    async networks() {
+      return gw.listNetworks();
+    },
+    async setNetwork(a) {
+      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label);
+    },
+    async removeNetwork(a) {
+      const c = cidr(a.cidr);
+      if (!gw.listNetworks().some((n) => n.cidr === c && n.configured)) throw new ApiError('not-found', `${c} is not in the list`);
+      return gw.removeNetwork(c);
+    },
+    async spfBuild(c) {
+      return need(deps.spf, 'the SPF helper').build(c);
+    },
+    async spfValidate(a) {
+      return need(deps.spf, 'the SPF helper').validate(a.record);
+    },
+    async spfCheck(a) {
+      return need(deps.spf, 'the SPF helper').check(a.domain, { ip: a.ip, expected: a.expected });
+    },
+    async accounts() {
+      return accountViews();
+    },
+    async addAccount(a) {
+      if (!a.password) throw new ApiError('invalid-input', 'the password is empty');
+      const passwordHash = await hashPassword(a.password);
+      try {
+        gw.updateConfig((raw) => {
+          const list = (Array.isArray(raw.accounts) ? raw.accounts : []) as Account[];
+          const existing = list.find((x) => x.name === a.name);
+          const next = existing
+            ? list.map((x) => (x.name === a.name ? { ...x, addresses: [...new Set([...x.addresses, ...a.addresses])], passwordHash } : x))
+            : [...list, { name: a.name, addresses: a.addresses, passwordHash }];
+          raw.accounts = next;
+        }, `account ${a.name} saved`);
+      } catch (e) {
+        configError(e);
+      }
+      return accountViews();
+    },
+    async removeAccount(a) {
+      if (!gw.config().accounts.some((x) => x.name === a.name)) throw new ApiError('not-found', `no account named "${a.name}"`);
+      try {
+        gw.updateConfig((raw) => {
+          raw.accounts = ((raw.accounts ?? []) as Account[]).filter((x) => x.name !== a.name);
+        }, `account ${a.name} removed`);
+      } catch (e) {
+        configError(e);
+      }
+      return accountViews();
+    },
+    async queue() {
+      return need(deps.queue, 'the outbound queue').list();
+    },
+    async retryQueue(a) {
+      const q = need(deps.queue, 'the outbound queue');
+      if (!q.retry(a.id)) throw new ApiError('not-found', `no queued message ${a.id}`);
+      return q.list();
+    },
+    async deleteQueue(a) {
+      const q = need(deps.queue, 'the outbound queue');
+      if (!q.remove(a.id)) throw new ApiError('not-found', `no queued message ${a.id}`);
+      return q.list();
+    },
+    async settings(): Promise<Settings> {
+      const c = gw.config();
+      const publicAddresses = deps.publicAddresses?.() ?? (c.publicAddress ? [c.publicAddress] : []);
+      return {
+        hostname: c.hostname,
+        domains: [...c.domains],
+        authBackend: c.auth.backend,
+        spf: { ...c.spf },
+        outbound: { mode: c.outbound.mode, smarthostHost: c.outbound.smarthost.host, smarthostPort: c.outbound.smarthost.port },
+        limits: { maxMessageBytes: c.limits.maxMessageBytes, maxRecipients: c.limits.maxRecipients, maxClients: c.limits.maxClients },
+        spfDefaults: deps.spf && c.domains[0] ? deps.spf.defaults(c.domains[0], publicAddresses) : null,
+        publicAddresses,
+      };
+    },
+    async doctor() {
+      return need(deps.doctor, 'the setup check')();
+    },
+  };
+}

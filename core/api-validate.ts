@@ -1,0 +1,133 @@
+// Input validation for every GatewayApi method, shared by the IPC and HTTP
+// transports: whatever a renderer or an HTTP client sends is checked here before it
+// reaches the gateway. Unknown keys are refused, not ignored.
+import { ApiError, API_METHODS, type ApiMethod, type EventQuery } from './api.ts';
+import { STAGES, VERDICTS } from './events/types.ts';
+import type { SpfChoices } from './spf/record-types.ts';
+
+type Obj = Record<string, unknown>;
+
+function fail(msg: string): never {
+  throw new ApiError('invalid-input', msg);
+}
+
+function obj(v: unknown, allowed: string[], what: string): Obj {
+  if (v === undefined || v === null) v = {};
+  if (typeof v !== 'object' || Array.isArray(v)) fail(`${what}: expected an object`);
+  for (const k of Object.keys(v as Obj)) if (!allowed.includes(k)) fail(`${what}: unknown field "${k}"`);
+  return v as Obj;
+}
+
+function str(v: unknown, what: string, max = 1000, optional = false): string | undefined {
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string') fail(`${what}: expected a string`);
+  if ((v as string).length > max) fail(`${what}: longer than ${max} characters`);
+  return v as string;
+}
+
+function bool(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') fail(`${what}: expected true or false`);
+  return v as boolean;
+}
+
+function int(v: unknown, what: string, min: number, max: number, optional = false): number | undefined {
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${what}: expected a whole number from ${min} to ${max}`);
+  return v as number;
+}
+
+function strList(v: unknown, what: string, maxItems = 100, maxLen = 300): string[] {
+  if (!Array.isArray(v)) fail(`${what}: expected a list`);
+  if ((v as unknown[]).length > maxItems) fail(`${what}: more than ${maxItems} items`);
+  return (v as unknown[]).map((x, i) => str(x, `${what}[${i}]`, maxLen)!);
+}
+
+function enumList<T extends string>(v: unknown, allowed: readonly T[], what: string): T[] | undefined {
+  if (v === undefined) return undefined;
+  const list = strList(v, what, allowed.length);
+  for (const x of list) if (!(allowed as readonly string[]).includes(x)) fail(`${what}: "${x}" is not one of ${allowed.join(', ')}`);
+  return list as T[];
+}
+
+function eventQuery(v: unknown): EventQuery {
+  const o = obj(v, ['afterId', 'beforeId', 'limit', 'verdict', 'stage', 'rule', 'text', 'session'], 'events');
+  const q: EventQuery = {};
+  const afterId = int(o.afterId, 'afterId', 0, Number.MAX_SAFE_INTEGER, true);
+  const beforeId = int(o.beforeId, 'beforeId', 0, Number.MAX_SAFE_INTEGER, true);
+  const limit = int(o.limit, 'limit', 1, 5000, true);
+  if (afterId !== undefined) q.afterId = afterId;
+  if (beforeId !== undefined) q.beforeId = beforeId;
+  if (limit !== undefined) q.limit = limit;
+  const verdict = enumList(o.verdict, VERDICTS, 'verdict');
+  const stage = enumList(o.stage, STAGES, 'stage');
+  if (verdict) q.verdict = verdict;
+  if (stage) q.stage = stage;
+  const rule = str(o.rule, 'rule', 100, true);
+  const text = str(o.text, 'text', 200, true);
+  const session = str(o.session, 'session', 64, true);
+  if (rule) q.rule = rule;
+  if (text) q.text = text;
+  if (session) q.session = session;
+  return q;
+}
+
+export function spfChoices(v: unknown): SpfChoices {
+  const o = obj(v, ['domain', 'mx', 'a', 'ip4', 'ip6', 'include', 'soft'], 'spf choices');
+  return {
+    domain: str(o.domain, 'domain', 253)!,
+    mx: bool(o.mx ?? false, 'mx'),
+    a: bool(o.a ?? false, 'a'),
+    ip4: strList(o.ip4 ?? [], 'ip4', 20, 50),
+    ip6: strList(o.ip6 ?? [], 'ip6', 20, 50),
+    include: strList(o.include ?? [], 'include', 10, 253),
+    soft: bool(o.soft ?? false, 'soft'),
+  };
+}
+
+const none = (m: string) => (v: unknown) => {
+  obj(v, [], m);
+  return undefined;
+};
+
+const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
+  status: none('status'),
+  start: none('start'),
+  stop: none('stop'),
+  events: eventQuery,
+  networks: none('networks'),
+  setNetwork: (v) => {
+    const o = obj(v, ['cidr', 'enabled', 'label'], 'setNetwork');
+    return { cidr: str(o.cidr, 'cidr', 64)!, enabled: bool(o.enabled, 'enabled'), ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}) };
+  },
+  removeNetwork: (v) => ({ cidr: str(obj(v, ['cidr'], 'removeNetwork').cidr, 'cidr', 64)! }),
+  spfBuild: spfChoices,
+  spfValidate: (v) => ({ record: str(obj(v, ['record'], 'spfValidate').record, 'record', 4096)! }),
+  spfCheck: (v) => {
+    const o = obj(v, ['domain', 'ip', 'expected'], 'spfCheck');
+    return {
+      domain: str(o.domain, 'domain', 253)!,
+      ...(o.ip !== undefined ? { ip: str(o.ip, 'ip', 50)! } : {}),
+      ...(o.expected !== undefined ? { expected: spfChoices(o.expected) } : {}),
+    };
+  },
+  accounts: none('accounts'),
+  addAccount: (v) => {
+    const o = obj(v, ['name', 'addresses', 'password'], 'addAccount');
+    return { name: str(o.name, 'name', 64)!, addresses: strList(o.addresses ?? [], 'addresses', 50, 254), password: str(o.password, 'password', 1024)! };
+  },
+  removeAccount: (v) => ({ name: str(obj(v, ['name'], 'removeAccount').name, 'name', 64)! }),
+  queue: none('queue'),
+  retryQueue: (v) => ({ id: str(obj(v, ['id'], 'retryQueue').id, 'id', 40)! }),
+  deleteQueue: (v) => ({ id: str(obj(v, ['id'], 'deleteQueue').id, 'id', 40)! }),
+  settings: none('settings'),
+  doctor: none('doctor'),
+};
+
+export function isApiMethod(m: unknown): m is ApiMethod {
+  return typeof m === 'string' && (API_METHODS as readonly string[]).includes(m);
+}
+
+/** Validates the argument of `method`; throws ApiError('invalid-input'). */
+export function validateInput(method: ApiMethod, input: unknown): unknown {
+  return validators[method](input);
+}

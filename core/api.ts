@@ -1,0 +1,158 @@
+// GatewayApi: everything a dashboard can see and do (DESIGN §3). One contract, two
+// transports: Electron IPC through the preload (electron/ipc.ts) and HTTP + Server-
+// Sent Events for the headless dashboard (core/http/). Both derive their channel and
+// route names from API_METHODS and validate every input with validateInput() before
+// it reaches the gateway. The renderer imports only this file's types.
+import type { GatewayEvent, EventVerdict, Stage } from './events/types.ts';
+import type { GatewayStatus } from './gateway.ts';
+import type { NetworkView } from './net/networks.ts';
+import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
+import type { OutboundRecipient } from './queue/store.ts';
+
+export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient };
+export type { ListenerStatus, Counters, GatewayState } from './gateway.ts';
+export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';
+
+export interface EventQuery {
+  /** Only events with a larger id (for catching up after a reconnect). */
+  afterId?: number;
+  /** Only events with a smaller id (for paging back through history). */
+  beforeId?: number;
+  /** At most this many, the newest of those that match (default 500, max 5000). */
+  limit?: number;
+  verdict?: EventVerdict[];
+  stage?: Stage[];
+  rule?: string;
+  /** Case-insensitive substring of text, from, to, client, user or reason. */
+  text?: string;
+  /** One SMTP session's events (the click-through of a row). */
+  session?: string;
+}
+
+export interface EventPage {
+  events: GatewayEvent[];
+  /** The newest event id overall (matched or not). */
+  lastId: number;
+}
+
+export interface AccountView {
+  name: string;
+  addresses: string[];
+  hasPassword: boolean;
+}
+
+export interface QueueEntry {
+  id: string;
+  from: string;
+  received: string;
+  client: string;
+  recipients: OutboundRecipient[];
+}
+
+export interface Settings {
+  hostname: string;
+  domains: string[];
+  authBackend: 'builtin' | 'saslauthd';
+  spf: { enabled: boolean; header: 'spf' | 'auth' | 'both' | 'none'; policy: 'soft' | 'strict' };
+  outbound: { mode: 'smarthost' | 'mx'; smarthostHost: string; smarthostPort: number };
+  limits: { maxMessageBytes: number; maxRecipients: number; maxClients: number };
+  /** The record Postern would publish for the first domain (SPF helper default). */
+  spfDefaults: SpfChoices | null;
+  /** This server's public addresses as far as it can tell. */
+  publicAddresses: string[];
+}
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface DoctorCheck {
+  id: string;
+  status: CheckStatus;
+  title: string;
+  detail: string;
+  fix: string;
+}
+
+export interface DoctorReport {
+  checks: DoctorCheck[];
+  ranAt: string;
+}
+
+/** The request/response contract. Every method takes at most one plain-object argument. */
+export interface GatewayApi {
+  status(): Promise<GatewayStatus>;
+  start(): Promise<GatewayStatus>;
+  stop(): Promise<GatewayStatus>;
+  events(q: EventQuery): Promise<EventPage>;
+  networks(): Promise<NetworkView[]>;
+  setNetwork(a: { cidr: string; enabled: boolean; label?: string }): Promise<NetworkView[]>;
+  removeNetwork(a: { cidr: string }): Promise<NetworkView[]>;
+  spfBuild(a: SpfChoices): Promise<SpfBuildResult>;
+  spfValidate(a: { record: string }): Promise<SpfValidation>;
+  spfCheck(a: { domain: string; ip?: string; expected?: SpfChoices }): Promise<SpfCheckResult>;
+  accounts(): Promise<AccountView[]>;
+  addAccount(a: { name: string; addresses: string[]; password: string }): Promise<AccountView[]>;
+  removeAccount(a: { name: string }): Promise<AccountView[]>;
+  queue(): Promise<QueueEntry[]>;
+  retryQueue(a: { id: string }): Promise<QueueEntry[]>;
+  deleteQueue(a: { id: string }): Promise<QueueEntry[]>;
+  settings(): Promise<Settings>;
+  doctor(): Promise<DoctorReport>;
+}
+
+export type ApiMethod = keyof GatewayApi;
+
+/** Live pushes, the same on both transports: batches of new events, and status changes. */
+export interface ApiStream {
+  onEvents(batch: GatewayEvent[]): void;
+  onStatus(status: GatewayStatus): void;
+}
+
+export const API_METHODS = [
+  'status',
+  'start',
+  'stop',
+  'events',
+  'networks',
+  'setNetwork',
+  'removeNetwork',
+  'spfBuild',
+  'spfValidate',
+  'spfCheck',
+  'accounts',
+  'addAccount',
+  'removeAccount',
+  'queue',
+  'retryQueue',
+  'deleteQueue',
+  'settings',
+  'doctor',
+] as const satisfies readonly ApiMethod[];
+
+// Compile-time check that API_METHODS lists every method of GatewayApi.
+type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
+const _complete: Missing extends never ? true : Missing = true;
+void _complete;
+
+export type ApiErrorCode = 'invalid-input' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
+
+/** The error envelope's error; its `code` survives both transports. */
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+}
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: { code: ApiErrorCode; message: string } };
+
+export function toResult<T>(p: Promise<T>): Promise<ApiResult<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (e: unknown) => ({
+      ok: false as const,
+      error: e instanceof ApiError ? { code: e.code, message: e.message } : { code: 'internal' as const, message: (e as Error)?.message ?? String(e) },
+    }),
+  );
+}
