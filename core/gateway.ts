@@ -92,6 +92,7 @@ export class Gateway {
   private tls: TlsMaterial | null = null;
   private tlsWatcher: TlsWatcher | null = null;
   private outboundCount = 0;
+  private readonly perClient = new Map<string, number>();
   private readonly counters: Counters = { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 };
   private readonly stateListeners = new Set<(s: GatewayStatus) => void>();
 
@@ -145,6 +146,7 @@ export class Gateway {
         if (remote) gw.outboundCount++;
       },
       checkTls: () => gw.tlsWatcher?.check() ?? Promise.resolve(),
+      perClient: gw.perClient,
     };
   }
 
@@ -216,6 +218,7 @@ export class Gateway {
         size: cfg.limits.maxMessageBytes,
         rejectOversized: true,
         maxClients: cfg.limits.maxClients,
+        maxRecipients: cfg.limits.maxRecipients,
         socketTimeout: cfg.limits.idleTimeoutSeconds * 1000,
         closeTimeout: 5000,
         authOptional: true,

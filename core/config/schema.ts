@@ -47,6 +47,7 @@ export interface Config {
     maxMessageBytes: number;
     maxRecipients: number;
     maxClients: number;
+    maxConnectionsPerClient: number;
     idleTimeoutSeconds: number;
   };
   dashboard: { host: string; port: number };
@@ -200,6 +201,8 @@ export const configSchema = {
         maxMessageBytes: { type: 'integer', minimum: 1024, default: 26214400 },
         maxRecipients: { type: 'integer', minimum: 1, default: 100 },
         maxClients: { type: 'integer', minimum: 1, default: 200 },
+        // Per client IP, internal networks exempt (Postfix: smtpd_client_connection_count_limit).
+        maxConnectionsPerClient: { type: 'integer', minimum: 1, default: 20 },
         idleTimeoutSeconds: { type: 'integer', minimum: 5, default: 300 },
       },
     },

@@ -28,6 +28,8 @@ export interface HookContext {
   spf: MailFromCheck | null;
   onMessageQueued?(queueId: string, remote: boolean): void;
   onBan?(ip: string, until: number): void;
+  /** Open connections per client IP, across listeners. */
+  perClient: Map<string, number>;
   checkTls?(): Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export interface SessionState {
   listener: Listener;
   listenerName: string;
   pending: Pending | null;
+  /** Counted in HookContext.perClient (released on close). */
+  counted: boolean;
 }
 
 export type PSession = SMTPServerSession & { p?: SessionState; user?: { account: string } };
@@ -118,12 +122,21 @@ export class SmtpHooks {
   // ---- hooks ---------------------------------------------------------------
 
   onConnect = (session: PSession, cb: (err?: Error | null) => void): void => {
-    session.p = { listener: this.listener, listenerName: this.listenerName, pending: null };
-    const ban = this.ctx.bans.banned(session.remoteAddress);
+    session.p = { listener: this.listener, listenerName: this.listenerName, pending: null, counted: false };
+    const ip = session.remoteAddress;
+    const ban = this.ctx.bans.banned(ip);
     if (ban) {
       setPending(session, { stage: 'connect', rule: 'auth ban', reason: `banned until ${new Date(ban.until).toISOString()}` });
-      return cb(smtpError(421, `4.7.0 ${session.remoteAddress} is blocked for too many failed logins; try again later`));
+      return cb(smtpError(421, `4.7.0 ${ip} is blocked for too many failed logins; try again later`));
     }
+    const open = this.ctx.perClient.get(ip) ?? 0;
+    const limit = this.ctx.config().limits.maxConnectionsPerClient;
+    if (open >= limit && !this.ctx.networks.isInternal(ip)) {
+      setPending(session, { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${ip}` });
+      return cb(smtpError(421, `4.7.0 Too many connections from ${ip}; try again later`));
+    }
+    this.ctx.perClient.set(ip, open + 1);
+    session.p.counted = true;
     const tls = this.ctx.checkTls?.();
     if (tls) tls.then(() => cb(), () => cb());
     else cb();
@@ -316,7 +329,14 @@ export class SmtpHooks {
     });
   };
 
-  onClose = (_session: PSession): void => {};
+  onClose = (session: PSession): void => {
+    if (!session.p?.counted) return;
+    session.p.counted = false;
+    const ip = session.remoteAddress;
+    const n = (this.ctx.perClient.get(ip) ?? 1) - 1;
+    if (n > 0) this.ctx.perClient.set(ip, n);
+    else this.ctx.perClient.delete(ip);
+  };
 
   static stageForContext(context: string | undefined): Stage {
     return (context && CONTEXT_STAGE[context]) || 'connect';

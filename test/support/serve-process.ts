@@ -1,0 +1,50 @@
+// `postern serve` as a child process, for tests that kill it or read its output.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const POSTERN = path.join(ROOT, 'bin', 'postern.js');
+
+export interface ServeProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Bound port per listener mode, parsed from the startup lines. */
+  ports: Record<string, number>;
+  dashboardUrl: string | null;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `postern serve` and resolves once it printed its listeners. */
+export function startServe(configFile: string, dataDir: string, extraArgs: string[] = [], timeoutMs = 20_000): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir, ...extraArgs], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`postern serve did not start in time:\n${out}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (!/Postern (running|error)/.test(out)) return;
+      // listeners are printed right after the status line; wait for the dashboard line if one comes
+      setTimeout(() => {
+        clearTimeout(timer);
+        const ports: Record<string, number> = {};
+        for (const m of out.matchAll(/^\s+(mx|submission|submissions)\s+listening on \S+:(\d+)$/gm)) ports[m[1]] = Number(m[2]);
+        const dash = /(http:\/\/\S+\?token=\S+)/.exec(out);
+        resolve({ child, output: () => out, ports, dashboardUrl: dash ? dash[1] : null, exited });
+      }, 150);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!/Postern (running|error)/.test(out)) reject(new Error(`postern serve exited (${code}) before starting:\n${out}`));
+    });
+  });
+}
