@@ -5,6 +5,8 @@ import path from 'node:path';
 import { FileConfigStore } from './config/store.ts';
 import { writeConfigFile } from './config/load.ts';
 import { Gateway } from './gateway.ts';
+import { createApi } from './api-impl.ts';
+import { startDashboard, type Dashboard } from './http/server.ts';
 
 export interface ServeOptions {
   configFile: string;
@@ -35,11 +37,23 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     out(l.ok ? `  ${l.mode.padEnd(12)} listening on ${host}:${l.boundPort}` : `  ${l.mode.padEnd(12)} NOT listening on port ${l.port}: ${l.error}. ${l.fix}`);
   }
+  // The dashboard (DESIGN §2.1): loopback, token in the printed URL. A dashboard that
+  // cannot start (port taken) is reported; the gateway keeps running without it.
+  let dashboard: Dashboard | null = null;
+  try {
+    const { host, port } = gateway.config().dashboard;
+    dashboard = await startDashboard({ api: createApi({ gateway }), gateway, host, port });
+    out(`  ${'dashboard'.padEnd(12)} ${dashboard.url}`);
+    if (!dashboard.uiBuilt) out(`  ${''.padEnd(12)} (the dashboard page is not built: run \`npm run build:renderer\`; the API works)`);
+  } catch (e) {
+    out(`  ${'dashboard'.padEnd(12)} NOT started: ${(e as Error).message}`);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     out(`${signal}: stopping`);
+    await dashboard?.close();
     await gateway.stop();
     process.exit(0);
   };
