@@ -10,7 +10,6 @@
 // storage; then the incoming name is dropped. After a crash, queue/incoming holds only
 // messages that never got a 250 (or got one and were already linked everywhere), so
 // recovery deletes it; queue/outbound/*.json is the outbound queue.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -53,12 +52,18 @@ export interface CommitResult {
 }
 
 let seq = 0;
+let idCounter = 0;
 const HOST = os.hostname().replace(/[/:]/g, '_');
 
-/** Time-ordered, unique, filename-safe: 12 upper-case base-32 characters. */
+/**
+ * Time-ordered, unique within this process, filename-safe: 12 upper-case base-32
+ * characters (9 for the millisecond, 3 for a counter). The incoming file is created
+ * with O_EXCL, so a clock that jumps back cannot make two messages share an id.
+ */
 export function newQueueId(): string {
+  idCounter = (idCounter + 1) % 32768;
   const t = Date.now().toString(32).toUpperCase().padStart(9, '0').slice(-9);
-  return t + crypto.randomBytes(2).readUInt16BE(0).toString(32).toUpperCase().padStart(3, '0').slice(-3);
+  return t + idCounter.toString(32).toUpperCase().padStart(3, '0');
 }
 
 export class MessageStore {

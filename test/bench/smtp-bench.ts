@@ -1,0 +1,278 @@
+// `npm run bench`: Postern against Postfix on this machine, loaded by Postfix's own
+// smtp-source (`-s 20 -m 3000 -l 10240`), one message per connection and with
+// connection reuse (`-d`), local delivery to a Maildir on the same disk.
+//
+// Throughput: smtp-source's wall time, straight to the server. Latency: the same load
+// through a small tap on loopback that timestamps each end-of-data and the reply to
+// it (the tap's overhead is the same for both servers). Runs are interleaved and
+// repeated; medians are quoted, with the Postern/Postfix ratio of each median.
+//
+// Postfix needs root (a private instance in a temp dir: master, smtpd, virtual(8)).
+// Every 250 is durable in both: Postfix fsyncs its queue file before 250; Postern
+// fsyncs the Maildir file and its directory before 250.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startServe, type ServeProcess } from '../support/serve-process.ts';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const MSGS = Number(process.env.BENCH_MSGS ?? 3000);
+const SESSIONS = 20;
+const LEN = 10240;
+const SOURCE = '/usr/sbin/smtp-source';
+
+interface Run {
+  seconds: number;
+  latencies: number[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A TCP tap that records, per message, end-of-data → reply latency in ms. */
+function startTap(target: number): Promise<{ port: number; latencies: number[]; close(): void }> {
+  const latencies: number[] = [];
+  const server = net.createServer((client) => {
+    client.setNoDelay(true);
+    const up = net.connect(target, '127.0.0.1');
+    up.setNoDelay(true);
+    const pending: bigint[] = [];
+    let tail = '';
+    let replyBuf = '';
+    client.on('data', (d) => {
+      up.write(d);
+      const s = tail + d.toString('latin1');
+      let i = s.indexOf('\r\n.\r\n');
+      while (i >= 0) {
+        pending.push(process.hrtime.bigint());
+        i = s.indexOf('\r\n.\r\n', i + 5);
+      }
+      tail = s.slice(-4);
+    });
+    up.on('data', (d) => {
+      client.write(d);
+      if (!pending.length) return;
+      replyBuf += d.toString('latin1');
+      let nl: number;
+      while ((nl = replyBuf.indexOf('\r\n')) >= 0) {
+        const line = replyBuf.slice(0, nl);
+        replyBuf = replyBuf.slice(nl + 2);
+        if (/^\d{3} /.test(line) && pending.length) latencies.push(Number(process.hrtime.bigint() - pending.shift()!) / 1e6);
+      }
+    });
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end);
+    up.on('error', end);
+    client.on('close', end);
+    up.on('close', end);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as net.AddressInfo).port, latencies, close: () => server.close() })),
+  );
+}
+
+/** Runs smtp-source (asynchronously: the tap lives in this process) and returns its wall time in seconds. */
+function smtpSource(port: number, reuse: boolean): Promise<number> {
+  const args = [...(reuse ? ['-d'] : []), '-s', String(SESSIONS), '-m', String(MSGS), '-l', String(LEN), '-f', 'bench@example.org', '-t', 'john.doe@doe-family.com', `127.0.0.1:${port}`];
+  const t0 = process.hrtime.bigint();
+  const child = spawn(SOURCE, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`smtp-source failed (${code}): ${err}`));
+      else resolve(Number(process.hrtime.bigint() - t0) / 1e9);
+    });
+  });
+}
+
+async function measure(port: number, reuse: boolean): Promise<{ direct: number; tapped: Run }> {
+  const direct = await smtpSource(port, reuse);
+  const tap = await startTap(port);
+  const seconds = await smtpSource(tap.port, reuse);
+  tap.close();
+  return { direct, tapped: { seconds, latencies: tap.latencies } };
+}
+
+// ---- the two servers ---------------------------------------------------------
+
+async function startPostern(dir: string, trustLoopback: boolean): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, 'postern.json');
+  const dataDir = path.join(dir, 'data');
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({
+      hostname: 'bench.postern.test',
+      domains: ['doe-family.com'],
+      accounts: [{ name: 'john', addresses: ['john.doe@doe-family.com'] }],
+      listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }],
+      internalNetworks: trustLoopback ? [{ cidr: '127.0.0.0/8', label: 'This computer', enabled: true }] : [],
+      spf: { enabled: false },
+      limits: { maxClients: 500, maxConnectionsPerClient: 500 },
+    }),
+  );
+  const proc = await startServe(configFile, dataDir);
+  return { port: proc.ports.mx, maildir: path.join(dataDir, 'maildir', 'john', 'new'), proc };
+}
+
+async function startPostfix(dir: string): Promise<{ port: number; maildir: string; stop(): void }> {
+  const port = await freePort();
+  const etc = path.join(dir, 'etc');
+  const vmail = path.join(dir, 'vmail');
+  const log = path.join(dir, 'log');
+  for (const d of [etc, vmail, log, path.join(dir, 'spool'), path.join(dir, 'data')]) fs.mkdirSync(d, { recursive: true });
+  execFileSync('chown', ['65534:65534', vmail]);
+  execFileSync('chown', ['postfix', log, path.join(dir, 'data')]);
+  // Postfix's daemons run as "postfix" and must traverse the (mkdtemp, 0700) parents.
+  fs.chmodSync(dir, 0o755);
+  fs.chmodSync(path.dirname(dir), 0o755);
+  const master = fs.readFileSync('/etc/postfix/master.cf', 'utf8').replace(/^smtp\s+inet\s.*smtpd$/m, `127.0.0.1:${port} inet n - n - - smtpd`);
+  fs.writeFileSync(path.join(etc, 'master.cf'), master);
+  fs.copyFileSync('/etc/postfix/dynamicmaps.cf', path.join(etc, 'dynamicmaps.cf'));
+  fs.writeFileSync(
+    path.join(etc, 'main.cf'),
+    [
+      'compatibility_level = 3.6',
+      `queue_directory = ${dir}/spool`,
+      `data_directory = ${dir}/data`,
+      'mail_owner = postfix',
+      'setgid_group = postdrop',
+      'inet_interfaces = 127.0.0.1',
+      'inet_protocols = ipv4',
+      'myhostname = bench.postfix.test',
+      'mydestination =',
+      'mynetworks = 127.0.0.0/8',
+      'virtual_mailbox_domains = doe-family.com',
+      `virtual_mailbox_base = ${vmail}`,
+      'virtual_mailbox_maps = static:john/',
+      'virtual_uid_maps = static:65534',
+      'virtual_gid_maps = static:65534',
+      `maillog_file = ${log}/maillog`,
+      `maillog_file_prefixes = ${log}`,
+      'default_process_limit = 100',
+      'smtpd_client_connection_count_limit = 0',
+      'biff = no',
+      '',
+    ].join('\n'),
+  );
+  execFileSync('postfix', ['-c', etc, 'start'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, maildir: path.join(vmail, 'john', 'new'), stop: () => spawnSync('postfix', ['-c', etc, 'stop'], { stdio: 'ignore' }) };
+}
+
+function count(dir: string): number {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).length : 0;
+}
+
+async function waitDelivered(dir: string, n: number, timeoutMs = 120_000): Promise<number> {
+  const t0 = Date.now();
+  while (count(dir) < n && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 50));
+  return (Date.now() - t0) / 1000;
+}
+
+// ---- main ---------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(SOURCE)) throw new Error('smtp-source not found: apt-get install postfix (see .ci/run)');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-'));
+  const cpu = (os.cpus()[0]?.model ?? 'unknown CPU').trim();
+  console.log(`# Postern vs Postfix — ${new Date().toISOString()}`);
+  console.log(`machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`);
+  console.log(`load: ${SOURCE} -s ${SESSIONS} -m ${MSGS} -l ${LEN} [-d], ${REPS} interleaved repetitions, data on ${root}`);
+
+  const postern = await startPostern(path.join(root, 'postern'), true);
+  const isRoot = process.getuid?.() === 0;
+  const postfix = isRoot ? await startPostfix(path.join(root, 'postfix')) : null;
+  if (!postfix) console.log('(not root: Postfix comparison skipped — run as root to include it)');
+
+  const results: Record<string, { direct: number[]; latencies: number[]; tapped: number[] }> = {};
+  const add = (key: string, r: { direct: number; tapped: Run }) => {
+    const slot = (results[key] ??= { direct: [], latencies: [], tapped: [] });
+    slot.direct.push(MSGS / r.direct);
+    slot.tapped.push(MSGS / r.tapped.seconds);
+    slot.latencies.push(...r.tapped.latencies);
+  };
+  let posternDelivered = 0;
+  let postfixDelivered = 0;
+  const postfixLag: number[] = [];
+  try {
+    for (let rep = 1; rep <= REPS; rep++) {
+      for (const reuse of [false, true]) {
+        const mode = reuse ? 'reuse (-d)' : 'fresh';
+        add(`Postern ${mode}`, await measure(postern.port, reuse));
+        posternDelivered += 2 * MSGS;
+        if (count(postern.maildir) !== posternDelivered) throw new Error(`Postern Maildir has ${count(postern.maildir)} files, expected ${posternDelivered} at 250 time`);
+        if (postfix) {
+          add(`Postfix ${mode}`, await measure(postfix.port, reuse));
+          postfixDelivered += 2 * MSGS;
+          postfixLag.push(await waitDelivered(postfix.maildir, postfixDelivered));
+        }
+        process.stdout.write('.');
+      }
+    }
+    process.stdout.write('\n');
+  } finally {
+    postern.proc.child.kill('SIGTERM');
+    postfix?.stop();
+  }
+
+  // Untrusted clients keep smtp-server's 100 ms early-talker pause: show its cost once.
+  const untrusted = await startPostern(path.join(root, 'postern-untrusted'), false);
+  const slow = await smtpSource(untrusted.port, false);
+  untrusted.proc.child.kill('SIGTERM');
+
+  console.log('\n| server, connections | msg/s (median) | msg/s via tap | latency p50 | latency p99 |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [k, r] of Object.entries(results)) {
+    console.log(`| ${k} | ${median(r.direct).toFixed(0)} | ${median(r.tapped).toFixed(0)} | ${pct(r.latencies, 50).toFixed(1)} ms | ${pct(r.latencies, 99).toFixed(1)} ms |`);
+  }
+  if (postfix) {
+    for (const mode of ['fresh', 'reuse (-d)']) {
+      const a = results[`Postern ${mode}`];
+      const b = results[`Postfix ${mode}`];
+      console.log(
+        `ratio Postern/Postfix, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
+      );
+    }
+    console.log(`Postfix: the last message reached the Maildir a median ${median(postfixLag).toFixed(2)} s after smtp-source finished (Postern delivers before its 250).`);
+  }
+  console.log(`Postern with loopback NOT trusted (early-talker pause kept): ${(MSGS / slow).toFixed(0)} msg/s, fresh connections.`);
+  fs.rmSync(root, { recursive: true, force: true });
+}
+
+await main();
