@@ -38,7 +38,10 @@ export interface DnsServer {
   /** `127.0.0.1:PORT`, ready for `dns.servers`. */
   address: string;
   setZone(zone: Zone): void;
-  /** Misbehave for every name, or only for `names` (and their subdomains); null: behave. */
+  /**
+   * Misbehave for every name, or only for `names` (and their subdomains; these add up
+   * across calls). `setFault(null)` clears everything, `setFault(null, names)` those names.
+   */
   setFault(fault: Fault | null, names?: string[]): void;
   /** Wait this long before each answer. */
   setDelay(ms: number): void;
@@ -68,7 +71,8 @@ function checkZone(zone: Zone): Map<string, ZoneRecords> {
 
 export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
   let zone = checkZone(initial);
-  let fault: { kind: Fault; names: string[] | null } | null = null;
+  let globalFault: Fault | null = null;
+  const nameFaults = new Map<string, Fault>();
   let delay = 0;
   const queries: QueryLog[] = [];
 
@@ -79,9 +83,8 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
   };
 
   const faultFor = (name: string): Fault | null => {
-    if (!fault) return null;
-    if (!fault.names) return fault.kind;
-    return fault.names.some((n) => name === canon(n) || name.endsWith(`.${canon(n)}`)) ? fault.kind : null;
+    for (const [n, kind] of nameFaults) if (name === n || name.endsWith(`.${n}`)) return kind;
+    return globalFault;
   };
 
   const soa = (name: string): Answer => {
@@ -218,7 +221,15 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
       zone = checkZone(z);
     },
     setFault(kind, names) {
-      fault = kind ? { kind, names: names ?? null } : null;
+      if (!names) {
+        globalFault = kind;
+        if (!kind) nameFaults.clear();
+        return;
+      }
+      for (const n of names) {
+        if (kind) nameFaults.set(canon(n), kind);
+        else nameFaults.delete(canon(n));
+      }
     },
     setDelay(ms) {
       delay = ms;
