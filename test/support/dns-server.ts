@@ -75,6 +75,8 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
   const nameFaults = new Map<string, Fault>();
   let delay = 0;
   const queries: QueryLog[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
 
   const exists = (name: string) => {
     if (zone.has(name)) return true;
@@ -170,8 +172,21 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
     }
     const out = answer(query, transport);
     if (!out) return;
-    if (delay > 0) setTimeout(() => send(out), delay);
-    else send(out);
+    const reply = () => {
+      if (closed) return;
+      try {
+        send(out);
+      } catch {
+        // the client went away
+      }
+    };
+    if (delay > 0) {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        reply();
+      }, delay);
+      timers.add(t);
+    } else reply();
   };
 
   const sockets = new Set<net.Socket>();
@@ -235,6 +250,8 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
       delay = ms;
     },
     async close() {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
       await Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), new Promise<void>((resolve) => tcp.close(() => resolve()))]);
     },
