@@ -72,6 +72,31 @@ export function describeListenError(l: Listener, e: NodeJS.ErrnoException): { er
   return { error: `${e.code ?? ''} ${e.message}`.trim(), fix: 'Check the listener settings.' };
 }
 
+/**
+ * Stops accepting, lets sessions finish for `graceMs`, then says 421 and closes the
+ * rest. (smtp-server's own grace timer is unref'd, so on its own a stop can hang
+ * while nothing else keeps the event loop busy.)
+ */
+function closeServer(server: PosternServer, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      for (const c of server.connections) {
+        c.send(421, '4.3.2 Postern is shutting down');
+        c.close();
+      }
+      setTimeout(finish, 200);
+    }, graceMs);
+    server.close(finish);
+  });
+}
+
 export class Gateway {
   readonly bus: EventBus;
   readonly store: MessageStore;
@@ -93,6 +118,7 @@ export class Gateway {
   private tlsWatcher: TlsWatcher | null = null;
   private outboundCount = 0;
   private readonly perClient = new Map<string, number>();
+  private banTimer: NodeJS.Timeout | null = null;
   private readonly counters: Counters = { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 };
   private readonly stateListeners = new Set<(s: GatewayStatus) => void>();
 
@@ -194,6 +220,11 @@ export class Gateway {
     const bound = this.listenerStatus.filter((s) => s.ok).length;
     this.state = bound === this.cfg.listeners.length && bound > 0 ? 'running' : bound > 0 ? 'running' : 'error';
     this.startedAt = new Date();
+    // Lifted bans are events too.
+    this.banTimer = setInterval(() => {
+      for (const b of this.bans.expire()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
+    }, 10_000);
+    this.banTimer.unref();
     this.system(
       `Postern started: ${this.listenerStatus.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
         (recovered.outbound.length ? `; ${recovered.outbound.length} queued message(s) recovered` : ''),
@@ -266,7 +297,9 @@ export class Gateway {
     if (this.state === 'stopped') return;
     const servers = this.servers;
     this.servers = [];
-    await Promise.all(servers.map((s) => new Promise<void>((res) => s.server.close(() => res()))));
+    if (this.banTimer) clearInterval(this.banTimer);
+    this.banTimer = null;
+    await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
     this.listenerStatus = [];
     this.state = 'stopped';
     this.system('Postern stopped', 'info', 'stop');

@@ -161,6 +161,11 @@ export class SmtpHooks {
     const ip = session.remoteAddress;
     const login = auth.username ?? '';
     const cfg = this.ctx.config();
+    // RFC 4616 proxy authorization ("log in as A, act as B") is not offered.
+    if (auth.authzid && auth.authcid && auth.authzid !== auth.authcid) {
+      setPending(session, { stage: 'auth', rule: 'auth', reason: 'authorization identity differs from the login', user: login, verdict: 'reject' });
+      return cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
+    }
     // Passwords and AUTH payloads never reach an event: only the login does.
     authenticate(login, auth.password ?? '', cfg, this.ctx.directory()).then(
       (r) => {
@@ -174,24 +179,25 @@ export class SmtpHooks {
           return cb(smtpError(454, '4.7.0 Temporary authentication failure'));
         }
         const { count, ban } = this.ctx.bans.fail(ip);
-        setPending(session, { stage: 'auth', rule: 'auth', reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`, user: login, verdict: 'reject' });
         if (ban) {
-          // The failure reply goes first (as its own event); then the ban closes the session.
-          cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
+          // The failure that triggers the ban is answered with 421, which closes the session.
           this.ctx.bus.emit({
             session: session.id,
             client: ip,
             listener: this.listenerName,
             stage: 'auth',
             verdict: 'reject',
-            rule: 'auth ban',
-            code: 421,
-            text: `4.7.0 ${ip} banned for ${cfg.auth.banSeconds} s after ${ban.failures} failed logins`,
+            rule: 'auth',
+            code: 535,
+            text: '5.7.8 Authentication credentials invalid',
             user: login,
+            reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`,
           });
+          setPending(session, { stage: 'auth', rule: 'auth ban', reason: `${ban.failures} failed logins within 15 minutes`, user: login, verdict: 'reject' });
           this.ctx.onBan?.(ip, ban.until);
-          return;
+          return cb(smtpError(421, `4.7.0 Too many failed logins from ${ip}: blocked for ${cfg.auth.banSeconds} seconds`));
         }
+        setPending(session, { stage: 'auth', rule: 'auth', reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`, user: login, verdict: 'reject' });
         cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
       },
       (e: Error) => {

@@ -34,14 +34,18 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(raw: Record<string, unknown> = FAMILY, extra: Partial<GatewayOptions> & { configFile?: string } = {}): Promise<TestGateway> {
-  const dataDir = tempDir();
+export async function startGateway(
+  raw: Record<string, unknown> = FAMILY,
+  extra: Partial<GatewayOptions> & { configFile?: string; keepDataDir?: boolean } = {},
+): Promise<TestGateway> {
+  const dataDir = extra.dataDir ?? tempDir();
   let store;
   if (extra.configFile) {
     fs.writeFileSync(extra.configFile, JSON.stringify(raw));
     store = new FileConfigStore(extra.configFile);
   } else store = new MemoryConfigStore(raw);
-  const gw = new Gateway({ store, dataDir, ...extra });
+  const { configFile: _c, keepDataDir: _k, ...opts } = extra;
+  const gw = new Gateway({ ...opts, store, dataDir });
   const status = await gw.start();
   const bad = status.listeners.filter((l) => !l.ok);
   if (bad.length) throw new Error(`listener failed: ${bad.map((b) => b.error).join('; ')}`);
@@ -60,7 +64,7 @@ export async function startGateway(raw: Record<string, unknown> = FAMILY, extra:
     },
     async stop() {
       await gw.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!extra.keepDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
