@@ -1,0 +1,128 @@
+// DKIM and DMARC results for an accepted Internet message, written with the SPF
+// result into one Authentication-Results field (RFC 8601). Informational: nothing
+// is refused here.
+//
+// mailauth's authenticate() would run SPF again (it has no way to take a result
+// already computed), and its verdict could differ from the one the MAIL FROM reply
+// was based on. So this composes its parts the way authenticate() does —
+// dkimVerify(), then evaluateDmarc() fed with the SPF result we have — and skips
+// ARC and BIMI (BIMI would fetch logos over HTTPS). Strict mode, as for SPF: a body
+// changed in transit is dkim=fail (RFC 8601 §2.7.1), not mailauth's lenient neutral.
+import { dkimVerify } from 'mailauth';
+import type { DKIMVerifyResult } from 'mailauth';
+import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
+import type { Config } from '../config/schema.ts';
+import { DnsClient, dnsClientFor, type Resolver } from '../dns/client.ts';
+import type { SpfOutcome } from './types.ts';
+import { authResultsHeader, foldHeader, sanitizeText, type SpfDetail } from './check.ts';
+
+export interface MessageAuthContext {
+  /** The MAIL FROM check's outcome (null: SPF was not checked). */
+  spf: SpfOutcome | null;
+  ip: string;
+  helo: string;
+  /** MAIL FROM address ('' for `<>`). */
+  sender: string;
+  cfg: Config;
+}
+
+// One DNS client (and cache) per config object: a reload brings a new one.
+const clients = new WeakMap<Config, DnsClient>();
+function resolverFor(cfg: Config): Resolver {
+  let c = clients.get(cfg);
+  if (!c) {
+    c = dnsClientFor(cfg);
+    clients.set(cfg, c);
+  }
+  return c.resolver;
+}
+
+function escapeComment(s: string): string {
+  return sanitizeText(s).replace(/[\\()]/g, (c) => `\\${c}`);
+}
+
+function spfResinfo(spf: SpfOutcome): string {
+  const d = spf as Partial<SpfDetail>;
+  if (d.authResult) return d.authResult;
+  return `spf=${spf.result} smtp.${spf.identity}=${spf.domain || 'unknown'}`;
+}
+
+function receivedSpf(spf: SpfOutcome, ctx: MessageAuthContext): string {
+  const d = spf as Partial<SpfDetail>;
+  if (d.receivedSpf) return d.receivedSpf;
+  return foldHeader(`Received-SPF: ${spf.result} client-ip=${ctx.ip}; identity=${spf.identity}; receiver=${ctx.cfg.hostname};`);
+}
+
+/**
+ * The header block to prepend to an accepted message, in place of `spf.headers`:
+ * Authentication-Results (spf=, dkim= per signature, dmarc=) and Received-SPF, as
+ * `spf.header` selects (RFC 8601 §5: Authentication-Results on top). `message` is the
+ * message as received, CRLF line ends, without our own trace fields.
+ * Bounded by the DNS timeout; never rejects.
+ */
+export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContext, opts: { resolver?: Resolver } = {}): Promise<string> {
+  const mode = ctx.cfg.spf.header;
+  const out: string[] = [];
+  if (mode === 'auth' || mode === 'both') {
+    const resolver = opts.resolver ?? resolverFor(ctx.cfg);
+    const resinfos: string[] = [];
+    if (ctx.spf) resinfos.push(spfResinfo(ctx.spf));
+
+    let dkim: DKIMVerifyResult | null = null;
+    try {
+      dkim = await dkimVerify(message, { resolver: resolver as never, sender: ctx.sender || undefined, strict: true });
+      for (const r of dkim.results) resinfos.push(r.info ?? `dkim=${r.status.result}`);
+    } catch (e) {
+      resinfos.push(`dkim=temperror (${escapeComment((e as Error).message)})`);
+    }
+
+    if (dkim) {
+      try {
+        const spfPass = ctx.spf?.result === 'pass' && ctx.spf.domain ? [ctx.spf.domain] : [];
+        const { response, reason } = await evaluateDmarc({
+          headerFrom: dkim.headerFrom,
+          fromFields: dkim.fromFields,
+          spfDomains: spfPass,
+          dkimDomains: dkim.results
+            .filter((r) => r.status.result === 'pass' && r.signingDomain)
+            .map((r) => ({ id: r.id, domain: r.signingDomain!, aligned: r.status.aligned, underSized: r.status.underSized })),
+          resolver: resolver as never,
+          strict: true,
+        });
+        if (response) resinfos.push(response.info);
+        // No single author domain (RFC 9989 §5.3.1): DMARC can't be evaluated.
+        else resinfos.push(`dmarc=permerror (${escapeComment(reason ?? 'no author domain')})`);
+      } catch (e) {
+        resinfos.push(`dmarc=temperror (${escapeComment((e as Error).message)})`);
+      }
+    }
+    out.push(authResultsHeader(ctx.cfg.hostname, resinfos));
+  }
+  if (ctx.spf && (mode === 'spf' || mode === 'both')) out.push(receivedSpf(ctx.spf, ctx));
+  return out.join('');
+}
+
+/**
+ * The message without Authentication-Results fields that carry our authserv-id:
+ * from the Internet they can only be forgeries, and a mail reader would trust them
+ * (RFC 8601 §5). Other fields and the body are left byte for byte.
+ */
+export function withoutForgedAuthResults(message: Buffer, authservId: string): Buffer {
+  const text = message.toString('latin1');
+  const blank = /\r?\n(\r?\n)/.exec(text);
+  const headEnd = blank ? blank.index + blank[0].length - blank[1].length : text.length;
+  const head = text.slice(0, headEnd);
+  const id = authservId.toLowerCase();
+  const fields = head.match(/[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*(?:\r?\n|$)/g) ?? [];
+  let changed = false;
+  const kept = fields.filter((f) => {
+    const m = /^authentication-results[ \t]*:\s*(?:\([^)]*\)\s*)?([^\s;(]+)/i.exec(f);
+    if (m && m[1].replace(/^"|"$/g, '').toLowerCase() === id) {
+      changed = true;
+      return false;
+    }
+    return true;
+  });
+  if (!changed) return message;
+  return Buffer.from(kept.join('') + text.slice(headEnd), 'latin1');
+}
