@@ -101,7 +101,7 @@ export class StreamHub {
     const offBus = this.source.bus.subscribe((e) => {
       this.pending.push(e);
       this.statusDirty = true;
-      if (this.pending.length >= this.opts.maxBatch) this.flush();
+      if (this.pending.length >= this.opts.maxBatch) this.flush(true);
       else this.schedule();
     });
     const offState = this.source.onState(() => {
@@ -143,12 +143,15 @@ export class StreamHub {
     this.timer = setTimeout(() => this.flush(), Math.max(0, at - Date.now()));
   }
 
-  private flush(): void {
+  /** Sends what is due: events at most every intervalMs (or at once when `full`), status at most every statusIntervalMs. */
+  private flush(full = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const now = Date.now();
     let chunk = '';
-    if (this.pending.length) {
+    const eventsDue = this.lastFlush + this.opts.intervalMs;
+    if (this.pending.length && !full && now < eventsDue) this.schedule(eventsDue);
+    else if (this.pending.length) {
       const events = this.pending;
       this.pending = [];
       chunk += `data: ${JSON.stringify({ type: 'events', events } satisfies StreamMessage)}\n\n`;
@@ -167,10 +170,10 @@ export class StreamHub {
     for (const res of [...this.clients]) this.write(res, chunk);
   }
 
-  /** Writes without waiting; a page whose backlog exceeds the bound is dropped. */
+  /** Writes without waiting; a page whose unsent backlog exceeds the bound is dropped. */
   private write(res: http.ServerResponse, chunk: string): void {
     if (res.destroyed || res.writableEnded) return this.remove(res);
-    if (res.writableLength + chunk.length > this.opts.clientBufferBytes) {
+    if (res.writableLength > this.opts.clientBufferBytes) {
       this.counts.dropped++;
       res.destroy();
       this.remove(res);

@@ -1,0 +1,104 @@
+// The dashboard shell: top bar with the pages, the status strip, the current page.
+import { useEffect, useMemo, useState } from 'react';
+import { Ctx, useConnection } from './hooks.ts';
+import type { LiveStore } from './live.ts';
+import { StatusStrip } from './components/StatusStrip.tsx';
+import { Icon } from './components/Icon.tsx';
+import { LiveLog } from './pages/LiveLog.tsx';
+import { Networks } from './pages/Networks.tsx';
+import { SpfHelper } from './pages/SpfHelper.tsx';
+import { Accounts } from './pages/Accounts.tsx';
+import { Queue } from './pages/Queue.tsx';
+import { Setup } from './pages/Setup.tsx';
+
+const PAGES = [
+  { id: 'log', title: 'Live log', render: () => <LiveLog /> },
+  { id: 'networks', title: 'Networks', render: () => <Networks /> },
+  { id: 'spf', title: 'SPF helper', render: () => <SpfHelper /> },
+  { id: 'accounts', title: 'Accounts', render: () => <Accounts /> },
+  { id: 'queue', title: 'Queue', render: () => <Queue /> },
+  { id: 'setup', title: 'Setup', render: () => <Setup /> },
+] as const;
+
+type PageId = (typeof PAGES)[number]['id'];
+
+function currentPage(): PageId {
+  const id = location.hash.replace(/^#\/?/, '');
+  return (PAGES.find((p) => p.id === id)?.id ?? 'log') as PageId;
+}
+
+function usePage(): PageId {
+  const [page, setPage] = useState(currentPage);
+  useEffect(() => {
+    const on = () => setPage(currentPage());
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return page;
+}
+
+export function App({ live }: { live: LiveStore }) {
+  const ctx = useMemo(() => ({ client: live.client, live }), [live]);
+  return (
+    <Ctx.Provider value={ctx}>
+      <Shell />
+    </Ctx.Provider>
+  );
+}
+
+function Shell() {
+  const page = usePage();
+  const connection = useConnection();
+  if (connection === 'unauthorized') return <NoAccess reason="invalid" />;
+  const current = PAGES.find((p) => p.id === page)!;
+  return (
+    <div className={page === 'log' ? 'app app-fixed' : 'app'}>
+      <div className="chrome">
+      <header className="topbar">
+        <a className="brand" href="#/log" aria-label="Postern home">
+          <Icon name="mail" className="brand-mark" /> Postern
+        </a>
+        <nav className="tabs" aria-label="Pages">
+          {PAGES.map((p) => (
+            <a key={p.id} href={`#/${p.id}`} className={p.id === page ? 'tab active' : 'tab'} aria-current={p.id === page ? 'page' : undefined}>
+              {p.title}
+            </a>
+          ))}
+        </nav>
+        <ConnectionBadge />
+      </header>
+      <StatusStrip />
+      </div>
+      <main className={`page page-${page}`} aria-label={current.title}>
+        {current.render()}
+      </main>
+    </div>
+  );
+}
+
+function ConnectionBadge() {
+  const c = useConnection();
+  const text = c === 'live' ? 'Live' : c === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+  return (
+    <span className={`conn conn-${c}`} role="status" data-testid="connection">
+      <Icon name="dot" className="dot" /> {text}
+    </span>
+  );
+}
+
+export function NoAccess({ reason }: { reason: 'missing' | 'invalid' }) {
+  return (
+    <div className="no-access">
+      <h1>
+        <Icon name="mail" /> Postern
+      </h1>
+      {reason === 'missing' ? (
+        <p>This page needs its access link. Open the address that <code>postern serve</code> printed when it started — it ends in <code>?token=…</code>.</p>
+      ) : (
+        <p>
+          This access link is not valid. Postern makes a new link each time it starts: open the <code>dashboard</code> address it printed most recently.
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,57 @@
+// The status strip: gateway state, each listener (bound, or why not), counters.
+import type { GatewayStatus } from '../api.ts';
+import { useStatus } from '../hooks.ts';
+import { num } from '../format.ts';
+import { Icon, type IconName } from './Icon.tsx';
+
+const STATE: Record<GatewayStatus['state'], { icon: IconName; text: string }> = {
+  running: { icon: 'dot', text: 'Running' },
+  starting: { icon: 'clock', text: 'Starting' },
+  stopped: { icon: 'pause', text: 'Stopped' },
+  error: { icon: 'warn', text: 'Problem' },
+};
+
+export function StatusStrip() {
+  const s = useStatus();
+  if (!s) {
+    return (
+      <section className="strip" aria-label="Gateway status">
+        <span className="muted">Loading status…</span>
+      </section>
+    );
+  }
+  const st = STATE[s.state];
+  const c = s.counters;
+  const counters: [string, number, string][] = [
+    ['Connections', c.connections, 'connections'],
+    ['Accepted', c.accepted, 'accepted'],
+    ['Rejected', c.rejected, 'rejected'],
+    ['Relay denied', c.relayDenied, 'relay-denied'],
+    ['Login failures', c.authFailures, 'auth-failures'],
+    ['Queue', s.queue.outbound, 'queue'],
+  ];
+  return (
+    <section className="strip" aria-label="Gateway status" data-testid="status-strip">
+      <span className={`state state-${s.state}`} data-testid="state">
+        <Icon name={st.icon} /> {st.text}
+      </span>
+      <ul className="listeners" aria-label="Listeners">
+        {s.listeners.length === 0 && <li className="muted">no listeners</li>}
+        {s.listeners.map((l, i) => (
+          <li key={i} className={l.ok ? 'listener ok' : 'listener failed'} title={l.ok ? `${l.mode} listening on ${l.host}:${l.boundPort}` : `${l.error}. ${l.fix ?? ''}`}>
+            <Icon name={l.ok ? 'check' : 'cross'} /> {l.mode} :{l.boundPort ?? l.port}
+            {!l.ok && <span className="listener-error"> — {l.error}</span>}
+          </li>
+        ))}
+      </ul>
+      <dl className="counters">
+        {counters.map(([label, value, id]) => (
+          <div key={id} className={`counter counter-${id}`} data-testid={`counter-${id}`}>
+            <dt>{label}</dt>
+            <dd>{num(value)}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}

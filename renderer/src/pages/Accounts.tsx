@@ -1,0 +1,114 @@
+// Family accounts: who receives mail, and who may log in to send it.
+import { useState, type FormEvent } from 'react';
+import type { AccountView } from '../api.ts';
+import { useApp, useLoad } from '../hooks.ts';
+import { ErrorLine } from '../components/Notice.tsx';
+
+export function Accounts() {
+  const { client } = useApp();
+  const [list, , setList] = useLoad('accounts');
+  const [settings] = useLoad('settings');
+  const system = settings.state === 'ok' && settings.value.authBackend === 'saslauthd';
+  const [confirm, setConfirm] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [addresses, setAddresses] = useState('');
+  const [password, setPassword] = useState('');
+  const [addError, setAddError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+
+  const remove = async (a: AccountView) => {
+    setError(null);
+    const r = await client.call('removeAccount', { name: a.name });
+    setConfirm(null);
+    if (r.ok) setList(r.value);
+    else setError(r.error.message);
+  };
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    setAddError(null);
+    setSaving(true);
+    const r = await client.call('addAccount', { name: name.trim(), addresses: addresses.split(/[\s,;]+/).filter(Boolean), password });
+    setSaving(false);
+    if (!r.ok) return setAddError(r.error.message);
+    setList(r.value);
+    setName('');
+    setAddresses('');
+    setPassword('');
+  };
+
+  return (
+    <div className="page-body narrow">
+      <h1>Accounts</h1>
+      <p className="lead">Each account gets its own mailbox. Its addresses receive mail; with its password, its mail program can send through Postern from anywhere.</p>
+      {list.state === 'loading' && <p className="muted">Loading…</p>}
+      {list.state === 'error' && <ErrorLine error={list} />}
+      <ErrorLine error={error} />
+      {list.state === 'ok' &&
+        (list.value.length === 0 ? (
+          <p className="empty-card">No accounts yet. Add the first one below.</p>
+        ) : (
+          <table className="table" aria-label="Accounts">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Addresses</th>
+                <th scope="col">Password</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.value.map((a) => (
+                <tr key={a.name} data-testid="account">
+                  <td className="strong">{a.name}</td>
+                  <td className="mono">{a.addresses.join(', ') || <span className="muted">none</span>}</td>
+                  <td>{a.hasPassword ? '✓ set' : <span className="muted">{system ? 'the system password (saslauthd)' : 'not set: cannot send from outside'}</span>}</td>
+                  <td className="actions">
+                    {confirm === a.name ? (
+                      <>
+                        <span>Remove {a.name}? The mailbox stays on disk.</span>
+                        <button type="button" className="danger small" onClick={() => void remove(a)}>
+                          Remove
+                        </button>
+                        <button type="button" className="secondary small" onClick={() => setConfirm(null)}>
+                          Keep
+                        </button>
+                      </>
+                    ) : (
+                      <button type="button" className="secondary small" onClick={() => setConfirm(a.name)} aria-label={`Remove ${a.name}`}>
+                        Remove…
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ))}
+      <form className="card" onSubmit={add} aria-label="Add an account">
+        <h2>Add an account</h2>
+        <div className="field-row">
+          <label className="field">
+            <span>Name (login)</span>
+            <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" placeholder="jane" required />
+          </label>
+          <label className="field grow">
+            <span>Addresses</span>
+            <input value={addresses} onChange={(e) => setAddresses(e.target.value)} autoComplete="off" spellCheck={false} placeholder="jane.doe@doe-family.com" />
+          </label>
+          <label className="field">
+            <span>Password</span>
+            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required />
+          </label>
+          <button type="submit" className="primary" disabled={saving}>
+            {saving ? 'Saving…' : 'Add account'}
+          </button>
+        </div>
+        <p className="hint">Several addresses: separate them with spaces. Adding an existing name sets its password and adds the addresses.</p>
+        <ErrorLine error={addError} />
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,132 @@
+// Internal networks (DESIGN §1.2): a toggle each; detected networks are offered
+// untrusted; custom CIDRs are added here and checked by Postern (the page only
+// shows what the server answers).
+import { useState, type FormEvent } from 'react';
+import type { NetworkView } from '../api.ts';
+import { useApp, useLoad, useOnLiveStage } from '../hooks.ts';
+import { KIND_HINT, KIND_LABEL } from '../format.ts';
+import { ErrorLine } from '../components/Notice.tsx';
+
+const DEFAULTS = new Set(['127.0.0.0/8', '::1/128']);
+
+function NetworkRow({ n, busy, onToggle, onRemove }: { n: NetworkView; busy: boolean; onToggle: (n: NetworkView) => void; onRemove: (n: NetworkView) => void }) {
+  const removable = n.configured && !n.detected && !(n.builtin && DEFAULTS.has(n.cidr));
+  const id = `net-${n.cidr.replace(/[^0-9a-z]/gi, '-')}`;
+  return (
+    <li className={`net${n.enabled ? ' trusted' : ''}`} data-cidr={n.cidr} data-testid="network">
+      <label className="switch" htmlFor={id}>
+        <input id={id} type="checkbox" role="switch" checked={n.enabled} disabled={busy} onChange={() => onToggle(n)} aria-describedby={`${id}-state`} />
+        <span className="switch-track" aria-hidden="true">
+          <span className="switch-thumb" />
+        </span>
+        <span className="sr-only">Trust {n.label || n.cidr}</span>
+      </label>
+      <div className="net-main">
+        <div className="net-title">
+          <span className="net-label">{n.label || 'Network'}</span>
+          <code className="net-cidr">{n.cidr}</code>
+          <span className={`kind kind-${n.kind}`} title={KIND_HINT[n.kind]}>
+            {KIND_LABEL[n.kind]}
+          </span>
+          {n.detected && <span className="tag">detected</span>}
+          {!n.detected && !n.builtin && <span className="tag">custom</span>}
+        </div>
+        <p id={`${id}-state`} className={n.enabled ? 'net-state on' : 'net-state off'}>
+          {n.enabled ? (
+            <>
+              <span aria-hidden="true">✓ </span>Trusted: devices here may send mail anywhere through Postern.
+            </>
+          ) : n.detected ? (
+            <>
+              <span aria-hidden="true">○ </span>Not trusted until you enable it. {KIND_HINT[n.kind]}
+            </>
+          ) : (
+            <>
+              <span aria-hidden="true">○ </span>Not trusted.
+            </>
+          )}
+        </p>
+      </div>
+      {removable && (
+        <button type="button" className="secondary small" disabled={busy} onClick={() => onRemove(n)} aria-label={`Remove ${n.cidr}`}>
+          Remove
+        </button>
+      )}
+    </li>
+  );
+}
+
+export function Networks() {
+  const { client } = useApp();
+  const [list, reload, setList] = useLoad('networks');
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [cidr, setCidr] = useState('');
+  const [label, setLabel] = useState('');
+  const [addError, setAddError] = useState<string | null>(null);
+  // Another window (or the tray) changed a network: show it.
+  useOnLiveStage('network', () => void reload());
+
+  const toggle = async (n: NetworkView) => {
+    setBusy(n.cidr);
+    setError(null);
+    const r = await client.call('setNetwork', { cidr: n.cidr, enabled: !n.enabled });
+    setBusy(null);
+    if (r.ok) setList(r.value);
+    else setError(r.error.message);
+  };
+  const remove = async (n: NetworkView) => {
+    setBusy(n.cidr);
+    setError(null);
+    const r = await client.call('removeNetwork', { cidr: n.cidr });
+    setBusy(null);
+    if (r.ok) setList(r.value);
+    else setError(r.error.message);
+  };
+  const add = async (ev: FormEvent) => {
+    ev.preventDefault();
+    setAddError(null);
+    const r = await client.call('setNetwork', { cidr: cidr.trim(), enabled: true, ...(label.trim() ? { label: label.trim() } : {}) });
+    if (!r.ok) return setAddError(r.error.message);
+    setList(r.value);
+    setCidr('');
+    setLabel('');
+  };
+
+  return (
+    <div className="page-body narrow">
+      <h1>Internal networks</h1>
+      <p className="lead">
+        Devices on a <strong>trusted</strong> network may send mail to anyone through Postern without a password. Trust only networks you control. A change applies to the next message at once.
+      </p>
+      {list.state === 'loading' && <p className="muted">Loading…</p>}
+      {list.state === 'error' && <ErrorLine error={list} />}
+      <ErrorLine error={error} />
+      {list.state === 'ok' && (
+        <ul className="nets" aria-label="Networks">
+          {list.value.map((n) => (
+            <NetworkRow key={n.cidr} n={n} busy={busy === n.cidr} onToggle={toggle} onRemove={remove} />
+          ))}
+        </ul>
+      )}
+      <form className="card add-net" onSubmit={add} aria-label="Add a network">
+        <h2>Add a network</h2>
+        <div className="field-row">
+          <label className="field">
+            <span>Network (CIDR)</span>
+            <input name="cidr" value={cidr} onChange={(e) => setCidr(e.target.value)} placeholder="192.168.1.0/24" spellCheck={false} autoComplete="off" required />
+          </label>
+          <label className="field">
+            <span>Name (optional)</span>
+            <input name="label" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="Home Wi-Fi" autoComplete="off" />
+          </label>
+          <button type="submit" className="primary">
+            Add and trust
+          </button>
+        </div>
+        <ErrorLine error={addError} />
+        <p className="hint">A single address (192.168.1.20) means that one device.</p>
+      </form>
+    </div>
+  );
+}
