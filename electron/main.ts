@@ -1,0 +1,189 @@
+// Postern's Electron main process: wiring only (DESIGN §1.9). The gateway core runs
+// here; its config is the electron-store file <userData>/config.json (store.ts),
+// the same file `postern serve` uses; its data is <userData>/data. The window talks
+// to it only through the typed preload bridge (preload.ts → ipc.ts), and gets live
+// pushes from live.ts. Logic lives in the plain modules beside this one.
+import fs from 'node:fs';
+import path from 'node:path';
+import { app, dialog, ipcMain, Menu, nativeImage, Notification, Tray, type BrowserWindow } from 'electron';
+import ElectronStore from 'electron-store';
+import { createApi } from '../core/api-impl.ts';
+import { ConfigError } from '../core/config/load.ts';
+import { Gateway } from '../core/gateway.ts';
+import { userDataDir } from '../core/paths.ts';
+import { createAutostart, startedAtLogin, type Autostart } from './autostart.ts';
+import { STREAM_CHANNEL } from './channels.ts';
+import { registerIpc } from './ipc.ts';
+import { LivePush } from './live.ts';
+import { eventNotification, Notifier, ProblemList, type NotificationModel } from './notify.ts';
+import { ElectronConfigStore, type StoreClass } from './store.ts';
+import { TrayService } from './tray.ts';
+import type { MenuAction, TrayIconState } from './tray-model.ts';
+import { createDashboardWindow, hardenSession, registerScheme, serveRenderer } from './window.ts';
+
+// The same folder as `postern serve` (core/paths.ts; POSTERN_HOME overrides), set
+// before anything reads it: the single-instance lock lives there too.
+app.setName('Postern');
+app.setPath('userData', userDataDir());
+app.setAppUserModelId('io.github.postern.Postern');
+registerScheme();
+
+// Module-level: a Tray nobody references is garbage-collected and vanishes.
+let tray: TrayService | null = null;
+let win: BrowserWindow | null = null;
+let gateway: Gateway | null = null;
+let live: LivePush | null = null;
+let autostart: Autostart | null = null;
+let quitting = false;
+let stopped = false;
+const notifier = new Notifier();
+const problems = new ProblemList();
+const shown = new Set<Notification>(); // referenced until closed, or clicks are lost
+
+const resources = (...p: string[]) => (app.isPackaged ? path.join(process.resourcesPath, ...p) : path.join(app.getAppPath(), 'build', ...p));
+
+if (!app.requestSingleInstanceLock()) {
+  // Another Postern runs (and holds the SMTP ports): it shows its window instead.
+  app.quit();
+} else {
+  app.on('second-instance', () => openDashboard());
+  app.on('activate', () => openDashboard());
+  app.on('window-all-closed', () => {}); // stay in the tray
+  app.on('before-quit', () => (quitting = true));
+  app.on('will-quit', (e) => {
+    if (stopped || !gateway) return;
+    e.preventDefault(); // stop the gateway gracefully (close listeners, flush the event log) first
+    const done = () => ((stopped = true), app.quit());
+    Promise.race([gateway.stop(), new Promise((r) => setTimeout(r, 5000))]).then(done, done);
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => app.quit());
+  app.whenReady().then(startApp).catch(fatal);
+}
+
+async function startApp(): Promise<void> {
+  const userData = app.getPath('userData');
+  const store = new ElectronConfigStore(ElectronStore as unknown as StoreClass, userData);
+  const dataDir = path.join(userData, 'data');
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const gw = (gateway = new Gateway({ store, dataDir }));
+  const api = createApi({ gateway: gw });
+  store.onExternalChange(() => {
+    try {
+      gw.reload(); // e.g. `postern user add` while the app runs
+    } catch (e) {
+      notify({ key: 'config', title: 'config.json has an error', body: `${(e as Error).message}. The previous settings stay in use.`, summary: '' });
+    }
+  });
+
+  hardenSession();
+  serveRenderer(path.join(__dirname, '..', 'renderer')); // dist/renderer, beside dist/electron (also in app.asar)
+  registerIpc(ipcMain, api);
+  live = new LivePush(gw, {
+    canSend: () => !!win && !win.isDestroyed() && win.isVisible() && !win.webContents.isLoading(),
+    send: (msg) => win?.webContents.send(STREAM_CHANNEL, msg),
+  });
+
+  autostart = createAutostart(
+    { platform: process.platform, env: process.env, execPath: process.execPath, isPackaged: app.isPackaged, appPath: app.getAppPath() },
+    app,
+    app.isPackaged ? undefined : resources('icon.png'),
+  );
+  tray = new TrayService({
+    createTray: (image) => new Tray(image as Electron.NativeImage),
+    buildMenu: (template) => Menu.buildFromTemplate(template),
+    image: trayImage,
+    onAction,
+  });
+  tray.setOpenAtLogin(autostart.isEnabled());
+  tray.setStatus(gw.status());
+  tray.setNetworks(gw.listNetworks());
+
+  gw.onState((s) => {
+    tray?.setStatus(s);
+    tray?.setNetworks(gw.listNetworks());
+    for (const n of notifier.fromStatus(s, Date.now())) notify(n);
+  });
+  gw.bus.subscribe((e) => {
+    const n = eventNotification(e);
+    if (!n) return;
+    tray?.setProblems(problems.add(n.summary));
+    const admitted = notifier.fromEvent(e, Date.now());
+    if (admitted) notify(admitted);
+  });
+  setInterval(() => tray?.setStatus(gw.status()), 2000).unref(); // counters in the tooltip
+
+  // One click to start: the gateway runs from the first second; a login start stays in the tray.
+  const atLogin = startedAtLogin(process.argv, process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
+  if (store.created || !atLogin) openDashboard();
+  await gw.start();
+}
+
+function openDashboard(): void {
+  if (!app.isReady() || !gateway) return;
+  tray?.setProblems(problems.clear());
+  if (win && !win.isDestroyed()) {
+    if (win.isMinimized()) win.restore();
+    win.show();
+    win.focus();
+    return;
+  }
+  win = createDashboardWindow({
+    preload: path.join(__dirname, 'preload.cjs'),
+    icon: process.platform === 'linux' ? resources('icon.png') : undefined,
+    quitting: () => quitting,
+    onShow: () => live?.resume(),
+  });
+}
+
+function onAction(a: MenuAction): void {
+  const gw = gateway;
+  if (!gw) return;
+  switch (a.kind) {
+    case 'start':
+      return void gw.start();
+    case 'stop':
+      return void gw.stop();
+    case 'open':
+      return openDashboard();
+    case 'network':
+      try {
+        gw.setNetwork(a.cidr, a.enabled);
+      } catch (e) {
+        notify({ key: 'network', title: 'The network was not changed', body: (e as Error).message, summary: '' });
+      }
+      return;
+    case 'login':
+      autostart?.set(a.enabled);
+      tray?.setOpenAtLogin(autostart?.isEnabled() ?? false);
+      return;
+    case 'quit':
+      return app.quit();
+  }
+}
+
+function trayImage(state: TrayIconState): Electron.NativeImage {
+  // macOS wants monochrome template images (the menu bar tints them); @2x files are picked up beside them.
+  const mac = process.platform === 'darwin';
+  const img = nativeImage.createFromPath(resources('tray', `${state}${mac ? 'Template' : ''}.png`));
+  if (mac) img.setTemplateImage(true);
+  return img;
+}
+
+function notify(n: NotificationModel): void {
+  if (!Notification.isSupported()) return;
+  const note = new Notification({ title: n.title, body: n.body, silent: false });
+  shown.add(note);
+  note.on('click', () => openDashboard());
+  note.on('close', () => shown.delete(note));
+  note.show();
+}
+
+function fatal(e: unknown): void {
+  const detail =
+    e instanceof ConfigError
+      ? `${e.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}\n\nFix ${path.join(app.getPath('userData'), 'config.json')}, or move it away to start over with safe defaults.`
+      : String((e as Error)?.stack ?? e);
+  console.error(`postern: cannot start: ${detail}`);
+  dialog.showErrorBox('Postern cannot start', detail);
+  app.exit(1);
+}

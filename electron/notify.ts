@@ -1,0 +1,128 @@
+// Desktop notifications for what a person must act on (DESIGN §1.9), and nothing
+// else: a port that could not be bound, a ban after failed logins, a delivery that
+// failed for good. The decisions are pure (Notifier.fromStatus / fromEvent, with the
+// clock passed in); main shows what they return.
+//   - de-duplicated: one notification per problem key (a port, a banned address, a
+//     queued message), again only after `repeatMs`;
+//   - throttled: at most `burst` per `windowMs`; what is held back is counted into
+//     the next one ("and 3 more"), and the tray lists them until the dashboard is opened.
+import type { GatewayEvent } from '../core/events/types.ts';
+import type { GatewayStatus } from '../core/gateway.ts';
+
+export interface NotificationModel {
+  key: string;
+  title: string;
+  body: string;
+  /** A short line for the tray menu. */
+  summary: string;
+}
+
+export interface NotifierOptions {
+  repeatMs: number;
+  burst: number;
+  windowMs: number;
+}
+
+export const NOTIFIER_DEFAULTS: NotifierOptions = { repeatMs: 60 * 60_000, burst: 3, windowMs: 60_000 };
+
+export class Notifier {
+  private readonly opts: NotifierOptions;
+  private readonly lastShown = new Map<string, number>();
+  private failing = new Set<string>();
+  private recent: number[] = [];
+  private held = 0;
+
+  constructor(opts: Partial<NotifierOptions> = {}) {
+    this.opts = { ...NOTIFIER_DEFAULTS, ...opts };
+  }
+
+  /** A listener that could not be bound: once when it starts failing (each start), not on every status. */
+  fromStatus(s: GatewayStatus, now: number): NotificationModel[] {
+    const out: NotificationModel[] = [];
+    const failing = new Set<string>();
+    for (const l of s.listeners) {
+      if (l.ok) continue;
+      const key = `listen:${l.host}:${l.port}`;
+      failing.add(key);
+      if (this.failing.has(key)) continue;
+      const n = this.admit(
+        {
+          key,
+          title: `Postern cannot receive mail on port ${l.port}`,
+          body: `${l.error ?? 'The port could not be opened.'}${l.fix ? ` ${l.fix}` : ''}`,
+          summary: `Port ${l.port} is not listening`,
+        },
+        now,
+        true,
+      );
+      if (n) out.push(n);
+    }
+    // A stop clears the listeners; a failure after the next start is news again.
+    this.failing = failing;
+    return out;
+  }
+
+  fromEvent(e: GatewayEvent, now: number): NotificationModel | null {
+    const n = eventNotification(e);
+    return n ? this.admit(n, now, false) : null;
+  }
+
+  private admit(n: NotificationModel, now: number, force: boolean): NotificationModel | null {
+    const last = this.lastShown.get(n.key);
+    if (!force && last !== undefined && now - last < this.opts.repeatMs) return null;
+    this.recent = this.recent.filter((t) => now - t < this.opts.windowMs);
+    if (this.recent.length >= this.opts.burst) {
+      this.held++;
+      this.lastShown.set(n.key, now);
+      return null;
+    }
+    this.recent.push(now);
+    this.lastShown.set(n.key, now);
+    if (this.lastShown.size > 10_000) this.lastShown.delete(this.lastShown.keys().next().value!);
+    if (this.held) {
+      n = { ...n, body: `${n.body} (and ${this.held} more: open the dashboard)` };
+      this.held = 0;
+    }
+    return n;
+  }
+}
+
+/** What an event asks of a person, if anything (no state: de-duplication is Notifier's). */
+export function eventNotification(e: GatewayEvent): NotificationModel | null {
+  if (e.rule === 'auth ban' && e.stage === 'auth' && e.verdict === 'reject') {
+    // The ban itself (stage auth); later refusals of the banned address (connect, mail) are not news.
+    const who = e.client || 'a client';
+    return {
+      key: `ban:${e.client}`,
+      title: `Blocked ${who} after failed logins`,
+      body: `${e.user ? `Someone at ${who} tried to log in as "${e.user}" and failed too often. ` : ''}${e.text.replace(/^4\.7\.0\s*/, '')}. If this was you, wait for the block to end.`,
+      summary: `${who} blocked after failed logins`,
+    };
+  }
+  if (e.stage === 'delivery' && e.verdict === 'reject') {
+    const id = e.queueId || `${e.from ?? ''}>${e.to ?? ''}`;
+    return {
+      key: `delivery:${id}`,
+      title: 'A message could not be delivered',
+      body: `${e.to ? `To ${e.to}` : 'A message'}${e.from !== undefined ? ` from ${e.from || '<>'}` : ''} failed for good: ${e.text || `code ${e.code}`}`,
+      summary: `Delivery to ${e.to || 'a recipient'} failed`,
+    };
+  }
+  return null;
+}
+
+/** The problems list the tray shows until the dashboard is opened. */
+export class ProblemList {
+  private items: string[] = [];
+  add(summary: string): string[] {
+    this.items = [summary, ...this.items.filter((s) => s !== summary)].slice(0, 20);
+    return this.list();
+  }
+  clear(): string[] {
+    this.items = [];
+    return this.list();
+  }
+  list(): string[] {
+    return [...this.items];
+  }
+}

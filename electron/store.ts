@@ -1,0 +1,125 @@
+// The desktop app's config: core's ConfigStore over electron-store, in
+// <userData>/config.json — the same file `postern serve` and `postern user add` use
+// by default (core/paths.ts), with the same schema (core/config/schema.ts).
+//   - electron-store checks the schema on every read and write; core's
+//     validateConfig() then fills defaults and checks meaning (addresses in local
+//     domains, CIDRs…), and an invalid change is refused whole, nothing written.
+//   - Defaults are NOT written into the file (useDefaults off): like FileConfigStore,
+//     only what the user or a change set is stored, so new defaults reach old files.
+//   - Mode 0600: the file holds password hashes and the smarthost password.
+//   - No electron-store migrations (its readme calls them buggy; research §4).
+//   - `watch`: an edit from outside (the CLI's `postern user add`) is noticed and
+//     handed to onExternalChange, so the running gateway reloads it.
+// The Store class is passed in, so this module runs in plain Node (tests) too.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, readRawConfig, validateConfig } from '../core/config/load.ts';
+import { configSchema, type Config } from '../core/config/schema.ts';
+import type { ConfigStore } from '../core/config/store.ts';
+
+/** The part of electron-store (conf) this module uses. */
+export interface KeyValueStore {
+  readonly path: string;
+  store: Record<string, unknown>;
+  onDidAnyChange(cb: () => void): () => void;
+}
+
+export interface StoreOptions {
+  cwd: string;
+  name: string;
+  schema: Record<string, unknown>;
+  rootSchema: Record<string, unknown>;
+  ajvOptions: Record<string, unknown>;
+  clearInvalidConfig: boolean;
+  configFileMode: number;
+  watch: boolean;
+}
+
+export type StoreClass = new (opts: StoreOptions) => KeyValueStore;
+
+/** A first config: safe defaults (only this computer trusted) for this host's name (as core/serve.ts). */
+export function starterConfig(hostname = os.hostname()): Record<string, unknown> {
+  const host = hostname.toLowerCase();
+  return { hostname: /^[a-z0-9.-]+$/.test(host) && !host.startsWith('.') ? host : 'localhost', domains: [], accounts: [] };
+}
+
+export function storeOptions(cwd: string, watch = true): StoreOptions {
+  return {
+    cwd,
+    name: 'config',
+    schema: configSchema.properties as unknown as Record<string, unknown>,
+    rootSchema: { additionalProperties: false },
+    ajvOptions: { useDefaults: false, strict: false },
+    clearInvalidConfig: false, // never throw a family's accounts away
+    configFileMode: 0o600,
+    watch,
+  };
+}
+
+export class ElectronConfigStore implements ConfigStore {
+  readonly file: string;
+  /** True when this run created the file (first run). */
+  readonly created: boolean;
+  private readonly kv: KeyValueStore;
+  private lastRaw: string;
+  private externalListener: (() => void) | null = null;
+
+  /**
+   * Opens <cwd>/config.json, creating it with starterConfig() on first run. A file
+   * that is invalid throws ConfigError with the JSON path of each problem (before
+   * electron-store sees it: its messages name no file).
+   */
+  constructor(Store: StoreClass, cwd: string, opts: { watch?: boolean; starter?: Record<string, unknown> } = {}) {
+    this.file = path.join(cwd, 'config.json');
+    this.created = !fs.existsSync(this.file);
+    if (!this.created) validateConfig(readRawConfig(this.file), this.file);
+    fs.mkdirSync(cwd, { recursive: true, mode: 0o700 });
+    this.kv = new Store(storeOptions(cwd, opts.watch ?? true));
+    if (this.created) this.kv.store = opts.starter ?? starterConfig();
+    this.lastRaw = JSON.stringify(this.kv.store);
+    this.kv.onDidAnyChange(() => {
+      const now = this.readRawText();
+      if (now === null || now === this.lastRaw) return;
+      this.lastRaw = now;
+      this.externalListener?.();
+    });
+  }
+
+  private readRawText(): string | null {
+    try {
+      return JSON.stringify(this.kv.store);
+    } catch {
+      return null;
+    }
+  }
+
+  private raw(): Record<string, unknown> {
+    try {
+      return structuredClone({ ...this.kv.store });
+    } catch (e) {
+      // electron-store's own schema message names no file; core's names the path of each problem.
+      if (e instanceof ConfigError) throw e;
+      validateConfig(readRawConfig(this.file), this.file);
+      throw new ConfigError(this.file, [{ path: '$', message: (e as Error).message }]);
+    }
+  }
+
+  load(): Config {
+    return validateConfig(this.raw(), this.file);
+  }
+
+  update(mutate: (raw: Record<string, unknown>) => void): Config {
+    const raw = this.raw();
+    mutate(raw);
+    const cfg = validateConfig(raw, this.file);
+    this.lastRaw = JSON.stringify(raw);
+    this.kv.store = raw;
+    return cfg;
+  }
+
+  /** Called when the file changed from outside this process (debounced by electron-store). */
+  onExternalChange(fn: () => void): void {
+    this.externalListener = fn;
+  }
+}
