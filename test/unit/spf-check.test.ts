@@ -66,6 +66,22 @@ const ZONE: Zone = {
   '10.100.51.198.in-addr.arpa': { PTR: ['host.ptr.example'] },
   'host.ptr.example': { A: [IP] },
   'softfail.example': { TXT: ['v=spf1 ~all'] },
+  // re-typed from the openspf.org RFC 7208 test suite (see the describe block below)
+  'nospace1.suite.example': { TXT: [['v=spf1', 'mx']], MX: [{ priority: 0, exchange: 'mail.suite.example' }] },
+  'mail.suite.example': { A: [IP] },
+  'empty.suite.example': { TXT: ['v=spf1'] },
+  'two-spaces.suite.example': { TXT: ['v=spf1 a  -all'] },
+  'trailing-space.suite.example': { TXT: ['v=spf1 a -all '] },
+  'ctrl.suite.example': { TXT: ['v=spf1 a:ctrl.suite.example\rptr -all'], A: [OTHER] },
+  'case.suite.example': { TXT: ['v=SpF1 ~all'] },
+  'hosed.suite.example': { TXT: ['v=spf1 a:\uFEFFgarbage.example.net -all'] },
+  'nothosed.suite.example': { TXT: ['v=spf1 a:example.net -all', '\u0096'] },
+  'empty-label.suite.example': { TXT: ['v=spf1 a:mail.example...com -all'] },
+  'long-label.suite.example': { TXT: [`v=spf1 a:a${'1234567890'.repeat(6)}123.example.com -all`] },
+  'modifier-bad.suite.example': { TXT: [`v=spf1 moo.cow/far_out=man:dog/cat ip4:${IP} -all`] },
+  'modifier-good.suite.example': { TXT: [`v=spf1 moo.cow-far_out=man:dog/cat ip4:${IP} -all`] },
+  'redirect-colon.suite.example': { TXT: [`v=spf1 ip4:${OTHER} redirect:target.redirect.example`] },
+  'toplabel.suite.example': { TXT: ['v=spf1 a:foo-bar -all'] },
   'helo.example': { TXT: [`v=spf1 ip4:${IP} -all`] },
 };
 
@@ -211,6 +227,34 @@ describe('records', () => {
     assert.equal(r.result, 'fail');
     assert.equal(r.reject?.text, `5.7.23 SPF check failed: ${OTHER} is not one of exp.example's mail servers`);
   });
+});
+
+// Cases of the openspf.org RFC 7208 test suite (release 2014.04, BSD-style licence,
+// shipped in mailauth's repository but not its npm package), re-typed by hand for
+// what passes through our DNS client: odd TXT layouts and bytes, odd names.
+describe('from the RFC 7208 test suite', () => {
+  const cases: [string, string, SpfResult | SpfResult[]][] = [
+    ['nospace1', 'v=spf1 is ended by a space or the end: "v=spf1" "mx" is "v=spf1mx"', 'none'],
+    ['empty', 'an empty record is neutral', 'neutral'],
+    ['two-spaces', 'terms are separated by one or more spaces', 'fail'],
+    ['trailing-space', 'a record may end in spaces', 'fail'],
+    ['ctrl', 'a control character is not a separator', 'permerror'],
+    ['case', 'v=spf1 is case-insensitive', 'softfail'],
+    ['hosed', 'non-ASCII bytes in the policy', 'permerror'],
+    ['nothosed', 'non-ASCII in a TXT record that is not SPF is none of our business', 'fail'],
+    ['empty-label', 'a target with an empty label (no DNS query can be made)', ['fail', 'permerror']],
+    ['long-label', 'a target with a 64-octet label (no DNS query can be made)', ['fail', 'permerror']],
+    ['modifier-bad', '"=" after a "/" is not a modifier', 'permerror'],
+    ['modifier-good', 'an unknown modifier with an odd but valid name', 'pass'],
+    ['redirect-colon', 'redirect is a modifier, not a mechanism', 'permerror'],
+    ['toplabel', 'a domain-spec must end in a valid top label', 'permerror'],
+  ];
+  for (const [name, what, expected] of cases) {
+    test(`${name}: ${what}`, async () => {
+      const r = await result(`foo@${name}.suite.example`);
+      assert.ok(([] as SpfResult[]).concat(expected).includes(r), `${r}, expected ${expected}`);
+    });
+  }
 });
 
 describe('identities (RFC 7208 §2.4)', () => {
