@@ -53,6 +53,7 @@ function configError(e: unknown): never {
 
 export function createApi(deps: ApiDeps): GatewayApi {
   const gw = deps.gateway;
+  const queueControl: QueueControl | undefined = deps.queue ?? gw.outbound;
   const need = <T>(x: T | undefined, what: string): T => {
     if (!x) throw new ApiError('unavailable', `${what} is not available in this build`);
     return x;
@@ -138,15 +139,15 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return accountViews();
     },
     async queue() {
-      return need(deps.queue, 'the outbound queue').list();
+      return need(queueControl, 'the outbound queue').list();
     },
     async retryQueue(a) {
-      const q = need(deps.queue, 'the outbound queue');
+      const q = need(queueControl, 'the outbound queue');
       if (!q.retry(a.id)) throw new ApiError('not-found', `no queued message ${a.id}`);
       return q.list();
     },
     async deleteQueue(a) {
-      const q = need(deps.queue, 'the outbound queue');
+      const q = need(queueControl, 'the outbound queue');
       if (!q.remove(a.id)) throw new ApiError('not-found', `no queued message ${a.id}`);
       return q.list();
     },

@@ -16,6 +16,9 @@ import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import { ensureSelfSigned, TLS_OPTIONS, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
 import { NetworkSet, parseCidr } from './net/cidr.ts';
 import type { MailFromCheck } from './spf/types.ts';
+import { OutboundQueue } from './queue/outbound.ts';
+import { DkimKeys } from './queue/dkim.ts';
+import { dnsClientFor, type DnsClient } from './dns/client.ts';
 import path from 'node:path';
 
 export type GatewayState = 'stopped' | 'starting' | 'running' | 'error';
@@ -56,6 +59,8 @@ export interface GatewayOptions {
   /** Builds the SPF check for a config (null: no SPF). Injected so tests can point DNS at loopback. */
   spfFactory?: (cfg: Config) => MailFromCheck | null;
   eventCapacity?: number;
+  /** Outbound retry schedule (ms); tests shorten it. */
+  outboundRetryMs?: number[];
 }
 
 export function describeListenError(l: Listener, e: NodeJS.ErrnoException): { error: string; fix: string } {
@@ -103,6 +108,9 @@ export class Gateway {
   readonly networks: Networks;
   readonly bans: BanList;
   readonly dataDir: string;
+  readonly outbound: OutboundQueue;
+  readonly dkim: DkimKeys;
+  private dns: DnsClient;
   private cfg: Config;
   private dir: Directory;
   private proxies: NetworkSet;
@@ -116,7 +124,6 @@ export class Gateway {
   private log: EventLog | null = null;
   private tls: TlsMaterial | null = null;
   private tlsWatcher: TlsWatcher | null = null;
-  private outboundCount = 0;
   private readonly perClient = new Map<string, number>();
   private banTimer: NodeJS.Timeout | null = null;
   private readonly counters: Counters = { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 };
@@ -134,6 +141,17 @@ export class Gateway {
     this.bans = new BanList(this.dataDir, this.cfg.auth.maxFailures, this.cfg.auth.banSeconds);
     this.spfFactory = opts.spfFactory;
     this.spf = this.spfFactory ? this.spfFactory(this.cfg) : null;
+    this.dns = dnsClientFor(this.cfg);
+    this.dkim = new DkimKeys(this.dataDir);
+    this.outbound = new OutboundQueue({
+      store: this.store,
+      bus: this.bus,
+      config: () => this.cfg,
+      directory: () => this.dir,
+      dns: () => this.dns,
+      dkim: this.dkim,
+      retryMs: opts.outboundRetryMs,
+    });
     this.bus.subscribe((e) => this.count(e));
   }
 
@@ -168,8 +186,8 @@ export class Gateway {
       get spf() {
         return gw.spf;
       },
-      onMessageQueued: (_id, remote) => {
-        if (remote) gw.outboundCount++;
+      onMessageQueued: (id, remote) => {
+        if (remote) gw.outbound.enqueued(id);
       },
       checkTls: () => gw.tlsWatcher?.check() ?? Promise.resolve(),
       perClient: gw.perClient,
@@ -203,7 +221,7 @@ export class Gateway {
     this.log = new EventLog(path.join(this.dataDir, 'log'));
     this.bus.attachLog(this.log, this.log.lastId());
     const recovered = this.store.recover();
-    this.outboundCount = recovered.outbound.filter((e) => e.recipients.some((r) => r.status === 'queued' || r.status === 'deferred')).length;
+    this.outbound.load(recovered.outbound);
     for (const a of this.cfg.accounts) this.store.ensureMaildir(a.name);
     this.networks.refreshDetected();
     try {
@@ -220,6 +238,7 @@ export class Gateway {
     const bound = this.listenerStatus.filter((s) => s.ok).length;
     this.state = bound === this.cfg.listeners.length && bound > 0 ? 'running' : bound > 0 ? 'running' : 'error';
     this.startedAt = new Date();
+    this.outbound.start();
     // Lifted bans are events too.
     this.banTimer = setInterval(() => {
       for (const b of this.bans.expire()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
@@ -299,6 +318,7 @@ export class Gateway {
     this.servers = [];
     if (this.banTimer) clearInterval(this.banTimer);
     this.banTimer = null;
+    await this.outbound.stop();
     await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
     this.listenerStatus = [];
     this.state = 'stopped';
@@ -317,7 +337,7 @@ export class Gateway {
       listeners: this.listenerStatus.map((l) => ({ ...l })),
       counters: { ...this.counters },
       tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated } : null,
-      queue: { outbound: this.outboundCount },
+      queue: { outbound: this.outbound.size },
     };
   }
 
@@ -391,6 +411,7 @@ export class Gateway {
     this.proxies = new NetworkSet(cfg.trustedProxies);
     this.bans.configure(cfg.auth.maxFailures, cfg.auth.banSeconds);
     this.spf = this.spfFactory ? this.spfFactory(cfg) : null;
+    this.dns = dnsClientFor(cfg);
     for (const a of cfg.accounts) this.store.ensureMaildir(a.name);
     this.system(what, 'info', 'config');
     this.emitState();

@@ -40,7 +40,9 @@ export interface Config {
   dns: { servers: string[]; timeoutMs: number };
   outbound: {
     mode: 'smarthost' | 'mx';
-    smarthost: { host: string; port: number; secure: boolean; user: string; password: string };
+    smarthost: { host: string; port: number; secure: boolean; requireTLS: boolean; user: string; password: string };
+    /** Port of remote MX hosts (25; another value only for tests and special set-ups). */
+    mxPort: number;
   };
   dkim: { selector: string };
   limits: {
@@ -171,6 +173,7 @@ export const configSchema = {
       default: {},
       properties: {
         mode: { enum: ['smarthost', 'mx'], default: 'smarthost' },
+        mxPort: { ...port, default: 25 },
         smarthost: {
           type: 'object',
           additionalProperties: false,
@@ -179,6 +182,8 @@ export const configSchema = {
             host: { type: 'string', default: '' },
             port: { ...port, default: 587 },
             secure: { type: 'boolean', default: false },
+            // With secure=false: STARTTLS is required (never send the password in clear).
+            requireTLS: { type: 'boolean', default: true },
             user: { type: 'string', default: '' },
             password: { type: 'string', default: '' },
           },

@@ -132,6 +132,12 @@ export class MessageStore {
     return { id: msg.id, maildirFiles };
   }
 
+  /** Puts one message (a bounce, say) durably into an account's Maildir. */
+  async deliverLocal(account: string, data: Buffer): Promise<string> {
+    const r = await this.commit({ id: newQueueId(), from: '', client: '', local: [{ account, address: '' }], remote: [], data });
+    return r.maildirFiles[0];
+  }
+
   /** Start-up recovery: drop unfinished receptions, return the outbound queue. */
   recover(): { removedIncoming: number; outbound: OutboundEnvelope[] } {
     let removedIncoming = 0;

@@ -1,0 +1,333 @@
+// The outbound queue: mail from family members to the outside world, on the
+// durable spool of store.ts (queue/outbound/<id>.eml + <id>.json).
+//
+// Per recipient: queued → delivered, or deferred (4xx, connection trouble: retried
+// with backoff for up to 5 days) → failed (5xx or expiry: an RFC 3464 bounce goes to
+// the local sender's Maildir). The envelope file is rewritten durably after every
+// attempt, before the next one, so a crash neither loses a recipient nor sends it
+// twice (short of the unavoidable window between the remote 250 and our fsync).
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/schema.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { Directory } from '../policy/directory.ts';
+import { parseMailbox } from '../policy/address.ts';
+import type { DnsClient } from '../dns/client.ts';
+import type { QueueEntry } from '../api.ts';
+import { DirSyncer, fsyncDirSync, replaceFileDurable } from './durable.ts';
+import type { MessageStore, OutboundEnvelope, OutboundRecipient } from './store.ts';
+import { ConnectError, planMx, sendOnce, smarthostTarget, type RcptOutcome, type Target } from './transport.ts';
+import { buildBounce, enhancedFromReply } from './bounce.ts';
+import { DkimKeys, fromHeaderDomain, signMessage } from './dkim.ts';
+
+/** Delay before attempt n+1 after n failed attempts (ms): 1 m, 5 m, 15 m, 30 m, 1 h, 2 h, then every 4 h. */
+export const DEFAULT_RETRY_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
+export const MAX_QUEUE_AGE_MS = 5 * 24 * 3600 * 1000;
+
+export interface OutboundOptions {
+  store: MessageStore;
+  bus: EventBus;
+  config: () => Config;
+  directory: () => Directory;
+  dns: () => DnsClient;
+  dkim: DkimKeys;
+  retryMs?: number[];
+  maxAgeMs?: number;
+  concurrency?: number;
+  now?: () => number;
+  onPermanentFailure?(id: string, recipients: string[]): void;
+}
+
+interface Entry {
+  env: OutboundEnvelope;
+  running: boolean;
+}
+
+const PENDING = new Set<OutboundRecipient['status']>(['queued', 'deferred']);
+
+export class OutboundQueue {
+  private readonly o: OutboundOptions;
+  private readonly entries = new Map<string, Entry>();
+  private readonly dirs = new DirSyncer();
+  private timer: NodeJS.Timeout | null = null;
+  private active = 0;
+  private stopped = true;
+  private readonly idle = new Set<() => void>();
+
+  constructor(o: OutboundOptions) {
+    this.o = o;
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  private get dir(): string {
+    return this.o.store.outbound;
+  }
+
+  load(envelopes: OutboundEnvelope[]): void {
+    for (const env of envelopes) if (env.recipients.some((r) => PENDING.has(r.status))) this.entries.set(env.id, { env, running: false });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.active) await new Promise<void>((r) => this.idle.add(r));
+  }
+
+  /** A message with remote recipients was just committed: try it now. */
+  enqueued(id: string): void {
+    try {
+      const env = JSON.parse(fs.readFileSync(path.join(this.dir, `${id}.json`), 'utf8')) as OutboundEnvelope;
+      this.entries.set(id, { env, running: false });
+    } catch (e) {
+      this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'outbound queue', queueId: id, text: `cannot read the queued envelope: ${(e as Error).message}` });
+      return;
+    }
+    this.schedule(0);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  list(): QueueEntry[] {
+    return [...this.entries.values()]
+      .map(({ env }) => ({ id: env.id, from: env.from, received: env.received, client: env.client, recipients: env.recipients.map((r) => ({ ...r })) }))
+      .sort((a, b) => a.received.localeCompare(b.received));
+  }
+
+  /** Retry the deferred recipients of a message now. */
+  retry(id: string): boolean {
+    const e = this.entries.get(id);
+    if (!e) return false;
+    for (const r of e.env.recipients) if (r.status === 'deferred') r.nextAttempt = new Date(this.now()).toISOString();
+    this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'outbound queue', queueId: id, from: e.env.from, text: 'retry requested' });
+    this.schedule(0);
+    return true;
+  }
+
+  /** Drops a message from the queue (no bounce). */
+  remove(id: string): boolean {
+    const e = this.entries.get(id);
+    if (!e || e.running) return false;
+    this.entries.delete(id);
+    // Synchronously, so that what the caller sees next is already true on disk.
+    fs.rmSync(path.join(this.dir, `${id}.json`), { force: true });
+    fs.rmSync(path.join(this.dir, `${id}.eml`), { force: true });
+    fsyncDirSync(this.dir);
+    this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'outbound queue', queueId: id, from: e.env.from, text: 'deleted from the queue by the user' });
+    return true;
+  }
+
+  /** Resolves when nothing is being delivered and nothing is due (tests). */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeoutMs) {
+      const due = [...this.entries.values()].some((e) => this.dueAt(e.env) <= this.now());
+      if (!this.active && !due) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  // ---- scheduling -----------------------------------------------------------
+
+  private dueAt(env: OutboundEnvelope): number {
+    let due = Infinity;
+    for (const r of env.recipients) {
+      if (!PENDING.has(r.status)) continue;
+      const t = r.nextAttempt ? Date.parse(r.nextAttempt) : 0;
+      if (t < due) due = t;
+    }
+    return due;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(delay, 2 ** 31 - 1)));
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const limit = this.o.concurrency ?? 4;
+    const now = this.now();
+    let next = Infinity;
+    for (const e of this.entries.values()) {
+      if (e.running) continue;
+      const due = this.dueAt(e.env);
+      if (due <= now && this.active < limit) {
+        e.running = true;
+        this.active++;
+        this.attempt(e)
+          .catch((err: Error) => this.o.bus.emit({ stage: 'delivery', verdict: 'info', rule: 'outbound queue', queueId: e.env.id, text: `delivery attempt crashed: ${err.message}` }))
+          .finally(() => {
+            e.running = false;
+            this.active--;
+            if (!this.active) for (const r of this.idle) r();
+            this.idle.clear();
+            this.schedule(0);
+          });
+      } else if (due < next) next = due;
+    }
+    if (next !== Infinity && this.active < limit) this.schedule(next - now);
+  }
+
+  // ---- one attempt ------------------------------------------------------------
+
+  private async attempt(e: Entry): Promise<void> {
+    const env = e.env;
+    const cfg = this.o.config();
+    const now = this.now();
+    const due = env.recipients.filter((r) => PENDING.has(r.status) && (!r.nextAttempt || Date.parse(r.nextAttempt) <= now));
+    if (!due.length) return;
+    let message: Buffer;
+    try {
+      message = await fsp.readFile(path.join(this.dir, `${env.id}.eml`));
+    } catch (err) {
+      this.o.bus.emit({ stage: 'delivery', verdict: 'info', rule: 'outbound queue', queueId: env.id, text: `message file unreadable: ${(err as Error).message}` });
+      return;
+    }
+    message = await this.sign(message, env, cfg);
+
+    const outcomes: RcptOutcome[] = [];
+    if (cfg.outbound.mode === 'smarthost') {
+      outcomes.push(...(await this.viaTargets([smarthostTarget(cfg)], env.from, due.map((r) => r.address), message, cfg)));
+    } else {
+      const byDomain = new Map<string, string[]>();
+      for (const r of due) {
+        const d = parseMailbox(r.address)?.domain ?? '';
+        byDomain.set(d, [...(byDomain.get(d) ?? []), r.address]);
+      }
+      for (const [domain, rcpts] of byDomain) {
+        const plan = await planMx(domain, this.o.dns());
+        if (!plan.ok) {
+          outcomes.push(...rcpts.map((a) => ({ address: a, ok: false, permanent: plan.permanent, text: plan.text })));
+          continue;
+        }
+        const targets: Target[] = plan.hosts.flatMap((h) =>
+          h.addresses.map((ip) => ({ host: ip, servername: h.name, port: cfg.outbound.mxPort, secure: false, requireTLS: false, verifyTls: false })),
+        );
+        outcomes.push(...(await this.viaTargets(targets, env.from, rcpts, message, cfg)));
+      }
+    }
+    await this.record(env, outcomes, cfg);
+  }
+
+  /** DKIM-sign mail whose From: (or envelope sender) is in one of our domains. */
+  private async sign(message: Buffer, env: OutboundEnvelope, cfg: Config): Promise<Buffer> {
+    const dir = this.o.directory();
+    const fromDomain = fromHeaderDomain(message);
+    const envDomain = parseMailbox(env.from)?.domain ?? '';
+    const domain = fromDomain && dir.isLocalDomain(fromDomain) ? fromDomain : envDomain && dir.isLocalDomain(envDomain) ? envDomain : null;
+    if (!domain) return message;
+    try {
+      const { header, error } = await signMessage(message, this.o.dkim.get(domain, cfg.dkim.selector));
+      if (error) throw new Error(error);
+      return Buffer.concat([Buffer.from(header), message]);
+    } catch (err) {
+      this.o.bus.emit({ stage: 'delivery', verdict: 'info', rule: 'dkim', queueId: env.id, text: `not DKIM-signed: ${(err as Error).message}` });
+      return message;
+    }
+  }
+
+  /** Tries the targets in order until one answers for the recipients. */
+  private async viaTargets(targets: Target[], from: string, rcpts: string[], message: Buffer, cfg: Config): Promise<RcptOutcome[]> {
+    const errors: string[] = [];
+    for (const t of targets) {
+      if (!t.host) {
+        errors.push('no smarthost is configured (outbound.smarthost.host)');
+        break;
+      }
+      try {
+        return await sendOnce(t, from, rcpts, message, { heloName: cfg.hostname, timeoutMs: 30_000 });
+      } catch (e) {
+        if (!(e instanceof ConnectError)) throw e;
+        errors.push(e.message);
+      }
+    }
+    return rcpts.map((a) => ({ address: a, ok: false, permanent: false, text: `4.4.1 could not deliver: ${errors.join('; ') || 'no server to try'}` }));
+  }
+
+  private async record(env: OutboundEnvelope, outcomes: RcptOutcome[], cfg: Config): Promise<void> {
+    const now = this.now();
+    const retry = this.o.retryMs ?? DEFAULT_RETRY_MS;
+    const expired = now - Date.parse(env.received) >= (this.o.maxAgeMs ?? MAX_QUEUE_AGE_MS);
+    const failedNow: { r: OutboundRecipient; o: RcptOutcome }[] = [];
+    for (const o of outcomes) {
+      const r = env.recipients.find((x) => x.address === o.address && PENDING.has(x.status));
+      if (!r) continue;
+      r.attempts++;
+      r.lastError = o.ok ? undefined : o.text;
+      const base = { session: '', client: '', queueId: env.id, from: env.from, to: r.address, code: o.code ?? 0 };
+      if (o.ok) {
+        r.status = 'delivered';
+        delete r.nextAttempt;
+        this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'accept', rule: 'delivery', text: `delivered to ${o.remoteMta}: ${o.text}` });
+      } else if (o.permanent || expired) {
+        r.status = 'failed';
+        delete r.nextAttempt;
+        failedNow.push({ r, o });
+        this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'reject', rule: 'delivery', text: expired && !o.permanent ? `gave up after 5 days: ${o.text}` : o.text });
+      } else {
+        r.status = 'deferred';
+        r.nextAttempt = new Date(now + retry[Math.min(r.attempts - 1, retry.length - 1)]).toISOString();
+        this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'defer', rule: 'delivery', text: `${o.text} (attempt ${r.attempts}; next ${r.nextAttempt})` });
+      }
+    }
+    if (failedNow.length) await this.bounce(env, failedNow, cfg);
+    if (env.recipients.every((r) => !PENDING.has(r.status))) {
+      this.entries.delete(env.id);
+      await this.removeFiles(env.id);
+      return;
+    }
+    await replaceFileDurable(path.join(this.dir, `${env.id}.json`), JSON.stringify(env));
+    await this.dirs.sync(this.dir);
+  }
+
+  private async bounce(env: OutboundEnvelope, failed: { r: OutboundRecipient; o: RcptOutcome }[], cfg: Config): Promise<void> {
+    const recipients = failed.map(({ r }) => r.address);
+    this.o.onPermanentFailure?.(env.id, recipients);
+    const sender = env.from ? parseMailbox(env.from) : null;
+    const account = sender ? this.o.directory().accountFor(sender) : null;
+    if (!account) {
+      // Bouncing to an address that is not ours would be backscatter.
+      this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'bounce', queueId: env.id, from: env.from, text: `no bounce sent: the sender ${env.from ? `<${env.from}>` : '<>'} is not a family address` });
+      return;
+    }
+    const original = await fsp.readFile(path.join(this.dir, `${env.id}.eml`)).catch(() => Buffer.alloc(0));
+    const report = buildBounce({
+      reportingMta: cfg.hostname,
+      originalSender: env.from,
+      originalId: env.id,
+      arrival: new Date(env.received),
+      original,
+      recipients: failed.map(({ r, o }) => ({
+        address: r.address,
+        status: enhancedFromReply(o.code, o.text, true).replace(/^4/, '5'),
+        diagnostic: o.text,
+        remoteMta: o.remoteMta,
+        lastAttempt: new Date(this.now()),
+      })),
+    });
+    await this.o.store.deliverLocal(account, report);
+    this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'bounce', queueId: env.id, from: '', to: env.from, text: `delivery failure report for ${recipients.join(', ')} put in ${account}'s mailbox` });
+  }
+
+  private async removeFiles(id: string): Promise<void> {
+    // The envelope first: without it, the .eml is an orphan that recovery removes.
+    await fsp.rm(path.join(this.dir, `${id}.json`), { force: true });
+    await fsp.rm(path.join(this.dir, `${id}.eml`), { force: true });
+    await this.dirs.sync(this.dir);
+  }
+}

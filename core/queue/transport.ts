@@ -1,0 +1,162 @@
+// One delivery attempt to one server, through nodemailer's SMTP client (which
+// normalises line endings and dot-stuffs: nothing we relay can smuggle), and the two
+// routes: a smarthost, or the recipient domain's MX hosts.
+import net from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Config } from '../config/schema.ts';
+import type { DnsClient } from '../dns/client.ts';
+
+export interface RcptOutcome {
+  address: string;
+  ok: boolean;
+  /** A 5xx (or equivalent): do not retry. */
+  permanent: boolean;
+  code?: number;
+  text: string;
+  remoteMta?: string;
+}
+
+export interface Target {
+  /** What we connect to (an IP or a host name). */
+  host: string;
+  /** The name to present for TLS (SNI, certificate check). */
+  servername: string;
+  port: number;
+  secure: boolean;
+  requireTLS: boolean;
+  verifyTls: boolean;
+  auth?: { user: string; pass: string };
+}
+
+export interface SendOptions {
+  heloName: string;
+  timeoutMs: number;
+}
+
+type NmError = Error & { code?: string; responseCode?: number; response?: string; recipient?: string };
+
+const fail = (address: string, permanent: boolean, text: string, code?: number, remoteMta?: string): RcptOutcome => ({ address, ok: false, permanent, code, text, remoteMta });
+
+/** A connection-level failure (before any recipient was answered): try the next host. */
+export class ConnectError extends Error {
+  readonly temporary = true;
+}
+
+/** Sends one message to one server; resolves with an outcome per recipient. */
+export function sendOnce(t: Target, from: string, rcpts: string[], message: Buffer, o: SendOptions): Promise<RcptOutcome[]> {
+  return new Promise((resolve, reject) => {
+    const conn = new SMTPConnection({
+      host: t.host,
+      port: t.port,
+      secure: t.secure,
+      requireTLS: !t.secure && t.requireTLS,
+      opportunisticTLS: !t.secure && !t.requireTLS,
+      name: o.heloName,
+      connectionTimeout: o.timeoutMs,
+      greetingTimeout: o.timeoutMs,
+      socketTimeout: o.timeoutMs * 4,
+      tls: { servername: net.isIP(t.servername) ? undefined : t.servername, rejectUnauthorized: t.verifyTls, minVersion: 'TLSv1.2' },
+      logger: false,
+    });
+    let settled = false;
+    const done = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      try {
+        conn.quit();
+      } catch {
+        conn.close();
+      }
+      fn();
+    };
+    conn.once('error', (e: NmError) => done(() => reject(new ConnectError(`${t.servername}: ${e.message}`))));
+    conn.connect((err?: NmError) => {
+      if (err) return done(() => reject(new ConnectError(`${t.servername}: ${err.message}`)));
+      const send = () =>
+        conn.send({ from: from || false, to: rcpts }, message, (e: NmError | null, info?: { accepted: string[]; rejected: string[]; rejectedErrors?: NmError[]; response: string }) => {
+          if (e && !info) {
+            // The whole transaction failed: MAIL FROM, DATA, or every recipient.
+            const perRcpt = (e as NmError & { rejectedErrors?: NmError[] }).rejectedErrors;
+            const byRcpt = new Map((perRcpt ?? []).map((r) => [r.recipient ?? '', r]));
+            return done(() =>
+              resolve(
+                rcpts.map((a) => {
+                  const r = byRcpt.get(a) ?? e;
+                  const code = r.responseCode;
+                  return fail(a, code !== undefined && code >= 500, (r.response ?? r.message).trim(), code, t.servername);
+                }),
+              ),
+            );
+          }
+          const rejected = new Map((info?.rejectedErrors ?? []).map((r) => [r.recipient ?? '', r]));
+          done(() =>
+            resolve(
+              rcpts.map((a) => {
+                const r = rejected.get(a);
+                if (r) return fail(a, (r.responseCode ?? 0) >= 500, (r.response ?? r.message).trim(), r.responseCode, t.servername);
+                return { address: a, ok: true, permanent: false, code: 250, text: (info?.response ?? '250 OK').trim(), remoteMta: t.servername };
+              }),
+            ),
+          );
+        });
+      if (!t.auth) return send();
+      conn.login({ user: t.auth.user, pass: t.auth.pass }, (e: NmError | null) => {
+        // A refused login is the family's configuration, not the recipient's fault: retry
+        // (and say so), never bounce.
+        if (e) return done(() => resolve(rcpts.map((a) => fail(a, false, `login to ${t.servername} failed: ${(e.response ?? e.message).trim()}`, e.responseCode, t.servername))));
+        send();
+      });
+    });
+  });
+}
+
+/** The smarthost route of the config. */
+export function smarthostTarget(cfg: Config): Target {
+  const s = cfg.outbound.smarthost;
+  return {
+    host: s.host,
+    servername: s.host,
+    port: s.port,
+    secure: s.secure,
+    requireTLS: s.requireTLS,
+    // Verified when TLS is demanded; with requireTLS off it is opportunistic, as for MX hosts.
+    verifyTls: s.secure || s.requireTLS,
+    ...(s.user ? { auth: { user: s.user, pass: s.password } } : {}),
+  };
+}
+
+export type MxPlan = { ok: true; hosts: { name: string; addresses: string[] }[] } | { ok: false; permanent: boolean; text: string };
+
+/** The hosts to try for a domain: MX by preference, null MX, or the implicit MX (A/AAAA). */
+export async function planMx(domain: string, dns: DnsClient): Promise<MxPlan> {
+  if (domain.startsWith('[')) {
+    const ip = domain.slice(1, -1).replace(/^ipv6:/i, '');
+    return { ok: true, hosts: [{ name: ip, addresses: [ip] }] };
+  }
+  let names: string[];
+  try {
+    const mx = (await dns.resolve(domain, 'MX')).sort((a, b) => a.priority - b.priority);
+    // RFC 7505: a single MX of "." says the domain accepts no mail.
+    if (mx.length === 1 && (mx[0].exchange === '' || mx[0].exchange === '.')) return { ok: false, permanent: true, text: `5.1.10 ${domain} does not accept mail (null MX)` };
+    names = mx.map((m) => m.exchange.replace(/\.$/, '')).filter(Boolean);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOTFOUND') return { ok: false, permanent: true, text: `5.1.2 domain ${domain} does not exist` };
+    if (code !== 'ENODATA') return { ok: false, permanent: false, text: `4.4.3 DNS lookup of ${domain} MX failed: ${code ?? (e as Error).message}` };
+    names = [domain]; // RFC 5321 §5.1: no MX, the domain itself is the implicit MX
+  }
+  const hosts: { name: string; addresses: string[] }[] = [];
+  for (const name of names) {
+    const addresses: string[] = [];
+    for (const type of ['A', 'AAAA'] as const) {
+      try {
+        addresses.push(...(await dns.resolve(name, type)));
+      } catch {
+        // a missing family is normal; no address at all is handled below
+      }
+    }
+    if (addresses.length) hosts.push({ name, addresses });
+  }
+  if (!hosts.length) return { ok: false, permanent: false, text: `4.4.4 no address for the mail servers of ${domain} (${names.join(', ')})` };
+  return { ok: true, hosts };
+}
