@@ -52,8 +52,12 @@ export interface DnsClientOptions {
   cache?: CacheLimits | false;
 }
 
-/** The resolver signature mailauth takes (the same as `dns.promises.resolve`). */
-export type Resolver = (name: string, type: string) => Promise<unknown>;
+/**
+ * The resolver signature mailauth takes (that of `dns.promises.resolve`). The answer's
+ * shape depends on `type`; mailauth's typings (`string[] | string[][]`) can't express
+ * MX objects, so it is `any` here, which keeps it assignable to theirs.
+ */
+export type Resolver = (name: string, type: string) => Promise<any>;
 
 const RCODE_ERRORS: Record<string, DnsErrorCode> = { SERVFAIL: 'ESERVFAIL', REFUSED: 'EREFUSED', FORMERR: 'EFORMERR', NOTIMP: 'ENOTIMP' };
 const MAX_CNAME_STEPS = 8;

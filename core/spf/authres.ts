@@ -70,7 +70,7 @@ export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContex
 
     let dkim: DKIMVerifyResult | null = null;
     try {
-      dkim = await dkimVerify(message, { resolver: resolver as never, sender: ctx.sender || undefined, strict: true });
+      dkim = await dkimVerify(message, { resolver, sender: ctx.sender || undefined, strict: true });
       for (const r of dkim.results) resinfos.push(r.info ?? `dkim=${r.status.result}`);
     } catch (e) {
       resinfos.push(`dkim=temperror (${escapeComment((e as Error).message)})`);
@@ -86,7 +86,7 @@ export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContex
           dkimDomains: dkim.results
             .filter((r) => r.status.result === 'pass' && r.signingDomain)
             .map((r) => ({ id: r.id, domain: r.signingDomain!, aligned: r.status.aligned, underSized: r.status.underSized })),
-          resolver: resolver as never,
+          resolver,
           strict: true,
         });
         if (response) resinfos.push(response.info);

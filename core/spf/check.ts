@@ -178,7 +178,7 @@ export async function checkSpf(input: SpfInput, cfg: Config, resolver: Resolver,
       ip: input.ip,
       helo: input.helo,
       mta: cfg.hostname, // the default, os.hostname(), would leak into the header
-      resolver: resolver as never,
+      resolver,
       maxResolveCount: MAX_DNS_TERMS,
       maxVoidCount: MAX_VOID_LOOKUPS,
       maxElapsedTime: maxElapsedMs,

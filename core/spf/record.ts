@@ -274,7 +274,7 @@ async function evaluate(domain: string, ip: string, o: SpfHelperOptions) {
     ip,
     helo: domain,
     mta: o.hostname,
-    resolver: o.resolver as never,
+    resolver: o.resolver,
     maxResolveCount: MAX_DNS_TERMS,
     maxVoidCount: MAX_VOID_LOOKUPS,
     strict: true,
