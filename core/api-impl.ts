@@ -9,6 +9,8 @@ import { hashPassword } from './auth/builtin.ts';
 import { parseCidr } from './net/cidr.ts';
 import type { Account } from './config/schema.ts';
 import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
+import { spfHelperFor } from './spf/record.ts';
+import type { Config } from './config/schema.ts';
 
 /** The SPF record helper, as the API needs it (core/spf/record.ts provides it). */
 export interface SpfHelper {
@@ -54,6 +56,14 @@ function configError(e: unknown): never {
 export function createApi(deps: ApiDeps): GatewayApi {
   const gw = deps.gateway;
   const queueControl: QueueControl | undefined = deps.queue ?? gw.outbound;
+  // The SPF helper follows the config (its DNS servers): rebuilt when the config object changes.
+  let spfFor: { cfg: Config; helper: SpfHelper } | null = null;
+  const spfHelper = (): SpfHelper => {
+    if (deps.spf) return deps.spf;
+    const cfg = gw.config();
+    if (spfFor?.cfg !== cfg) spfFor = { cfg, helper: spfHelperFor(cfg) };
+    return spfFor.helper;
+  };
   const need = <T>(x: T | undefined, what: string): T => {
     if (!x) throw new ApiError('unavailable', `${what} is not available in this build`);
     return x;
@@ -99,13 +109,13 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return gw.removeNetwork(c);
     },
     async spfBuild(c) {
-      return need(deps.spf, 'the SPF helper').build(c);
+      return spfHelper().build(c);
     },
     async spfValidate(a) {
-      return need(deps.spf, 'the SPF helper').validate(a.record);
+      return spfHelper().validate(a.record);
     },
     async spfCheck(a) {
-      return need(deps.spf, 'the SPF helper').check(a.domain, { ip: a.ip, expected: a.expected });
+      return spfHelper().check(a.domain, { ip: a.ip, expected: a.expected });
     },
     async accounts() {
       return accountViews();
@@ -161,7 +171,7 @@ export function createApi(deps: ApiDeps): GatewayApi {
         spf: { ...c.spf },
         outbound: { mode: c.outbound.mode, smarthostHost: c.outbound.smarthost.host, smarthostPort: c.outbound.smarthost.port },
         limits: { maxMessageBytes: c.limits.maxMessageBytes, maxRecipients: c.limits.maxRecipients, maxClients: c.limits.maxClients },
-        spfDefaults: deps.spf && c.domains[0] ? deps.spf.defaults(c.domains[0], publicAddresses) : null,
+        spfDefaults: c.domains[0] ? spfHelper().defaults(c.domains[0], publicAddresses) : null,
         publicAddresses,
       };
     },

@@ -16,7 +16,7 @@ const USAGE = `usage:
   postern user list [--config FILE]
   postern user remove NAME [--config FILE]
   postern spf DOMAIN [--mx] [--a] [--ip4 IP]... [--ip6 IP]... [--include D]... [--soft]
-  postern spf --check DOMAIN [--config FILE]
+  postern spf --check DOMAIN [--ip IP] [--config FILE]
   postern dkim DOMAIN [--config FILE] [--data-dir DIR]
   postern doctor [--config FILE] [--data-dir DIR] [--json]`;
 
@@ -61,6 +61,14 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       throw new UsageError(`unknown "user ${sub ?? ''}": use add, list or remove`);
+    }
+    case 'spf': {
+      const { spfCommand } = await import('./spf/cli.ts');
+      return spfCommand(rest);
+    }
+    case 'dkim': {
+      const { dkimCommand } = await import('./queue/dkim-cli.ts');
+      return dkimCommand(rest);
     }
     case undefined:
     case 'help':

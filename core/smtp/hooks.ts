@@ -16,6 +16,7 @@ import type { BanList } from '../auth/bans.ts';
 import { LineEndings, receivedHeader } from './message.ts';
 import type { ParsedPath, PosternConnection } from './connection.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
+import { messageAuthHeaders, withoutForgedAuthResults } from '../spf/authres.ts';
 
 /** What the hooks need from the gateway. */
 export interface HookContext {
@@ -306,34 +307,54 @@ export class SmtpHooks {
         if (r.verdict?.accept && r.verdict.account) local.push({ account: r.verdict.account, address: r.address });
         else remote.push(r.address);
       }
-      const headers: string[] = [];
-      if (remote.length === 0) headers.push(`Return-Path: <${from}>\r\n`);
-      if (facts.spf?.headers) headers.push(facts.spf.headers);
-      headers.push(
-        receivedHeader({
-          helo: session.hostNameAppearsAs || '',
-          clientIp: session.remoteAddress,
-          hostname: cfg.hostname,
-          protocol: session.transmissionType || 'SMTP',
-          queueId,
-          tls: session.secure && session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined,
-          for: rcpts.length === 1 ? rcpts[0].address : undefined,
-        }),
-      );
-      const data = Buffer.concat([Buffer.from(headers.join('')), ...chunks]);
-      this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data }).then(
-        () => {
-          note(`${local.length} local, ${remote.length} remote, ${data.length} bytes`, 'accept');
-          this.ctx.onMessageQueued?.(queueId, remote.length > 0);
-          cb(null, `2.0.0 OK: queued as ${queueId}`);
-        },
-        (e: Error) => {
-          note(`could not store the message: ${e.message}`, 'defer');
-          cb(smtpError(451, '4.3.0 Local error in processing: the message was not stored, try again later'));
-        },
+      const internet = !facts.internal && !facts.user;
+      let body: Buffer = Buffer.concat(chunks);
+      // Authentication-Results claiming to be ours can only be forged (RFC 8601 §5).
+      if (internet) body = withoutForgedAuthResults(body, cfg.hostname);
+      const authHeaders: Promise<string> =
+        internet && this.ctx.spf ? messageAuthHeaders(body, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }) : Promise.resolve(facts.spf?.headers ?? '');
+      authHeaders.then(
+        (auth) => this.commitMessage(session, { queueId, from, local, remote, body, auth, rcpts, cfg, note }, cb),
+        (e: Error) => this.commitMessage(session, { queueId, from, local, remote, body, auth: facts.spf?.headers ?? '', rcpts, cfg, note }, cb, e),
       );
     });
   };
+
+  /** Prepends the trace headers and commits; replies 250 only once the message is on disk. */
+  private commitMessage(
+    session: PSession,
+    m: { queueId: string; from: string; local: LocalRecipient[]; remote: string[]; body: Buffer; auth: string; rcpts: PParsed[]; cfg: Config; note: (reason: string, verdict?: EventVerdict) => void },
+    cb: (err?: Error | null, message?: string) => void,
+    authError?: Error,
+  ): void {
+    const { queueId, from, local, remote, cfg, note } = m;
+    const headers: string[] = [];
+    if (remote.length === 0) headers.push(`Return-Path: <${from}>\r\n`);
+    if (m.auth) headers.push(m.auth);
+    headers.push(
+      receivedHeader({
+        helo: session.hostNameAppearsAs || '',
+        clientIp: session.remoteAddress,
+        hostname: cfg.hostname,
+        protocol: session.transmissionType || 'SMTP',
+        queueId,
+        tls: session.secure && session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined,
+        for: m.rcpts.length === 1 ? m.rcpts[0].address : undefined,
+      }),
+    );
+    const data = Buffer.concat([Buffer.from(headers.join('')), m.body]);
+    this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data }).then(
+      () => {
+        note(`${local.length} local, ${remote.length} remote, ${data.length} bytes${authError ? `; DKIM/DMARC not evaluated: ${authError.message}` : ''}`, 'accept');
+        this.ctx.onMessageQueued?.(queueId, remote.length > 0);
+        cb(null, `2.0.0 OK: queued as ${queueId}`);
+      },
+      (e: Error) => {
+        note(`could not store the message: ${e.message}`, 'defer');
+        cb(smtpError(451, '4.3.0 Local error in processing: the message was not stored, try again later'));
+      },
+    );
+  }
 
   onClose = (session: PSession): void => {
     if (!session.p?.counted) return;
