@@ -5,8 +5,6 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from './config/load.ts';
 import { defaultConfigFile, defaultDataDir } from './paths.ts';
-import { serve } from './serve.ts';
-import { addUser, listUsers, readPassword, removeUser } from './users.ts';
 
 export class UsageError extends Error {}
 
@@ -36,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { values, positionals } = parse(rest, common);
       if (positionals.length) throw new UsageError(`serve takes no arguments (got "${positionals[0]}")`);
+      const { serve } = await import('./serve.ts');
       await serve({ configFile: path.resolve(values.config ?? defaultConfigFile()), dataDir: path.resolve(values['data-dir'] ?? defaultDataDir()) });
       return 0;
     }
@@ -43,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       const [sub, ...more] = rest;
       const { values, positionals } = parse(more, { ...common, address: { type: 'string', multiple: true } });
       const configFile = path.resolve(values.config ?? defaultConfigFile());
+      const { addUser, listUsers, readPassword, removeUser } = await import('./users.ts');
       if (sub === 'add') {
         if (positionals.length !== 1) throw new UsageError('user add needs exactly one NAME');
         const password = await readPassword(`Password for ${positionals[0]}: `);

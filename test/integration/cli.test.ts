@@ -77,6 +77,30 @@ describe('postern user', () => {
   });
 });
 
+describe('postern spf and postern dkim', () => {
+  test("the seed's record, printed as the zone line to paste", () => {
+    const r = postern(['spf', 'doe-family.com', '--mx']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes('doe-family.com.          TXT "v=spf1 +mx -all"'), r.out);
+    assert.equal(postern(['spf', 'doe-family.com', '--ip4', '999.1.1.1']).code, 2);
+  });
+  test('the DKIM record for a family domain; the key is made once and reused', () => {
+    const dir = tempDir();
+    const cfg = path.join(dir, 'c.json');
+    fs.writeFileSync(cfg, JSON.stringify({ hostname: 'mx.doe-family.com', domains: ['doe-family.com'] }));
+    const a = postern(['dkim', 'doe-family.com', '--config', cfg, '--data-dir', path.join(dir, 'data')]);
+    assert.equal(a.code, 0, a.err);
+    const line = /^postern\._domainkey\.doe-family\.com\. TXT ("[^"]{1,255}" ?)+$/m.exec(a.out);
+    assert.ok(line, a.out);
+    assert.match(line[0], /"v=DKIM1; k=rsa; p=MIIB/);
+    const b = postern(['dkim', 'doe-family.com', '--config', cfg, '--data-dir', path.join(dir, 'data')]);
+    assert.equal(b.out, a.out, 'same key the second time');
+    const other = postern(['dkim', 'example.com', '--config', cfg, '--data-dir', path.join(dir, 'data')]);
+    assert.equal(other.code, 2);
+    assert.match(other.err, /not one of your domains/);
+  });
+});
+
 describe('postern serve', () => {
   test('a port in use is reported with the reason and a fix; the rest still starts', async () => {
     const blocker = net.createServer();
