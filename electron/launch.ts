@@ -38,8 +38,11 @@ function fetchElectron(): void {
   spawnSync(process.execPath, [path.join(electronPkg, 'install.js')], { stdio: 'ignore', timeout: FETCH_TIMEOUT_MS, cwd: electronPkg });
 }
 
+/** POSTERN_LAUNCH_SKIP_BUILD=1: use what is in dist/ as it is (tests, packaged checkouts). */
+const skipBuild = process.env.POSTERN_LAUNCH_SKIP_BUILD === '1';
+
 function buildRendererIfMissing(): void {
-  if (fs.existsSync(path.join(root, 'dist', 'renderer', 'index.html'))) return;
+  if (skipBuild || fs.existsSync(path.join(root, 'dist', 'renderer', 'index.html'))) return;
   const config = path.join(root, 'renderer', 'vite.config.ts');
   const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
   if (!fs.existsSync(config) || !fs.existsSync(vite)) return;
@@ -71,7 +74,7 @@ async function main(args: string[]): Promise<void> {
   buildRendererIfMissing();
   if (decision.mode === 'serve') return serve(args, decision.reason);
 
-  await buildElectron();
+  if (!skipBuild) await buildElectron();
   const env = { ...process.env };
   delete env.ELECTRON_RUN_AS_NODE; // would make the binary a plain Node
   const started = Date.now();

@@ -49,7 +49,7 @@ export class Notifier {
         {
           key,
           title: `Postern cannot receive mail on port ${l.port}`,
-          body: `${l.error ?? 'The port could not be opened.'}${l.fix ? ` ${l.fix}` : ''}`,
+          body: `${sentence(l.error ?? 'the port could not be opened')}${l.fix ? ` ${sentence(l.fix)}` : ''}`,
           summary: `Port ${l.port} is not listening`,
         },
         now,
@@ -87,6 +87,12 @@ export class Notifier {
   }
 }
 
+/** Capitalised, ending in a full stop. */
+function sentence(s: string): string {
+  const t = s.trim();
+  return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
 /** What an event asks of a person, if anything (no state: de-duplication is Notifier's). */
 export function eventNotification(e: GatewayEvent): NotificationModel | null {
   if (e.rule === 'auth ban' && e.stage === 'auth' && e.verdict === 'reject') {
@@ -95,7 +101,7 @@ export function eventNotification(e: GatewayEvent): NotificationModel | null {
     return {
       key: `ban:${e.client}`,
       title: `Blocked ${who} after failed logins`,
-      body: `${e.user ? `Someone at ${who} tried to log in as "${e.user}" and failed too often. ` : ''}${e.text.replace(/^4\.7\.0\s*/, '')}. If this was you, wait for the block to end.`,
+      body: `${e.user ? `Logins as "${e.user}" failed too often` : 'Too many logins failed'}${e.reason ? ` (${e.reason})` : ''}. ${who} cannot connect until the block ends; if this was you, check the password and wait.`,
       summary: `${who} blocked after failed logins`,
     };
   }

@@ -10,6 +10,9 @@
 //   - No electron-store migrations (its readme calls them buggy; research §4).
 //   - `watch`: an edit from outside (the CLI's `postern user add`) is noticed and
 //     handed to onExternalChange, so the running gateway reloads it.
+//   - Reads go to the file, not to electron-store's copy: with `watch` on, conf
+//     serves a cache until its poll notices an outside edit (~1.5 s on Linux), and
+//     an update made from that cache would write the CLI's change away.
 // The Store class is passed in, so this module runs in plain Node (tests) too.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +26,7 @@ export interface KeyValueStore {
   readonly path: string;
   store: Record<string, unknown>;
   onDidAnyChange(cb: () => void): () => void;
+  _closeWatcher?(): void;
 }
 
 export interface StoreOptions {
@@ -77,32 +81,23 @@ export class ElectronConfigStore implements ConfigStore {
     fs.mkdirSync(cwd, { recursive: true, mode: 0o700 });
     this.kv = new Store(storeOptions(cwd, opts.watch ?? true));
     if (this.created) this.kv.store = opts.starter ?? starterConfig();
-    this.lastRaw = JSON.stringify(this.kv.store);
+    this.lastRaw = JSON.stringify(this.raw());
     this.kv.onDidAnyChange(() => {
-      const now = this.readRawText();
-      if (now === null || now === this.lastRaw) return;
+      let now: string;
+      try {
+        now = JSON.stringify(this.raw());
+      } catch {
+        now = 'unreadable'; // a broken edit is a change too: reload() reports it
+      }
+      if (now === this.lastRaw) return;
       this.lastRaw = now;
       this.externalListener?.();
     });
   }
 
-  private readRawText(): string | null {
-    try {
-      return JSON.stringify(this.kv.store);
-    } catch {
-      return null;
-    }
-  }
-
+  /** The file as stored (no defaults); ConfigError names the file. */
   private raw(): Record<string, unknown> {
-    try {
-      return structuredClone({ ...this.kv.store });
-    } catch (e) {
-      // electron-store's own schema message names no file; core's names the path of each problem.
-      if (e instanceof ConfigError) throw e;
-      validateConfig(readRawConfig(this.file), this.file);
-      throw new ConfigError(this.file, [{ path: '$', message: (e as Error).message }]);
-    }
+    return readRawConfig(this.file);
   }
 
   load(): Config {
@@ -121,5 +116,10 @@ export class ElectronConfigStore implements ConfigStore {
   /** Called when the file changed from outside this process (debounced by electron-store). */
   onExternalChange(fn: () => void): void {
     this.externalListener = fn;
+  }
+
+  /** Stops watching the file. */
+  close(): void {
+    this.kv._closeWatcher?.();
   }
 }
