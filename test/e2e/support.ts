@@ -101,3 +101,19 @@ export function screenshotPath(name: string): string {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   return path.join(SCREENSHOTS, `${name}.png`);
 }
+
+/**
+ * Browser globals for code passed to page.evaluate() and friends: the root
+ * tsconfig has no DOM lib, on purpose (core/ must not touch the DOM), so the tests
+ * reach them as `globalThis as unknown as PageWindow`.
+ */
+export interface PageWindow {
+  // Loosely typed: this code runs in Chromium, and the assertions check what it returns.
+  document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  getComputedStyle(el: unknown, pseudo?: string): Record<string, string>;
+  requestAnimationFrame(cb: (t: number) => void): number;
+  scrollTo(x: number, y: number): void;
+  navigator: { clipboard: { readText(): Promise<string> } };
+  performance: { getEntriesByType(type: string): unknown[]; now(): number };
+  [name: string]: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}

@@ -11,6 +11,8 @@ import { FilteredView, NO_FILTER, type LogFilter } from './log-filter.ts';
 import { SessionPanel } from './SessionPanel.tsx';
 
 export const ROW_H = 30;
+// Stable functions: the virtualiser recomputes its 100,000 positions when they change.
+const rowSize = () => ROW_H;
 
 export function VerdictBadge({ verdict }: { verdict: EventVerdict }) {
   return (
@@ -19,6 +21,11 @@ export function VerdictBadge({ verdict }: { verdict: EventVerdict }) {
       {VERDICT_LABEL[verdict]}
     </span>
   );
+}
+
+/** The same badge for log rows, drawn by CSS (a mask image): no SVG nodes per row. */
+function RowBadge({ verdict }: { verdict: EventVerdict }) {
+  return <span className={`badge v-${verdict} css-icon`}>{VERDICT_LABEL[verdict]}</span>;
 }
 
 const Row = memo(function Row({ e, top, selected, onOpen }: { e: GatewayEvent; top: number; selected: boolean; onOpen: (e: GatewayEvent) => void }) {
@@ -46,7 +53,7 @@ const Row = memo(function Row({ e, top, selected, onOpen }: { e: GatewayEvent; t
         </time>
       </span>
       <span role="cell" className="c-verdict">
-        <VerdictBadge verdict={e.verdict} />
+        <RowBadge verdict={e.verdict} />
       </span>
       <span role="cell" className="c-stage">
         {STAGE_LABEL[e.stage]}
@@ -87,7 +94,7 @@ function Toolbar(props: {
       <input
         type="search"
         className="search"
-        placeholder="Search address, client, reply…"
+        placeholder="Search the log…"
         aria-label="Search the log"
         value={props.search}
         onChange={(e) => props.setSearch(e.target.value)}
@@ -180,19 +187,15 @@ export function LiveLog() {
     if (!f) setPausedAt(countRef.current);
   }, []);
 
-  const virtualizer = useVirtualizer({
-    count,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_H,
-    overscan: 20,
-    getItemKey: (i) => rows[i]?.id ?? i,
-  });
+  const getScrollElement = useCallback(() => scroller.current, []);
+  const virtualizer = useVirtualizer({ count, getScrollElement, estimateSize: rowSize, overscan: 8 });
 
-  // Following: keep the newest row in view.
+  // Following: keep the newest row in view (only when rows change, so a scroll by
+  // the person is never undone before it pauses the log).
   useLayoutEffect(() => {
     const el = scroller.current;
     if (el && following) el.scrollTop = el.scrollHeight;
-  });
+  }, [count, following, view.resets]);
 
   // A new filter while paused: count new rows from here.
   useEffect(() => {

@@ -20,7 +20,7 @@ function Problems({ record, problems }: { record: string; problems: SpfProblem[]
   return (
     <ul className="problems" data-testid="spf-problems">
       {problems.map((p, i) => (
-        <li key={i} className={`problem ${p.severity}`}>
+        <li key={i} className={`problem sev-${p.severity}`}>
           <span className="problem-icon" aria-hidden="true">
             {p.severity === 'error' ? '✕' : '!'}
           </span>
