@@ -115,10 +115,10 @@ export class OutboundQueue {
     return true;
   }
 
-  /** Drops a message from the queue (no bounce). */
+  /** Drops a message from the queue (no bounce); an attempt under way finishes without writing back. */
   remove(id: string): boolean {
     const e = this.entries.get(id);
-    if (!e || e.running) return false;
+    if (!e) return false;
     this.entries.delete(id);
     // Synchronously, so that what the caller sees next is already true on disk.
     fs.rmSync(path.join(this.dir, `${id}.json`), { force: true });
@@ -260,6 +260,7 @@ export class OutboundQueue {
   }
 
   private async record(env: OutboundEnvelope, outcomes: RcptOutcome[], cfg: Config): Promise<void> {
+    if (this.entries.get(env.id)?.env !== env) return; // deleted by the user meanwhile
     const now = this.now();
     const retry = this.o.retryMs ?? DEFAULT_RETRY_MS;
     const expired = now - Date.parse(env.received) >= (this.o.maxAgeMs ?? MAX_QUEUE_AGE_MS);
