@@ -46,8 +46,17 @@ function decodeXtext(v: string): string {
 }
 
 export class PosternConnection extends SMTPConnection {
+  /** The verb of the last command received (for events about replies the library makes). */
+  lastCommand = '';
+
   private get policy(): ConnectionPolicy {
     return (this._server as unknown as PosternServer).policy;
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    // An AUTH continuation line is a credential, not a verb: never keep it.
+    if (!this._nextHandler) this.lastCommand = /^[A-Za-z]{1,12}/.exec(command.toString('latin1', 0, 16))?.[0].toUpperCase() ?? '';
+    super._onCommand(command, callback);
   }
 
   // 1.

@@ -28,7 +28,6 @@ export interface HookContext {
   bans: BanList;
   spf: MailFromCheck | null;
   onMessageQueued?(queueId: string, remote: boolean): void;
-  onBan?(ip: string, until: number): void;
   /** Open connections per client IP, across listeners. */
   perClient: Map<string, number>;
   checkTls?(): Promise<void>;
@@ -78,7 +77,7 @@ function setPending(session: PSession, p: Pending): void {
   state(session).pending = p;
 }
 
-const CONTEXT_STAGE: Record<string, Stage> = { MAIL: 'mail', RCPT: 'rcpt', DATA: 'data', AUTH: 'auth', STARTTLS: 'tls' };
+const CONTEXT_STAGE: Record<string, Stage> = { MAIL: 'mail', RCPT: 'rcpt', DATA: 'data', AUTH: 'auth', STARTTLS: 'tls', EHLO: 'connect', HELO: 'connect' };
 
 export class SmtpHooks {
   private readonly ctx: HookContext;
@@ -112,7 +111,8 @@ export class SmtpHooks {
     }
     if (code >= 400) {
       // Replies the library made on its own: syntax errors, timeouts, limits.
-      this.ctx.bus.emit({ ...base, stage: 'connect', verdict: code < 500 ? 'defer' : 'reject', rule: 'smtp protocol' });
+      const stage = CONTEXT_STAGE[conn.lastCommand] ?? 'connect';
+      this.ctx.bus.emit({ ...base, stage, verdict: code < 500 ? 'defer' : 'reject', rule: 'smtp protocol', reason: conn.lastCommand ? `after ${conn.lastCommand}` : undefined });
     }
   }
 
@@ -195,7 +195,6 @@ export class SmtpHooks {
             reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`,
           });
           setPending(session, { stage: 'auth', rule: 'auth ban', reason: `${ban.failures} failed logins within 15 minutes`, user: login, verdict: 'reject' });
-          this.ctx.onBan?.(ip, ban.until);
           return cb(smtpError(421, `4.7.0 Too many failed logins from ${ip}: blocked for ${cfg.auth.banSeconds} seconds`));
         }
         setPending(session, { stage: 'auth', rule: 'auth', reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`, user: login, verdict: 'reject' });
@@ -364,8 +363,4 @@ export class SmtpHooks {
     if (n > 0) this.ctx.perClient.set(ip, n);
     else this.ctx.perClient.delete(ip);
   };
-
-  static stageForContext(context: string | undefined): Stage {
-    return (context && CONTEXT_STAGE[context]) || 'connect';
-  }
 }

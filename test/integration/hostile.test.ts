@@ -64,6 +64,9 @@ test('too many recipients: 452 after the limit', async () => {
     [250, 250, 250, 452],
   );
   await c.quit();
+  const ev = t.events().find((e) => e.code === 452);
+  assert.equal(ev?.stage, 'rcpt', 'a reply the library made is filed under the command it answered');
+  assert.equal(ev?.rule, 'smtp protocol');
 });
 
 test('a message over the size limit is refused with 552 and not stored', async () => {
