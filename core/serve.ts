@@ -7,7 +7,6 @@ import { writeConfigFile } from './config/load.ts';
 import { Gateway } from './gateway.ts';
 import { createApi } from './api-impl.ts';
 import { startDashboard, type Dashboard } from './http/server.ts';
-import { spfHelperFor } from './spf/record.ts';
 
 export interface ServeOptions {
   configFile: string;
@@ -43,8 +42,7 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   let dashboard: Dashboard | null = null;
   try {
     const { host, port } = gateway.config().dashboard;
-    const api = createApi({ gateway, spf: spfHelperFor(gateway.config()) });
-    dashboard = await startDashboard({ api, gateway, host, port });
+    dashboard = await startDashboard({ api: createApi({ gateway }), gateway, host, port });
     out(`  ${'dashboard'.padEnd(12)} ${dashboard.url}`);
     if (!dashboard.uiBuilt) out(`  ${''.padEnd(12)} (the dashboard page is not built: run \`npm run build:renderer\`; the API works)`);
   } catch (e) {

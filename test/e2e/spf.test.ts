@@ -5,7 +5,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureRenderer, launchBrowser, openDashboard, startStack, type PageWindow, type Stack } from './support.ts';
+import { ensureRenderer, launchBrowser, openDashboard, startStack, unavailable, type PageWindow, type Stack } from './support.ts';
 import { createSpfHelper } from '../../core/spf/record.ts';
 import type { SpfHelper } from '../../core/api-impl.ts';
 
@@ -157,7 +157,7 @@ describe('check the published record', () => {
 
 describe('a build without the helper', () => {
   test('the page says calmly that it is not available, and nothing breaks', async () => {
-    const bare = await startStack();
+    const bare = await startStack(undefined, { override: unavailable('the SPF helper', 'spfBuild', 'spfValidate', 'spfCheck') });
     try {
       const o = await openDashboard(browser, bare.dash, { hash: '#/spf' });
       const notice = o.page.getByTestId('unavailable').first();

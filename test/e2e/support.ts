@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createApi, type ApiDeps } from '../../core/api-impl.ts';
 import { startDashboard, type Dashboard, type DashboardOptions } from '../../core/http/server.ts';
+import { ApiError, type GatewayApi } from '../../core/api.ts';
 import { FAMILY, startGateway, type TestGateway } from '../support/gateway.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -58,9 +59,13 @@ export interface Stack {
 }
 
 /** A gateway (the family config of test/support/gateway.ts) and its dashboard on an ephemeral loopback port. */
-export async function startStack(raw: Record<string, unknown> = FAMILY, opts: { api?: Omit<ApiDeps, 'gateway'>; dashboard?: Partial<DashboardOptions> } = {}): Promise<Stack> {
+export async function startStack(
+  raw: Record<string, unknown> = FAMILY,
+  opts: { api?: Omit<ApiDeps, 'gateway'>; override?: Partial<GatewayApi>; dashboard?: Partial<DashboardOptions> } = {},
+): Promise<Stack> {
   const t = await startGateway(raw);
-  const dash = await startDashboard({ api: createApi({ gateway: t.gw, ...opts.api }), gateway: t.gw, host: '127.0.0.1', port: 0, staticDir: DIST, ...opts.dashboard });
+  const api = { ...createApi({ gateway: t.gw, ...opts.api }), ...opts.override };
+  const dash = await startDashboard({ api, gateway: t.gw, host: '127.0.0.1', port: 0, staticDir: DIST, ...opts.dashboard });
   return {
     t,
     dash,
@@ -69,6 +74,13 @@ export async function startStack(raw: Record<string, unknown> = FAMILY, opts: { 
       await t.stop();
     },
   };
+}
+
+/** API methods that answer 'unavailable', as in a build without that part. */
+export function unavailable<M extends keyof GatewayApi>(what: string, ...methods: M[]): Pick<GatewayApi, M> {
+  const out = {} as Record<M, () => Promise<never>>;
+  for (const m of methods) out[m] = async () => Promise.reject(new ApiError('unavailable', `${what} is not available in this build`));
+  return out as unknown as Pick<GatewayApi, M>;
 }
 
 export interface OpenOptions {
