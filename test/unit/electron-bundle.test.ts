@@ -371,7 +371,9 @@ test('electron-builder.yml passes electron-builder\'s schema and has the key fie
   assert.match(cfg.linux.maintainer, /<.+@.+>/);
   assert.deepEqual(cfg.win.target, ['nsis']);
   assert.deepEqual(cfg.mac.target, ['dmg']);
-  assert.equal(cfg.npmRebuild, false);
+  // No install/rebuild and no node_modules: the hook says dependencies are handled elsewhere.
+  assert.equal(cfg.beforeBuild, './electron/builder-hooks.cjs');
+  assert.equal(await (require(path.join(root, 'electron', 'builder-hooks.cjs')) as { beforeBuild(): Promise<boolean> }).beforeBuild(), false);
   assert.deepEqual(cfg.extraResources.map((r: { from: string; to: string }) => [r.from, r.to]), [
     ['build/tray', 'tray'],
     ['build/icon.png', 'icon.png'],
@@ -384,6 +386,57 @@ test('electron-builder.yml passes electron-builder\'s schema and has the key fie
   assert.equal(m.dependencies, undefined);
   assert.ok(m.homepage && m.author?.email, 'deb needs homepage and author.email');
   assert.equal(pkg.main, 'dist/electron/main.cjs');
+});
+
+test('electron-builder packs dist/ into app.asar with no node_modules, tray icons as resources', { timeout: 180_000 }, async () => {
+  // A real electron-builder run of the `dir` target in a copy of the project, with a
+  // fake unpacked Electron (electronDist) so nothing is downloaded; fuses are off
+  // because the fake binary has no fuse sentinel.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-pack-'));
+  try {
+    const proj = path.join(tmp, 'proj');
+    fs.mkdirSync(path.join(proj, 'electron'), { recursive: true });
+    for (const f of ['package.json', 'electron-builder.yml', 'electron/builder-hooks.cjs']) fs.copyFileSync(path.join(root, f), path.join(proj, f));
+    fs.cpSync(path.join(root, 'build'), path.join(proj, 'build'), { recursive: true });
+    // The real dependencies, so that packing them by mistake would show.
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(proj, 'node_modules'));
+    await buildElectron(path.join(proj, 'dist', 'electron'));
+    fs.mkdirSync(path.join(proj, 'dist', 'renderer', 'assets'), { recursive: true });
+    fs.writeFileSync(path.join(proj, 'dist', 'renderer', 'index.html'), '<!doctype html><title>Postern</title>');
+    fs.writeFileSync(path.join(proj, 'dist', 'renderer', 'assets', 'app.js'), '');
+    const fake = path.join(tmp, 'electron-dist');
+    fs.mkdirSync(path.join(fake, 'resources'), { recursive: true });
+    fs.writeFileSync(path.join(fake, 'electron'), '#!/bin/sh\n', { mode: 0o755 });
+    const script = `
+      const { build, Platform } = require(${JSON.stringify(require.resolve('electron-builder'))});
+      build({ targets: Platform.LINUX.createTarget('dir'), projectDir: process.cwd(), publish: 'never',
+              config: { electronDist: ${JSON.stringify(fake)}, electronVersion: '45.4.1', electronFuses: null,
+                        directories: { app: 'dist', buildResources: 'build', output: 'release' } } })
+        .then(() => process.exit(0), (e) => { console.error(e.stack || e); process.exit(1); });`;
+    const res = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn(process.execPath, ['-e', script], { cwd: proj, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d));
+      c.stderr.on('data', (d: Buffer) => (out += d));
+      c.on('exit', (code) => resolve({ code, out }));
+    });
+    assert.equal(res.code, 0, res.out);
+    const unpacked = path.join(proj, 'release', 'linux-unpacked');
+    assert.ok(fs.existsSync(path.join(unpacked, 'postern')), 'executable named postern');
+    const asar = require('@electron/asar') as { listPackage(p: string): string[]; extractFile(p: string, f: string): Buffer };
+    const archive = path.join(unpacked, 'resources', 'app.asar');
+    const files = asar.listPackage(archive).map((f) => f.replace(/\\/g, '/'));
+    assert.deepEqual(files.filter((f) => !f.startsWith('/renderer')).sort(), ['/electron', '/electron/main.cjs', '/electron/preload.cjs', '/package.json']);
+    assert.ok(files.includes('/renderer/index.html'));
+    assert.ok(!files.some((f) => f.includes('node_modules') || f.endsWith('.map')), files.join('\n'));
+    assert.equal((JSON.parse(asar.extractFile(archive, 'package.json').toString()) as { main: string }).main, 'electron/main.cjs');
+    const tray = fs.readdirSync(path.join(unpacked, 'resources', 'tray')).sort();
+    assert.equal(tray.length, 16);
+    assert.ok(tray.includes('attentionTemplate@2x.png'));
+    assert.ok(fs.existsSync(path.join(unpacked, 'resources', 'icon.png')));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('icons: app icon ≥512 px and a tray icon per state, @2x and macOS template variants', () => {
