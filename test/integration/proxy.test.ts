@@ -1,0 +1,81 @@
+// Trusted proxies (DESIGN §1.6): a VPS tunnel forwards port 25 with a PROXY v1 header.
+// From a trusted proxy the header is required and names the client; from anyone
+// else it is refused. And internal networks: detected ones are offered, disabled.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { RawSmtp, transaction } from '../support/smtp-client.ts';
+import { FAMILY, startGateway, type TestGateway } from '../support/gateway.ts';
+import { detectNetworks } from '../../core/net/detect.ts';
+
+const PROXY = '127.0.0.5';
+let t: TestGateway;
+before(async () => {
+  t = await startGateway({
+    ...FAMILY,
+    // 127.0.0.1 is internal (a LAN client); the proxy itself is not.
+    trustedProxies: [PROXY],
+  });
+});
+after(() => t.stop());
+
+test('through the trusted proxy, the PROXY source address is the client', async () => {
+  // An Internet client behind the tunnel cannot relay…
+  const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'PROXY TCP4 198.51.100.8 203.0.113.1 51000 25\r\n' });
+  assert.equal(c.greeting.code, 220);
+  await c.cmd('EHLO far.example');
+  const r = await transaction(c, 'x@example.org', ['y@example.net', 'john.doe@doe-family.com']);
+  assert.deepEqual(
+    r.rcpts.map((x) => x.code),
+    [554, 250],
+  );
+  await c.quit();
+  assert.ok(t.events().some((e) => e.client === '198.51.100.8' && e.stage === 'rcpt' && e.code === 554));
+  // …and claiming an internal address through the tunnel makes it internal: the
+  // proxy is trusted to tell the truth, which is why it must be listed explicitly.
+  const lan = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'PROXY TCP4 127.0.0.1 203.0.113.1 51001 25\r\n' });
+  await lan.cmd('EHLO pc.lan');
+  assert.equal((await transaction(lan, 'x@example.org', ['y@example.net'])).rcpts[0].code, 250);
+  await lan.quit();
+});
+
+test('a trusted proxy that does not send the header is cut off', async () => {
+  const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'EHLO no-header.example\r\n' });
+  assert.equal(c.greeting.code, 0, 'closed without an SMTP greeting');
+  assert.equal(c.closed, true);
+});
+
+test('a PROXY header from anyone else is refused (before or after the greeting)', async () => {
+  // An Internet client that talks first gets the early-talker refusal.
+  const early = await RawSmtp.connect({ port: t.port(), localAddress: '127.0.0.2', preamble: 'PROXY TCP4 127.0.0.1 203.0.113.1 51002 25\r\n' });
+  const r1 = early.greeting.code === 220 ? await early.read() : early.greeting;
+  assert.equal(r1.code, 421);
+  early.destroy();
+  // A client greeted at once (internal: no early-talker pause) gets an explicit refusal.
+  const late = await RawSmtp.connect({ port: t.port(), localAddress: '127.0.0.1' });
+  const r2 = await late.cmd('PROXY TCP4 10.9.8.7 203.0.113.1 51003 25');
+  assert.equal(r2.code, 421);
+  assert.match(r2.text, /^4\.7\.0 PROXY protocol is accepted only from trusted proxies/);
+  assert.equal((await late.read(2000)).code, 0, 'connection closed');
+  const ev = t.events().find((e) => e.rule === 'trusted proxies');
+  assert.equal(ev?.verdict, 'reject');
+  assert.equal(ev?.client, '127.0.0.1');
+});
+
+test("this host's networks are offered, and disabled until the user enables them", () => {
+  const views = t.gw.listNetworks();
+  const detected = detectNetworks();
+  for (const d of detected) {
+    const v = views.find((x) => x.cidr === d.cidr);
+    assert.ok(v, `${d.cidr} is offered`);
+    assert.equal(v.detected, true);
+    assert.equal(v.enabled, false, `${d.cidr} must not be trusted by default`);
+  }
+  // Enabling one saves it; the matcher follows at once.
+  if (detected[0]) {
+    t.gw.setNetwork(detected[0].cidr, true);
+    assert.equal(t.gw.listNetworks().find((x) => x.cidr === detected[0].cidr)?.enabled, true);
+    assert.equal(t.gw.networks.isInternal(detected[0].cidr.split('/')[0]), true);
+    t.gw.setNetwork(detected[0].cidr, false);
+    assert.equal(t.gw.networks.isInternal(detected[0].cidr.split('/')[0]), false);
+  }
+});
