@@ -278,7 +278,7 @@ describe('a hundred thousand events', () => {
     });
     const oldest = s.t.events()[0].id;
     assert.ok(scroll.firstId <= oldest + 50, `at the top the oldest rows show (first id ${scroll.firstId}, oldest ${oldest})`);
-    assert.ok(scroll.p95 < 100, `p95 frame gap while scrolling ${scroll.p95.toFixed(1)} ms`);
+    assert.ok(scroll.p95 < 150, `p95 frame gap while scrolling ${scroll.p95.toFixed(1)} ms`);
 
     // A search over all of them answers quickly.
     const searchStart = Date.now();

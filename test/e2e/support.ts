@@ -66,14 +66,15 @@ export async function startStack(
   const t = await startGateway(raw);
   const api = { ...createApi({ gateway: t.gw, ...opts.api }), ...opts.override };
   const dash = await startDashboard({ api, gateway: t.gw, host: '127.0.0.1', port: 0, staticDir: DIST, ...opts.dashboard });
-  return {
+  const stack: Stack = {
     t,
     dash,
     async stop() {
-      await dash.close();
+      await stack.dash.close();
       await t.stop();
     },
   };
+  return stack;
 }
 
 /** API methods that answer 'unavailable', as in a build without that part. */
