@@ -4,7 +4,14 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { ensureRenderer, launchBrowser, openDashboard, startStack, unavailable, type Stack } from './support.ts';
+import fs from 'node:fs';
+import net from 'node:net';
+import { DIST, ensureRenderer, launchBrowser, openDashboard, startStack, unavailable, type Stack } from './support.ts';
+import { createApi } from '../../core/api-impl.ts';
+import { startDashboard } from '../../core/http/server.ts';
+import { Gateway } from '../../core/gateway.ts';
+import { MemoryConfigStore } from '../../core/config/store.ts';
+import { FAMILY, tempDir } from '../support/gateway.ts';
 import type { QueueControl } from '../../core/api-impl.ts';
 import type { DoctorReport, QueueEntry } from '../../core/api.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
@@ -152,6 +159,41 @@ describe('setup', () => {
       await o.context.close();
     } finally {
       await bare.stop();
+    }
+  });
+});
+
+describe('status strip', () => {
+  test('a listener that could not bind is shown failed, with the reason', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const dataDir = tempDir();
+    const gw = new Gateway({
+      store: new MemoryConfigStore({ ...FAMILY, listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }, { port: taken, host: '127.0.0.1', mode: 'submission' }] }),
+      dataDir,
+    });
+    const status = await gw.start();
+    const failed = status.listeners.find((l) => !l.ok)!;
+    assert.ok(failed, 'one listener failed');
+    const dash = await startDashboard({ api: createApi({ gateway: gw }), gateway: gw, port: 0, staticDir: DIST });
+    try {
+      const o = await openDashboard(browser, dash);
+      const strip = o.page.getByTestId('status-strip');
+      const bad = strip.locator('.listener.failed');
+      await bad.waitFor();
+      const text = (await bad.innerText()).replace(/\s+/g, ' ');
+      assert.match(text, new RegExp(`submission :${taken}`));
+      assert.ok(text.includes(failed.error!), `shows "${failed.error}"`);
+      assert.equal(await bad.getAttribute('title'), `${failed.error}. ${failed.fix}`);
+      const ok = strip.locator('.listener.ok');
+      assert.match(await ok.innerText(), new RegExp(`mx :${status.listeners.find((l) => l.ok)!.boundPort}`));
+      await o.context.close();
+    } finally {
+      await dash.close();
+      await gw.stop();
+      blocker.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
