@@ -5,20 +5,20 @@
 // pushes from live.ts. Logic lives in the plain modules beside this one.
 import fs from 'node:fs';
 import path from 'node:path';
-import { app, dialog, ipcMain, Menu, nativeImage, Notification, Tray, type BrowserWindow } from 'electron';
+import { app, dialog, ipcMain, Menu, Tray, type BrowserWindow } from 'electron';
 import ElectronStore from 'electron-store';
 import { createApi } from '../core/api-impl.ts';
-import { ConfigError } from '../core/config/load.ts';
 import { Gateway } from '../core/gateway.ts';
 import { userDataDir } from '../core/paths.ts';
 import { createAutostart, startedAtLogin, type Autostart } from './autostart.ts';
 import { STREAM_CHANNEL } from './channels.ts';
 import { registerIpc } from './ipc.ts';
 import { LivePush } from './live.ts';
+import { guard, showNotification, startupError, trayImage } from './desktop.ts';
 import { eventNotification, Notifier, ProblemList, type NotificationModel } from './notify.ts';
 import { ElectronConfigStore, type StoreClass } from './store.ts';
 import { TrayService } from './tray.ts';
-import type { MenuAction, TrayIconState } from './tray-model.ts';
+import type { MenuAction } from './tray-model.ts';
 import { createDashboardWindow, hardenSession, registerScheme, serveRenderer } from './window.ts';
 
 // The same folder as `postern serve` (core/paths.ts; POSTERN_HOME overrides), set
@@ -38,7 +38,6 @@ let quitting = false;
 let stopped = false;
 const notifier = new Notifier();
 const problems = new ProblemList();
-const shown = new Set<Notification>(); // referenced until closed, or clicks are lost
 
 const resources = (...p: string[]) => (app.isPackaged ? path.join(process.resourcesPath, ...p) : path.join(app.getAppPath(), 'build', ...p));
 
@@ -91,25 +90,27 @@ async function startApp(): Promise<void> {
   tray = new TrayService({
     createTray: (image) => new Tray(image as Electron.NativeImage),
     buildMenu: (template) => Menu.buildFromTemplate(template),
-    image: trayImage,
-    onAction,
+    image: (state) => trayImage(resources('tray'), state),
+    onAction: guard(onAction),
   });
   tray.setOpenAtLogin(autostart.isEnabled());
   tray.setStatus(gw.status());
   tray.setNetworks(gw.listNetworks());
 
-  gw.onState((s) => {
+  // Guarded: these run inside the gateway's start/stop and the SMTP path, which a
+  // tray or notification failure must never break (the bus would also drop us).
+  gw.onState(guard((s) => {
     tray?.setStatus(s);
     tray?.setNetworks(gw.listNetworks());
     for (const n of notifier.fromStatus(s, Date.now())) notify(n);
-  });
-  gw.bus.subscribe((e) => {
+  }));
+  gw.bus.subscribe(guard((e) => {
     const n = eventNotification(e);
     if (!n) return;
     tray?.setProblems(problems.add(n.summary));
     const admitted = notifier.fromEvent(e, Date.now());
     if (admitted) notify(admitted);
-  });
+  }));
   setInterval(() => tray?.setStatus(gw.status()), 2000).unref(); // counters in the tooltip
 
   // One click to start: the gateway runs from the first second; a login start stays in the tray.
@@ -140,9 +141,10 @@ function onAction(a: MenuAction): void {
   if (!gw) return;
   switch (a.kind) {
     case 'start':
-      return void gw.start();
-    case 'stop':
-      return void gw.stop();
+    case 'stop': {
+      const failed = (e: Error) => notify({ key: a.kind, title: `The gateway did not ${a.kind}`, body: e.message, summary: '' });
+      return void (a.kind === 'start' ? gw.start() : gw.stop()).catch(failed);
+    }
     case 'open':
       return openDashboard();
     case 'network':
@@ -161,28 +163,12 @@ function onAction(a: MenuAction): void {
   }
 }
 
-function trayImage(state: TrayIconState): Electron.NativeImage {
-  // macOS wants monochrome template images (the menu bar tints them); @2x files are picked up beside them.
-  const mac = process.platform === 'darwin';
-  const img = nativeImage.createFromPath(resources('tray', `${state}${mac ? 'Template' : ''}.png`));
-  if (mac) img.setTemplateImage(true);
-  return img;
-}
-
 function notify(n: NotificationModel): void {
-  if (!Notification.isSupported()) return;
-  const note = new Notification({ title: n.title, body: n.body, silent: false });
-  shown.add(note);
-  note.on('click', () => openDashboard());
-  note.on('close', () => shown.delete(note));
-  note.show();
+  showNotification(n, openDashboard);
 }
 
 function fatal(e: unknown): void {
-  const detail =
-    e instanceof ConfigError
-      ? `${e.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}\n\nFix ${path.join(app.getPath('userData'), 'config.json')}, or move it away to start over with safe defaults.`
-      : String((e as Error)?.stack ?? e);
+  const detail = startupError(e, path.join(app.getPath('userData'), 'config.json'));
   console.error(`postern: cannot start: ${detail}`);
   dialog.showErrorBox('Postern cannot start', detail);
   app.exit(1);

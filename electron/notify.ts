@@ -36,30 +36,37 @@ export class Notifier {
     this.opts = { ...NOTIFIER_DEFAULTS, ...opts };
   }
 
-  /** A listener that could not be bound: once when it starts failing (each start), not on every status. */
+  /**
+   * Listeners that could not be bound: once when they start failing (each start),
+   * not on every status; several at once (a first run without privileges for
+   * 25/587/465) are one notification.
+   */
   fromStatus(s: GatewayStatus, now: number): NotificationModel[] {
-    const out: NotificationModel[] = [];
     const failing = new Set<string>();
+    const fresh: GatewayStatus['listeners'] = [];
     for (const l of s.listeners) {
       if (l.ok) continue;
       const key = `listen:${l.host}:${l.port}`;
       failing.add(key);
-      if (this.failing.has(key)) continue;
-      const n = this.admit(
-        {
-          key,
-          title: `Postern cannot receive mail on port ${l.port}`,
-          body: `${sentence(l.error ?? 'the port could not be opened')}${l.fix ? ` ${sentence(l.fix)}` : ''}`,
-          summary: `Port ${l.port} is not listening`,
-        },
-        now,
-        true,
-      );
-      if (n) out.push(n);
+      if (!this.failing.has(key)) fresh.push(l);
     }
     // A stop clears the listeners; a failure after the next start is news again.
     this.failing = failing;
-    return out;
+    if (!fresh.length) return [];
+    const ports = fresh.map((l) => l.port);
+    const list = ports.length === 1 ? `port ${ports[0]}` : `ports ${ports.slice(0, -1).join(', ')} and ${ports.at(-1)}`;
+    const first = fresh[0];
+    const n = this.admit(
+      {
+        key: `listen:${ports.join(',')}`,
+        title: `Postern cannot receive mail on ${list}`,
+        body: `${sentence(first.error ?? 'the port could not be opened')}${first.fix ? ` ${sentence(first.fix)}` : ''}`,
+        summary: `${list.charAt(0).toUpperCase()}${list.slice(1)} not listening`,
+      },
+      now,
+      true,
+    );
+    return n ? [n] : [];
   }
 
   fromEvent(e: GatewayEvent, now: number): NotificationModel | null {

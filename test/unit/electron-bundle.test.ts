@@ -131,6 +131,12 @@ async function until(fn, what) {
 async function drive() {
   try {
     await until(async () => handlers.has('postern:status') && (await invoke('postern:status', trusted)).value?.state === 'running', 'gateway running');
+    if (process.env.FAKE_SCENARIO === 'autostart') {
+      out('windowsAtLogin', windows.length);
+      app.emit('second-instance'); // the user opens Postern from the menu: the running instance shows its window
+      out('windowsAfterOpen', windows.length);
+      return app.quit();
+    }
     out('channels', [...handlers.keys()].sort());
     out('status', await invoke('postern:status', trusted));
     out('foreign', await invoke('postern:status', { senderFrame: { url: 'https://evil.example/', parent: null } }));
@@ -183,56 +189,61 @@ function pngSize(file: string): { w: number; h: number; colorType: number } {
   return { w: b.readUInt32BE(16), h: b.readUInt32BE(20), colorType: b.readUInt8(25) };
 }
 
+/** Builds main.cjs into a folder with only the fake electron beside it, runs it, collects FAKE lines. */
+async function runApp(tmp: string, config: unknown, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const appDir = path.join(tmp, 'app');
+  const built = await buildElectron(path.join(appDir, 'dist', 'electron'));
+  assert.deepEqual(built.map((b) => path.basename(b.file)).sort(), ['main.cjs', 'preload.cjs']);
+  fs.mkdirSync(path.join(appDir, 'dist', 'renderer'), { recursive: true });
+  fs.writeFileSync(path.join(appDir, 'dist', 'renderer', 'index.html'), '<!doctype html><title>Postern</title><h1>test page</h1>');
+  fs.symlinkSync(path.join(root, 'build'), path.join(appDir, 'build'));
+  fs.mkdirSync(path.join(appDir, 'node_modules', 'electron'), { recursive: true });
+  fs.writeFileSync(path.join(appDir, 'node_modules', 'electron', 'index.js'), FAKE_ELECTRON);
+  const home = path.join(tmp, 'home');
+  fs.mkdirSync(home);
+  fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(config));
+  const child = spawn(process.execPath, [path.join(appDir, 'dist', 'electron', 'main.cjs'), ...args], {
+    cwd: tmp,
+    env: { ...process.env, POSTERN_HOME: home, FAKE_APP_PATH: appDir, XDG_CONFIG_HOME: path.join(tmp, 'xdg'), NODE_PATH: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (c) => (clearTimeout(t), resolve(c)));
+  });
+  if (process.env.POSTERN_TEST_VERBOSE) console.log(stdout, stderr);
+  const got = new Map<string, unknown[]>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('FAKE ')) continue;
+    const [k, v] = JSON.parse(line.slice(5)) as [string, unknown];
+    got.set(k, [...(got.get(k) ?? []), v]);
+  }
+  const one = <T>(k: string): T => {
+    assert.ok(got.has(k), `no "${k}" in:\n${stdout}\n${stderr}`);
+    return got.get(k)![0] as T;
+  };
+  assert.equal(got.get('driverError'), undefined, String(got.get('driverError')));
+  assert.equal(got.get('timeout'), undefined, `timed out waiting for ${got.get('timeout')}\n${stderr}`);
+  return { got, one, code, stderr, home };
+}
+
 test('main.cjs runs the desktop app end to end against a fake Electron', { timeout: 120_000 }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bundle-'));
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   const taken = (blocker.address() as net.AddressInfo).port;
   try {
-    const appDir = path.join(tmp, 'app');
-    const built = await buildElectron(path.join(appDir, 'dist', 'electron'));
-    assert.deepEqual(built.map((b) => path.basename(b.file)).sort(), ['main.cjs', 'preload.cjs']);
-    fs.mkdirSync(path.join(appDir, 'dist', 'renderer'), { recursive: true });
-    fs.writeFileSync(path.join(appDir, 'dist', 'renderer', 'index.html'), '<!doctype html><title>Postern</title><h1>test page</h1>');
-    fs.symlinkSync(path.join(root, 'build'), path.join(appDir, 'build'));
-    fs.mkdirSync(path.join(appDir, 'node_modules', 'electron'), { recursive: true });
-    fs.writeFileSync(path.join(appDir, 'node_modules', 'electron', 'index.js'), FAKE_ELECTRON);
-    const home = path.join(tmp, 'home');
-    fs.mkdirSync(home);
-    fs.writeFileSync(
-      path.join(home, 'config.json'),
-      JSON.stringify({
-        hostname: 'mx.test.example',
-        listeners: [
-          { port: 0, host: '127.0.0.1', mode: 'mx' },
-          { port: taken, host: '127.0.0.1', mode: 'submission' },
-        ],
-      }),
-    );
-
-    const env = { ...process.env, POSTERN_HOME: home, FAKE_APP_PATH: appDir, XDG_CONFIG_HOME: path.join(tmp, 'xdg'), NODE_PATH: '' };
-    const child = spawn(process.execPath, [path.join(appDir, 'dist', 'electron', 'main.cjs')], { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => {
-      const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('exit', (c) => (clearTimeout(t), resolve(c)));
-    });
-    if (process.env.POSTERN_TEST_VERBOSE) console.log(stdout, stderr);
-    const got = new Map<string, unknown[]>();
-    for (const line of stdout.split('\n')) {
-      if (!line.startsWith('FAKE ')) continue;
-      const [k, v] = JSON.parse(line.slice(5)) as [string, unknown];
-      got.set(k, [...(got.get(k) ?? []), v]);
-    }
-    const one = <T>(k: string): T => {
-      assert.ok(got.has(k), `no "${k}" in:\n${stdout}\n${stderr}`);
-      return got.get(k)![0] as T;
-    };
-    assert.equal(got.get('driverError'), undefined, String(got.get('driverError')));
-    assert.equal(got.get('timeout'), undefined, `timed out waiting for ${got.get('timeout')}\n${stderr}`);
+    const { got, one, code, stderr, home } = await runApp(tmp, {
+      hostname: 'mx.test.example',
+      listeners: [
+        { port: 0, host: '127.0.0.1', mode: 'mx' },
+        { port: taken, host: '127.0.0.1', mode: 'submission' },
+      ],
+    }, []);
 
     // Private scheme registered before ready; every API method has its channel.
     assert.deepEqual(one<{ scheme: string; privileges: Record<string, boolean> }[]>('schemes')[0].scheme, 'postern');
@@ -303,6 +314,19 @@ test('main.cjs runs the desktop app end to end against a fake Electron', { timeo
     assert.match(log.trim().split('\n').at(-1)!, /"rule":"stop"/, 'the last event is the graceful stop');
   } finally {
     blocker.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('started at login: the gateway runs, the window stays closed until Postern is opened', { timeout: 120_000 }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bundle-'));
+  try {
+    const { one, got, code } = await runApp(tmp, { hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }] }, ['--autostart'], { FAKE_SCENARIO: 'autostart' });
+    assert.equal(one('windowsAtLogin'), 0);
+    assert.equal(one('windowsAfterOpen'), 1);
+    assert.deepEqual(got.get('exit'), [0]);
+    assert.equal(code, 0);
+  } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });

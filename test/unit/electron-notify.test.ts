@@ -43,7 +43,7 @@ test('a port that could not be bound: once per start, with the fix', () => {
   assert.equal(first.length, 1);
   assert.equal(first[0].title, 'Postern cannot receive mail on port 25');
   assert.equal(first[0].body, 'Port 25 needs administrator privileges (ports below 1024 do on Linux). Run `sudo setcap …`, or listen on 2525 and have the router forward 25 to it.');
-  assert.equal(first[0].summary, 'Port 25 is not listening');
+  assert.equal(first[0].summary, 'Port 25 not listening');
   // The same status again (a counter changed, a network toggled): nothing new.
   assert.deepEqual(n.fromStatus(status('running', [failed25, ok587]), 1000), []);
   // Stopped (no listeners), then started again and still failing: news again.
@@ -51,6 +51,16 @@ test('a port that could not be bound: once per start, with the fix', () => {
   assert.equal(n.fromStatus(status('error', [failed25]), 3000).length, 1);
   // All good: nothing.
   assert.deepEqual(new Notifier().fromStatus(status('running', [ok587]), 0), []);
+});
+
+test('several ports failing at once (a first run without privileges): one notification', () => {
+  const n = new Notifier();
+  const l = (port: number): ListenerStatus => ({ ...failed25, port, error: `port ${port} needs administrator privileges (ports below 1024 do on Linux)` });
+  const shown = n.fromStatus(status('error', [l(25), l(587), l(465)]), 0);
+  assert.equal(shown.length, 1);
+  assert.equal(shown[0].title, 'Postern cannot receive mail on ports 25, 587 and 465');
+  assert.match(shown[0].body, /^Port 25 needs administrator privileges/);
+  assert.equal(shown[0].summary, 'Ports 25, 587 and 465 not listening');
 });
 
 test('a ban: the ban event itself, not the refusals that follow it; once per address per hour', () => {
