@@ -165,11 +165,14 @@ export class Gateway {
 
   private count(e: GatewayEvent): void {
     const c = this.counters;
+    // Counters are about SMTP clients: system and network events (a listener that could
+    // not bind, a toggle) are not "rejected" mail.
+    if (e.stage === 'system' || e.stage === 'network') return;
     if (e.stage === 'connect' && e.rule === 'connect') c.connections++;
     if (e.stage === 'data' && e.verdict === 'accept') c.accepted++;
     if (e.verdict === 'reject') c.rejected++;
     if (e.verdict === 'defer') c.deferred++;
-    if (e.stage === 'rcpt' && e.verdict === 'reject' && e.reason !== 'unknown local user') c.relayDenied++;
+    if (e.stage === 'rcpt' && e.verdict === 'reject' && e.rule === 'relay rcpt' && e.reason !== 'unknown local user') c.relayDenied++;
     if (e.stage === 'auth' && e.verdict === 'reject' && e.rule === 'auth') c.authFailures++;
   }
 
@@ -402,6 +405,49 @@ export class Gateway {
   /** Re-reads the config store (after accounts or settings changed) without dropping connections. */
   reload(): void {
     this.apply(this.configStore.load(), 'configuration reloaded');
+  }
+
+  // ---- open-relay self-test (DESIGN §1.10; used by core/doctor) --------------
+
+  /**
+   * An extra mx listener on 127.0.0.1 (port chosen by the OS) with the same hooks and
+   * relay policy as the real ones, which takes a PROXY header from 127.0.0.1 only: the
+   * doctor connects to it as an Internet address and tries to relay. No SPF (no DNS for
+   * the made-up senders), no STARTTLS (so no AUTH), and its events go to a bus of its
+   * own: the live log and counters are the family's mail, not the self-test's.
+   */
+  async startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }> {
+    const listener: Listener = { port: 0, host: '127.0.0.1', mode: 'mx' };
+    const ctx: HookContext = { ...this.hookContext(), spf: null, bus: new EventBus(1000), onMessageQueued: undefined, checkTls: undefined };
+    const hooks = new SmtpHooks(ctx, listener);
+    const cfg = this.cfg;
+    const server = new PosternServer(
+      {
+        name: cfg.hostname,
+        banner: 'Postern',
+        disabledCommands: ['STARTTLS'],
+        size: cfg.limits.maxMessageBytes,
+        maxRecipients: cfg.limits.maxRecipients,
+        socketTimeout: 30_000,
+        closeTimeout: 1000,
+        authOptional: true,
+        disableReverseLookup: true,
+        useProxy: ['127.0.0.1'],
+        logger: false,
+        onConnect: hooks.onConnect,
+        onMailFrom: hooks.onMailFrom as never,
+        onRcptTo: hooks.onRcptTo as never,
+        onData: hooks.onData,
+        onClose: hooks.onClose,
+      },
+      { isTrusted: (ip) => this.networks.isInternal(ip), onReply: (conn, code, text) => hooks.onReply(conn, code, text) },
+    );
+    server.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.server.once('error', reject);
+      server.server.listen({ port: 0, host: '127.0.0.1' }, () => resolve());
+    });
+    return { port: (server.server.address() as net.AddressInfo).port, close: () => closeServer(server, 1000) };
   }
 
   private apply(cfg: Config, what: string): void {

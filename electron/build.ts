@@ -8,11 +8,7 @@
 // preload path, synchronous start-up before app 'ready' (protocol registration, the
 // single-instance lock), and CJS dependencies' dynamic `require()`s keep working
 // (an ESM bundle turns them into "Dynamic require is not supported" throws).
-// The one CJS trap, `import.meta` (empty in a CJS bundle), fails the build here —
-// except the idiom `createRequire(import.meta.url)('pkg/file.js')` (core/spf/record.ts
-// reaches into mailauth that way), which staticRequire below turns into a plain
-// `require('pkg/file.js')` so esbuild bundles the file instead of leaving a run-time
-// lookup in a node_modules the package does not ship.
+// The one CJS trap, `import.meta` (empty in a CJS bundle), fails the build here.
 // The preload must be CommonJS anyway: sandboxed preloads cannot be ESM.
 //
 // Needs no Electron binary: `electron` stays external (Electron provides it at run time).
@@ -20,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type Message, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Message } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const OUT_DIR = path.join(root, 'dist', 'electron');
@@ -33,24 +29,6 @@ const common: BuildOptions = {
   logLevel: 'silent',
   metafile: true,
   absWorkingDir: root,
-};
-
-const CREATE_REQUIRE = /createRequire\(\s*import\.meta\.url\s*\)\(\s*('[^']+'|"[^"]+")\s*\)/g;
-
-/** Rewrites `createRequire(import.meta.url)('x')` to `require('x')` in our own sources. */
-export function staticRequires(source: string): string {
-  return source.replace(CREATE_REQUIRE, 'require($1)');
-}
-
-const staticRequire: Plugin = {
-  name: 'static-require',
-  setup(b) {
-    b.onLoad({ filter: /[\\/](core|electron)[\\/].*\.ts$/ }, async (args) => {
-      const text = await fs.promises.readFile(args.path, 'utf8');
-      if (!text.includes('import.meta')) return undefined;
-      return { contents: staticRequires(text), loader: 'ts' };
-    });
-  },
 };
 
 function fatalWarnings(warnings: Message[]): Message[] {
@@ -81,7 +59,7 @@ export function appManifest(rootPkg: Record<string, unknown>): Record<string, un
 export async function buildElectron(outDir = OUT_DIR): Promise<{ file: string; bytes: number }[]> {
   const targets: BuildOptions[] = [
     // Electron 45 runs Node 24 in main.
-    { ...common, entryPoints: ['electron/main.ts'], outfile: path.join(outDir, 'main.cjs'), platform: 'node', target: 'node22', plugins: [staticRequire] },
+    { ...common, entryPoints: ['electron/main.ts'], outfile: path.join(outDir, 'main.cjs'), platform: 'node', target: 'node22' },
     // The sandboxed preload gets a renderer `require` that knows only `electron` and a few shims.
     { ...common, entryPoints: ['electron/preload.ts'], outfile: path.join(outDir, 'preload.cjs'), platform: 'browser', target: 'chrome120' },
   ];

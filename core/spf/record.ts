@@ -2,7 +2,6 @@
 // as the zone line to paste, validate any record with the position of each
 // problem, and check what a domain actually publishes.
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import { spf as mailauthSpf } from 'mailauth';
 import type { Config } from '../config/schema.ts';
 import { isValidDomain, normalizeDomain } from '../policy/address.ts';
@@ -13,7 +12,9 @@ import { MAX_DNS_TERMS, MAX_VOID_LOOKUPS, sanitizeText } from './check.ts';
 
 // The term grammar is mailauth's own validator (not in its typings): the helper then
 // calls a record broken exactly when the check at MAIL FROM would (strict mode).
-const { validateTerms } = createRequire(import.meta.url)('mailauth/lib/spf/syntax.js') as { validateTerms: (terms: string[]) => string | false };
+// Typed in core/types/mailauth-spf-syntax.d.ts.
+import syntaxModule from 'mailauth/lib/spf/syntax.js';
+const { validateTerms } = syntaxModule;
 
 /** TXT strings are at most 255 octets (RFC 1035 §3.3.14); longer records are split (RFC 7208 §3.3). */
 export const MAX_TXT_STRING = 255;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { API_METHODS } from '../../core/api.ts';
-import { appManifest, buildElectron, staticRequires } from '../../electron/build.ts';
+import { appManifest, buildElectron } from '../../electron/build.ts';
 import { CSP } from '../../electron/protocol.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -329,14 +329,6 @@ test('started at login: the gateway runs, the window stays closed until Postern 
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-});
-
-test('the one import.meta idiom the CJS bundle accepts is rewritten to a static require', () => {
-  assert.equal(staticRequires("const x = createRequire(import.meta.url)('mailauth/lib/spf/syntax.js');"), "const x = require('mailauth/lib/spf/syntax.js');");
-  assert.equal(staticRequires('createRequire( import.meta.url )("a/b.js")'), 'require("a/b.js")');
-  // Anything else with import.meta is left alone (and then fails the build).
-  assert.equal(staticRequires('createRequire(import.meta.url)(name)'), 'createRequire(import.meta.url)(name)');
-  assert.equal(staticRequires('new URL(".", import.meta.url)'), 'new URL(".", import.meta.url)');
 });
 
 test('the preload bundle requires nothing but electron and exposes one object', async () => {
