@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileConfigStore } from './config/store.ts';
 import { writeConfigFile } from './config/load.ts';
-import { Gateway } from './gateway.ts';
-import { createApi } from './api-impl.ts';
+import type { Gateway } from './gateway.ts';
+import { createRuntime } from './runtime.ts';
 import { startDashboard, type Dashboard } from './http/server.ts';
 
 export interface ServeOptions {
@@ -30,7 +30,7 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   const store = new FileConfigStore(opts.configFile);
   store.load(); // refuse a bad file before touching anything
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const gateway = new Gateway({ store, dataDir: opts.dataDir});
+  const { gateway, api } = createRuntime(store, opts.dataDir);
   const status = await gateway.start();
   out(`Postern ${status.state} as ${status.hostname} (config ${opts.configFile}, data ${path.resolve(opts.dataDir)})`);
   for (const l of status.listeners) {
@@ -42,7 +42,7 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   let dashboard: Dashboard | null = null;
   try {
     const { host, port } = gateway.config().dashboard;
-    dashboard = await startDashboard({ api: createApi({ gateway }), gateway, host, port });
+    dashboard = await startDashboard({ api, gateway, host, port });
     out(`  ${'dashboard'.padEnd(12)} ${dashboard.url}`);
     if (!dashboard.uiBuilt) out(`  ${''.padEnd(12)} (the dashboard page is not built: run \`npm run build:renderer\`; the API works)`);
   } catch (e) {

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { app, dialog, ipcMain, Menu, Tray, type BrowserWindow } from 'electron';
 import ElectronStore from 'electron-store';
-import { createApi } from '../core/api-impl.ts';
-import { Gateway } from '../core/gateway.ts';
+import type { Gateway } from '../core/gateway.ts';
+import { createRuntime } from '../core/runtime.ts';
 import { userDataDir } from '../core/paths.ts';
 import { createAutostart, startedAtLogin, type Autostart } from './autostart.ts';
 import { STREAM_CHANNEL } from './channels.ts';
@@ -64,8 +64,8 @@ async function startApp(): Promise<void> {
   const store = new ElectronConfigStore(ElectronStore as unknown as StoreClass, userData);
   const dataDir = path.join(userData, 'data');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const gw = (gateway = new Gateway({ store, dataDir }));
-  const api = createApi({ gateway: gw });
+  const { gateway: gw, api } = createRuntime(store, dataDir);
+  gateway = gw;
   store.onExternalChange(() => {
     try {
       gw.reload(); // e.g. `postern user add` while the app runs
