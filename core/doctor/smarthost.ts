@@ -1,0 +1,96 @@
+// The outbound check (DESIGN §1.10): with a smarthost, connect, TLS as configured, and
+// log in with the configured credentials — the same route and options the delivery
+// uses (core/queue/transport.ts), nothing sent. Direct delivery can't be checked from
+// here without mailing someone: say what it needs.
+import net from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { DoctorCheck } from '../api.ts';
+import { smarthostTarget } from '../queue/transport.ts';
+import { check, within, type DoctorContext } from './common.ts';
+
+type NmError = Error & { code?: string; response?: string; responseCode?: number };
+
+const SET_SMARTHOST = 'Your ISP probably blocks port 25: set a smarthost (outbound.smarthost host, port, user and password from your mail provider).';
+
+interface Outcome {
+  ok: boolean;
+  detail: string;
+  fix: string;
+  warn?: boolean;
+}
+
+function attempt(ctx: DoctorContext, timeoutMs: number): Promise<Outcome> {
+  const cfg = ctx.config;
+  const t = smarthostTarget(cfg);
+  const where = `${t.host}:${t.port}`;
+  return new Promise((resolve) => {
+    const conn = new SMTPConnection({
+      host: t.host,
+      port: t.port,
+      secure: t.secure,
+      requireTLS: !t.secure && t.requireTLS,
+      opportunisticTLS: !t.secure && !t.requireTLS,
+      name: cfg.hostname,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      tls: { servername: net.isIP(t.servername) ? undefined : t.servername, rejectUnauthorized: t.verifyTls, minVersion: 'TLSv1.2' },
+      logger: false,
+    });
+    let settled = false;
+    const done = (o: Outcome) => {
+      if (settled) return;
+      settled = true;
+      try {
+        conn.quit();
+      } catch {
+        conn.close();
+      }
+      resolve(o);
+    };
+    const failed = (e: NmError, stage: string): Outcome => {
+      const text = (e.response ?? e.message).trim();
+      if (e.code === 'EAUTH') return { ok: false, detail: `${where} refused the login as "${t.auth?.user}": ${text}`, fix: 'Check outbound.smarthost.user and password (many providers want an app password here, not your usual one).' };
+      if (e.code === 'ETLS' || /certificate|self[- ]signed|TLS|SSL|EPROTO/i.test(`${e.code} ${e.message}`)) {
+        return { ok: false, detail: `TLS with ${where} failed (${stage}): ${text}`, fix: `Check the smarthost's TLS settings: port 465 needs "secure": true, port 587 uses STARTTLS ("secure": false), and the host name must match its certificate.` };
+      }
+      return { ok: false, detail: `could not reach the smarthost ${where} (${stage}): ${text}`, fix: 'Check outbound.smarthost.host and port (usually 587, or 465 with "secure": true) and that this computer can reach the Internet.' };
+    };
+    conn.once('error', (e: NmError) => done(failed(e, 'connection')));
+    conn.connect((err?: NmError) => {
+      if (err) return done(failed(err, 'connection'));
+      const base = `${where} answered, ${conn.secure ? 'TLS' : 'no TLS'}`;
+      if (!t.auth) return done({ ok: true, detail: `${base}; no login configured (the smarthost must accept mail from this address without one)`, fix: '' });
+      if (!conn.allowsAuth) {
+        return done({ ok: false, detail: `${base}, but it offers no login (AUTH)${conn.secure ? '' : ' on an unencrypted connection'}`, fix: 'Check the smarthost port and TLS settings with your provider (logins are usually on 587 with STARTTLS, or 465 with "secure": true).' });
+      }
+      conn.login({ user: t.auth.user, pass: t.auth.pass }, (e: NmError | null) => {
+        if (e) return done(failed(e, 'login'));
+        if (!conn.secure) {
+          return done({ ok: true, warn: true, detail: `${base}; login as "${t.auth!.user}" accepted, but the password went over an unencrypted connection`, fix: 'Set outbound.smarthost.requireTLS to true (or use port 465 with "secure": true) so the password is never sent in clear.' });
+        }
+        done({ ok: true, detail: `${base}; login as "${t.auth!.user}" accepted`, fix: '' });
+      });
+    });
+  });
+}
+
+export async function smarthostCheck(ctx: DoctorContext): Promise<DoctorCheck> {
+  const cfg = ctx.config;
+  if (cfg.outbound.mode === 'mx') {
+    return check(
+      'smarthost',
+      'warn',
+      `direct delivery: mail to others goes straight to their MX servers, which needs outbound port 25 (most home ISPs block it) and reverse DNS matching ${cfg.hostname}`,
+      'If mail to others does not arrive, set a smarthost (outbound.mode "smarthost" with your mail provider\'s host, user and password).',
+    );
+  }
+  if (!cfg.outbound.smarthost.host) return check('smarthost', 'fail', 'no smarthost is configured: mail to addresses outside the family cannot leave', SET_SMARTHOST);
+  const timeoutMs = ctx.smtpTimeoutMs ?? 5000;
+  try {
+    const o = await within(attempt(ctx, timeoutMs), timeoutMs * 4, `the smarthost did not finish answering within ${(timeoutMs * 4) / 1000} s`);
+    return check('smarthost', o.ok ? (o.warn ? 'warn' : 'ok') : 'fail', o.detail, o.fix);
+  } catch (e) {
+    return check('smarthost', 'fail', (e as Error).message, 'Check outbound.smarthost.host and port, and that this computer can reach the Internet.');
+  }
+}

@@ -1,0 +1,127 @@
+// The TLS certificate check (DESIGN §1.10): the configured certificate, else the one
+// Postern generates into the data dir; valid for the hostname (SAN, or CN without SANs;
+// wildcards for one label), in date and not expiring within 14 days, matching its key,
+// and issued by a known authority (a self-signed one works, but is a warning).
+import crypto, { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import type { DoctorCheck } from '../api.ts';
+import { ensureSelfSigned, loadTls, type TlsFiles, type TlsMaterial } from '../smtp/tls.ts';
+import { check, type DoctorContext } from './common.ts';
+
+export const EXPIRY_WARNING_DAYS = 14;
+const DAY = 86_400_000;
+
+let bundled: X509Certificate[] | null = null;
+function bundledRoots(): X509Certificate[] {
+  bundled ??= tls.rootCertificates.flatMap((pem) => {
+    try {
+      return [new X509Certificate(pem)];
+    } catch {
+      return [];
+    }
+  });
+  return bundled;
+}
+
+function pemCertificates(text: string): X509Certificate[] {
+  return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].flatMap((m) => {
+    try {
+      return [new X509Certificate(m[0])];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** `*.doe-family.com` covers `mx.doe-family.com`, not `doe-family.com` nor `a.mx.doe-family.com`. */
+export function nameMatches(pattern: string, host: string): boolean {
+  const p = pattern.toLowerCase().replace(/\.$/, '');
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (p === h) return true;
+  if (!p.startsWith('*.')) return false;
+  const dot = h.indexOf('.');
+  return dot > 0 && h.slice(dot + 1) === p.slice(2);
+}
+
+/** DNS names the certificate is valid for: its SANs, or its CN when it has none. */
+function certNames(m: TlsMaterial, x: X509Certificate): string[] {
+  if (m.names.length) return m.names;
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(x.subject)?.[1];
+  return cn ? [cn.toLowerCase()] : [];
+}
+
+type Trust = { trusted: true; root: string } | { trusted: false; selfSigned: boolean; issuer: string };
+
+function chainTrust(leaf: X509Certificate, extra: X509Certificate[], anchors: X509Certificate[]): Trust {
+  let current = leaf;
+  const used = new Set<string>();
+  for (let depth = 0; depth < 8; depth++) {
+    const anchor = anchors.find((a) => current.checkIssued(a) && current.verify(a.publicKey));
+    if (anchor) return { trusted: true, root: anchor.subject.replace(/\n/g, ', ') };
+    if (current.checkIssued(current) && current.verify(current.publicKey)) {
+      return { trusted: false, selfSigned: depth === 0, issuer: current.subject.replace(/\n/g, ', ') };
+    }
+    const next = extra.find((c) => !used.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!next) break;
+    used.add(next.fingerprint256);
+    current = next;
+  }
+  return { trusted: false, selfSigned: false, issuer: current.issuer.replace(/\n/g, ', ') };
+}
+
+export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
+  const cfg = ctx.config;
+  const host = cfg.hostname;
+  const letsEncrypt = `Get a free Let's Encrypt certificate for ${host} (e.g. \`certbot certonly --standalone -d ${host}\`) and set tls.certFile and tls.keyFile to its fullchain.pem and privkey.pem.`;
+  let files: TlsFiles;
+  let m: TlsMaterial;
+  try {
+    files = cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(ctx.dataDir, host);
+    m = await loadTls(files);
+  } catch (e) {
+    return check('tls', 'fail', `the certificate cannot be loaded: ${(e as Error).message}`, 'Check that tls.certFile and tls.keyFile name readable PEM files (certificate and its private key).');
+  }
+  const chain = pemCertificates(m.cert);
+  const leaf = chain[0] ?? new X509Certificate(m.cert);
+  const what = files.generated ? 'the self-signed certificate Postern generated' : `${files.certFile}`;
+  const problems: { status: 'fail' | 'warn'; detail: string; fix: string }[] = [];
+
+  try {
+    if (!leaf.checkPrivateKey(crypto.createPrivateKey(m.key))) {
+      problems.push({ status: 'fail', detail: `${files.keyFile} is not the private key of ${files.certFile}`, fix: 'Set tls.keyFile to the private key that belongs to the certificate.' });
+    }
+  } catch (e) {
+    problems.push({ status: 'fail', detail: `the private key cannot be read: ${(e as Error).message}`, fix: 'Set tls.keyFile to the private key (PEM) that belongs to the certificate.' });
+  }
+
+  const names = certNames(m, leaf);
+  if (!names.some((n) => nameMatches(n, host))) {
+    problems.push({ status: 'fail', detail: `the certificate is for ${names.join(', ') || 'no name'}, not for ${host}`, fix: files.generated ? `Delete ${files.certFile} and ${files.keyFile} so that Postern generates one for ${host} at the next start, or better: ${letsEncrypt}` : letsEncrypt });
+  }
+
+  const now = Date.now();
+  const notBefore = new Date(leaf.validFrom).getTime();
+  const left = m.notAfter.getTime() - now;
+  const until = m.notAfter.toISOString().slice(0, 10);
+  if (left <= 0) problems.push({ status: 'fail', detail: `the certificate expired on ${until}`, fix: files.generated ? letsEncrypt : `Renew the certificate (e.g. \`certbot renew\`); Postern picks up the new file without a restart.` });
+  else if (notBefore > now) problems.push({ status: 'fail', detail: `the certificate is not valid before ${new Date(notBefore).toISOString()}`, fix: "Check this computer's clock, or the certificate's dates." });
+  else if (left < EXPIRY_WARNING_DAYS * DAY) {
+    problems.push({ status: 'warn', detail: `the certificate expires in ${Math.ceil(left / DAY)} day(s), on ${until}`, fix: files.generated ? letsEncrypt : `Renew the certificate (e.g. \`certbot renew\`); Postern picks up the new file without a restart.` });
+  }
+
+  const anchors = [...bundledRoots(), ...(ctx.trustedCAs ?? []).flatMap(pemCertificates)];
+  const trust = chainTrust(leaf, chain.slice(1), anchors);
+  if (!trust.trusted) {
+    if (files.generated || trust.selfSigned) {
+      problems.push({ status: 'warn', detail: `${what} is self-signed: senders that check certificates will not trust it (most still deliver)`, fix: letsEncrypt });
+    } else {
+      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`, fix: `Use the full chain (fullchain.pem) as tls.certFile, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}` });
+    }
+  }
+
+  const summary = `${what}: valid for ${names.join(', ')} until ${until}`;
+  if (!problems.length) return check('tls', 'ok', `${summary}, issued by ${leaf.issuer.replace(/\n/g, ', ')} (trusted)`);
+  const status = problems.some((p) => p.status === 'fail') ? 'fail' : 'warn';
+  const first = problems.find((p) => p.status === status)!;
+  return check('tls', status, `${problems.map((p) => p.detail).join('; ')} (${summary})`, first.fix);
+}
