@@ -83,7 +83,7 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   }
   const chain = pemCertificates(m.cert);
   const leaf = chain[0] ?? new X509Certificate(m.cert);
-  const what = files.generated ? 'the self-signed certificate Postern generated' : `${files.certFile}`;
+  const what = files.generated ? "Postern's generated certificate" : files.certFile;
   const problems: { status: 'fail' | 'warn'; detail: string; fix: string }[] = [];
 
   try {
@@ -113,7 +113,7 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const trust = chainTrust(leaf, chain.slice(1), anchors);
   if (!trust.trusted) {
     if (files.generated || trust.selfSigned) {
-      problems.push({ status: 'warn', detail: `${what} is self-signed: senders that check certificates will not trust it (most still deliver)`, fix: letsEncrypt });
+      problems.push({ status: 'warn', detail: `${files.generated ? what : 'the certificate'} is self-signed: senders that check certificates will not trust it (most still deliver)`, fix: letsEncrypt });
     } else {
       problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`, fix: `Use the full chain (fullchain.pem) as tls.certFile, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}` });
     }

@@ -388,7 +388,7 @@ describe('smarthost', () => {
     try {
       const good = await smarthostResult({ host: '127.0.0.1', port: s.port, requireTLS: false, user: 'family', password: 'app-password' });
       assert.equal(good.status, 'ok', good.detail);
-      assert.match(good.detail, /answered .*, TLS; login as "family" accepted/);
+      assert.match(good.detail, /127\.0\.0\.1:\d+ answered, TLS; login as "family" accepted/);
       const bad = await smarthostResult({ host: '127.0.0.1', port: s.port, requireTLS: false, user: 'family', password: 'wrong' });
       assert.equal(bad.status, 'fail');
       assert.match(bad.detail, /refused the login as "family": 535/);

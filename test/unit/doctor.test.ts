@@ -138,7 +138,7 @@ describe('TLS certificate', () => {
     const dataDir = fs.mkdtempSync(path.join(tmp, 'data-'));
     const c = await tlsCheck(ctx({}, { dataDir }));
     assert.equal(c.status, 'warn');
-    assert.match(c.detail, /the self-signed certificate Postern generated is self-signed/);
+    assert.match(c.detail, /Postern's generated certificate is self-signed: senders that check certificates will not trust it/);
     assert.match(c.fix, /Let's Encrypt certificate for mx\.doe-family\.com .*certbot certonly --standalone -d mx\.doe-family\.com/);
     assert.ok(fs.existsSync(path.join(dataDir, 'tls', 'cert.pem')), 'the one Postern would serve');
   });
@@ -153,6 +153,10 @@ describe('TLS certificate', () => {
     const unknown = await tlsCheck(ctx({ tls }));
     assert.equal(unknown.status, 'warn');
     assert.match(unknown.detail, /issued by CN=Unit CA, which is not a known certificate authority/);
+    const selfSigned = await tlsCheck(ctx({ tls: files(await cert({ names: ['mx.doe-family.com'] })) }, { trustedCAs: [ca.cert] }));
+    assert.equal(selfSigned.status, 'warn');
+    assert.match(selfSigned.detail, /^the certificate is self-signed/);
+    assert.match(selfSigned.fix, /Let's Encrypt/);
   });
 
   test('another name: fail; expiring within 14 days: warn; expired: fail; wrong key: fail', async () => {
