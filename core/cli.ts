@@ -70,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
       const { dkimCommand } = await import('./queue/dkim-cli.ts');
       return dkimCommand(rest);
     }
+    case 'doctor': {
+      const { doctorCommand } = await import('./doctor/cli.ts');
+      return doctorCommand(rest);
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -16,6 +16,7 @@ import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import { ensureSelfSigned, TLS_OPTIONS, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
 import { NetworkSet, parseCidr } from './net/cidr.ts';
 import type { MailFromCheck } from './spf/types.ts';
+import type { DoctorReport } from './api.ts';
 import { OutboundQueue } from './queue/outbound.ts';
 import { DkimKeys } from './queue/dkim.ts';
 import { dnsClientFor, type DnsClient } from './dns/client.ts';
@@ -43,6 +44,15 @@ export interface Counters {
   authFailures: number;
 }
 
+/** The last setup check (DESIGN §1.10), in short, for the status strip and the tray. */
+export interface SetupSummary {
+  ranAt: string;
+  fails: number;
+  warns: number;
+  /** Titles of the failing checks. */
+  failing: string[];
+}
+
 export interface GatewayStatus {
   state: GatewayState;
   hostname: string;
@@ -51,6 +61,7 @@ export interface GatewayStatus {
   counters: Counters;
   tls: { subject: string; notAfter: string; selfSigned: boolean } | null;
   queue: { outbound: number };
+  setup: SetupSummary | null;
 }
 
 export interface GatewayOptions {
@@ -126,6 +137,7 @@ export class Gateway {
   private tlsWatcher: TlsWatcher | null = null;
   private readonly perClient = new Map<string, number>();
   private banTimer: NodeJS.Timeout | null = null;
+  private setup: SetupSummary | null = null;
   private readonly counters: Counters = { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 };
   private readonly stateListeners = new Set<(s: GatewayStatus) => void>();
 
@@ -341,7 +353,21 @@ export class Gateway {
       counters: { ...this.counters },
       tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated } : null,
       queue: { outbound: this.outbound.size },
+      setup: this.setup,
     };
+  }
+
+  /** Records the result of a setup check (run after every start, and on demand). */
+  setSetupReport(r: DoctorReport): void {
+    const failing = r.checks.filter((c) => c.status === 'fail');
+    const warns = r.checks.filter((c) => c.status === 'warn').length;
+    this.setup = { ranAt: r.ranAt, fails: failing.length, warns, failing: failing.map((c) => c.title) };
+    this.system(
+      failing.length ? `setup check: ${failing.length} problem(s) — ${failing.map((c) => c.title).join('; ')}` : `setup check: nothing failed${warns ? ` (${warns} warning(s))` : ''}`,
+      failing.length ? 'reject' : 'info',
+      'setup check',
+    );
+    this.emitState();
   }
 
   onState(fn: (s: GatewayStatus) => void): () => void {
@@ -425,7 +451,8 @@ export class Gateway {
       {
         name: cfg.hostname,
         banner: 'Postern',
-        disabledCommands: ['STARTTLS'],
+        // Relay attempts only: no TLS, no login, and no DATA, so nothing it accepts is ever stored.
+        disabledCommands: ['STARTTLS', 'AUTH', 'DATA'],
         size: cfg.limits.maxMessageBytes,
         maxRecipients: cfg.limits.maxRecipients,
         socketTimeout: 30_000,
@@ -437,7 +464,6 @@ export class Gateway {
         onConnect: hooks.onConnect,
         onMailFrom: hooks.onMailFrom as never,
         onRcptTo: hooks.onRcptTo as never,
-        onData: hooks.onData,
         onClose: hooks.onClose,
       },
       { isTrusted: (ip) => this.networks.isInternal(ip), onReply: (conn, code, text) => hooks.onReply(conn, code, text) },

@@ -1,13 +1,27 @@
 // The gateway as the product runs it — `postern serve` and the desktop app build it
-// here, so both get the same parts: the SPF check at MAIL FROM (DNS from the config)
-// and the full GatewayApi. (Tests build Gateways directly, with DNS on loopback.)
+// here, so both get the same parts: the SPF check at MAIL FROM (DNS from the config),
+// the setup check after every start and on demand, and the full GatewayApi.
+// (Tests build Gateways directly, with DNS on loopback.)
 import type { ConfigStore } from './config/store.ts';
 import { Gateway } from './gateway.ts';
 import { createApi } from './api-impl.ts';
-import type { GatewayApi } from './api.ts';
+import type { DoctorReport, GatewayApi } from './api.ts';
 import { createSpfCheckFactory } from './spf/check.ts';
+import { doctorForGateway } from './doctor/checks.ts';
 
-export function createRuntime(store: ConfigStore, dataDir: string): { gateway: Gateway; api: GatewayApi } {
+export function createRuntime(store: ConfigStore, dataDir: string): { gateway: Gateway; api: GatewayApi; setupCheck: () => Promise<DoctorReport> } {
   const gateway = new Gateway({ store, dataDir, spfFactory: createSpfCheckFactory() });
-  return { gateway, api: createApi({ gateway }) };
+  const setupCheck = async (): Promise<DoctorReport> => {
+    const report = await doctorForGateway(gateway);
+    gateway.setSetupReport(report);
+    return report;
+  };
+  // After every start: a family learns what is missing before mail goes missing.
+  let running = false;
+  gateway.onState((s) => {
+    const now = s.state === 'running';
+    if (now && !running) setupCheck().catch((e: Error) => gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'setup check', text: `setup check could not run: ${e.message}` }));
+    running = now;
+  });
+  return { gateway, api: createApi({ gateway, doctor: setupCheck }), setupCheck };
 }

@@ -52,7 +52,7 @@ export function iconState(input: TrayInput): TrayIconState {
   if (!s) return 'stopped';
   if (s.state === 'error') return 'error';
   if (s.state === 'stopped' || s.state === 'starting') return 'stopped';
-  return failedListeners(s).length || input.problems.length ? 'attention' : 'running';
+  return failedListeners(s).length || input.problems.length || s.setup?.fails ? 'attention' : 'running';
 }
 
 export function statusLine(s: GatewayStatus | null): string {
@@ -91,7 +91,11 @@ export function trayModel(input: TrayInput): TrayModel {
   const s = input.status;
   const running = s?.state === 'running' || s?.state === 'starting';
   const menu: MenuItemModel[] = [{ type: 'normal', label: menuLabel(statusLine(s)), enabled: false }];
-  const extra = [...(s ? failedListeners(s).filter(() => s.state === 'running').map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`) : []), ...input.problems];
+  const extra = [
+    ...(s ? failedListeners(s).filter(() => s.state === 'running').map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`) : []),
+    ...(s?.state === 'running' ? (s.setup?.failing ?? []).map((title) => `Setup: ${title}`) : []),
+    ...input.problems,
+  ];
   for (const p of extra.slice(0, 3)) menu.push({ type: 'normal', label: menuLabel(`⚠ ${p}`), enabled: false });
   if (extra.length > 3) menu.push({ type: 'normal', label: `⚠ ${extra.length - 3} more: open the dashboard`, enabled: false });
   menu.push(

@@ -65,16 +65,21 @@ function compressIPv6(ip: string): string {
   return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
 }
 
-/** A set of networks that answers "is this client inside?", family-correctly. */
+/**
+ * A set of networks that answers "is this client inside?", family-correctly. One
+ * BlockList per family: a single BlockList checks an IPv4 address against IPv6
+ * subnets too (as ::ffff:a.b.c.d), so `::/0` would "contain" every IPv4 client.
+ */
 export class NetworkSet {
-  private readonly list = new net.BlockList();
+  private readonly v4 = new net.BlockList();
+  private readonly v6 = new net.BlockList();
   readonly size: number;
 
   constructor(cidrs: Iterable<string>) {
     let n = 0;
     for (const c of cidrs) {
       const p = parseCidr(c);
-      this.list.addSubnet(p.address, p.prefix, p.family);
+      (p.family === 'ipv4' ? this.v4 : this.v6).addSubnet(p.address, p.prefix, p.family);
       n++;
     }
     this.size = n;
@@ -84,6 +89,6 @@ export class NetworkSet {
     const addr = unmapIPv4(ip);
     const family = ipFamily(addr);
     if (!family || this.size === 0) return false;
-    return this.list.check(addr, family);
+    return family === 'ipv4' ? this.v4.check(addr, 'ipv4') : this.v6.check(addr, 'ipv6');
   }
 }

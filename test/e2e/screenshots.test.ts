@@ -152,7 +152,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await page.getByRole('button', { name: 'Validate' }).click();
       await page.getByTestId('spf-validation').waitFor();
       const check = page.getByRole('region', { name: 'Check the published record' });
-      await check.getByLabel('Test this sender address').fill('203.0.113.25');
+      await check.getByLabel('Test a sending server’s IP address').fill('203.0.113.25');
       await check.getByRole('button', { name: 'Check published record' }).click();
       await check.getByTestId('spf-check').waitFor();
       await shoot(page, `spf-${scheme}`, true);

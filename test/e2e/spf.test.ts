@@ -127,7 +127,7 @@ describe('validate', () => {
 describe('check the published record', () => {
   test('the published record matches the built one, and an address is evaluated', async () => {
     const card = page.getByRole('region', { name: 'Check the published record' });
-    await card.getByLabel('Test this sender address').fill('203.0.113.25');
+    await card.getByLabel('Test a sending server’s IP address').fill('203.0.113.25');
     await card.getByRole('button', { name: 'Check published record' }).click();
     const result = card.getByTestId('spf-check');
     await result.waitFor({ timeout: 5000 });
@@ -142,14 +142,14 @@ describe('check the published record', () => {
     await page.getByLabel('a — the computer').check();
     await record().filter({ hasText: '+a' }).waitFor({ timeout: 2000 });
     const card = page.getByRole('region', { name: 'Check the published record' });
-    await card.getByLabel('Test this sender address').fill('198.51.100.7');
+    await card.getByLabel('Test a sending server’s IP address').fill('198.51.100.7');
     await card.getByRole('button', { name: 'Check published record' }).click();
     await card.getByText('The published record is different.').waitFor({ timeout: 5000 });
     assert.match(await card.getByTestId('spf-check').innerText(), /198\.51\.100\.7: fail/);
     await page.getByLabel('a — the computer').uncheck();
 
     await card.getByLabel('Domain').fill('nowhere.example');
-    await card.getByLabel('Test this sender address').fill('');
+    await card.getByLabel('Test a sending server’s IP address').fill('');
     await card.getByRole('button', { name: 'Check published record' }).click();
     await card.getByText('No SPF record is published for nowhere.example.').waitFor({ timeout: 5000 });
   });

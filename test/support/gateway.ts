@@ -17,6 +17,8 @@ export const FAMILY = {
   // The test's "internal network" is 127.0.0.1 alone; 127.0.0.2 plays the Internet.
   internalNetworks: [{ cidr: '127.0.0.1/32', label: 'test LAN', enabled: true }],
   listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }],
+  // Tests talk to loopback only: any DNS a test does not set up itself goes nowhere.
+  dns: { servers: ['127.0.0.1:9'], timeoutMs: 500 },
 };
 
 export const INTERNET = '127.0.0.2';
@@ -30,6 +32,7 @@ export interface TestGateway {
   dataDir: string;
   port(mode?: ListenerMode): number;
   events(): GatewayEvent[];
+  /** Files in maildir/<account>/new, oldest first. */
   maildirFiles(account: string): string[];
   stop(): Promise<void>;
 }
@@ -60,7 +63,14 @@ export async function startGateway(
     events: () => gw.bus.recent(),
     maildirFiles(account: string) {
       const dir = path.join(dataDir, 'maildir', account, 'new');
-      return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+      if (!fs.existsSync(dir)) return [];
+      // Oldest first (directory order is arbitrary): `.at(-1)` is the newest delivery.
+      return fs
+        .readdirSync(dir)
+        .map((f) => path.join(dir, f))
+        .map((f) => ({ f, t: fs.statSync(f, { bigint: true }).mtimeNs }))
+        .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.f.localeCompare(b.f)))
+        .map((x) => x.f);
     },
     async stop() {
       await gw.stop();

@@ -20,6 +20,13 @@ describe('CIDR matching is family-correct', () => {
     assert.equal(v6.has('32.0.0.1'), false);
     assert.equal(v6.has('fd12::1'), true);
     assert.equal(new NetworkSet(['0.0.0.0/0']).has('::1'), false);
+    // …and the other way round: IPv6 networks never contain IPv4 clients
+    // (a single net.BlockList would match them as ::ffff:a.b.c.d).
+    for (const v6net of ['::/0', '::/1', '::ffff:0:0/96']) {
+      assert.equal(new NetworkSet([v6net]).has('192.0.2.77'), false, v6net);
+      assert.equal(new NetworkSet([v6net]).has('::ffff:192.0.2.77'), false, v6net);
+    }
+    assert.equal(new NetworkSet(['::/0']).has('2001:db8::1'), true);
     assert.equal(new NetworkSet([]).has('127.0.0.1'), false);
   });
   test('parseCidr normalises and explains', () => {

@@ -20,6 +20,7 @@ function fakeGateway() {
     counters: { connections: ++n, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 },
     tls: null,
     queue: { outbound: 0 },
+    setup: null,
   });
   return {
     bus,

@@ -21,6 +21,7 @@ function status(state: GatewayStatus['state'], listeners: ListenerStatus[] = [],
     counters: { connections: 0, accepted, rejected, deferred: 0, relayDenied: 0, authFailures: 0 },
     tls: null,
     queue: { outbound: 0 },
+    setup: null,
   };
 }
 
@@ -230,4 +231,17 @@ test('toTemplate keeps types, flags and nesting, and wires clicks only where the
   t[2].submenu![0].click!();
   assert.deepEqual(seen, [{ kind: 'open' }]);
   assert.equal(t[2].submenu![0].checked, true);
+});
+
+test('a failing setup check puts the tray in the attention state and names the checks in the menu', () => {
+  const s = { ...status('running', [listener(25)], 3, 1), setup: { ranAt: '2025-01-01T00:00:00.000Z', fails: 2, warns: 1, failing: ['MX record', 'Open-relay self-test'] } };
+  const m = trayModel({ status: s, networks: NETS, openAtLogin: false, problems: [] });
+  assert.equal(m.icon, 'attention');
+  assert.match(m.tooltip, /needs attention/);
+  const labels = m.menu.map((i) => i.label ?? '');
+  assert.ok(labels.includes('⚠ Setup: MX record'), labels.join(' | '));
+  assert.ok(labels.includes('⚠ Setup: Open-relay self-test'));
+  // Warnings alone do not call for attention.
+  const ok = trayModel({ status: { ...s, setup: { ...s.setup, fails: 0, failing: [] } }, networks: NETS, openAtLogin: false, problems: [] });
+  assert.equal(ok.icon, 'running');
 });

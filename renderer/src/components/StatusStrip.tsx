@@ -44,6 +44,11 @@ export function StatusStrip() {
           </li>
         ))}
       </ul>
+      {s.setup && s.setup.fails > 0 && (
+        <a className="listener failed setup-problems" href="#/setup" data-testid="setup-problems" title={s.setup.failing.join('; ')}>
+          <Icon name="warn" /> {s.setup.fails} setup problem{s.setup.fails > 1 ? 's' : ''}
+        </a>
+      )}
       <dl className="counters">
         {counters.map(([label, value, id]) => (
           <div key={id} className={`counter counter-${id}`} data-testid={`counter-${id}`}>

@@ -201,7 +201,7 @@ function Checker({ choices, publicAddresses }: { choices: SpfChoices; publicAddr
           <input value={domain} onChange={(e) => setDomain(e.target.value)} placeholder={choices.domain || 'doe-family.com'} spellCheck={false} />
         </label>
         <label className="field">
-          <span>Test this sender address (optional)</span>
+          <span>Test a sending server’s IP address (optional)</span>
           <input value={ip} onChange={(e) => setIp(e.target.value)} placeholder={publicAddresses[0] ?? 'this server'} spellCheck={false} />
         </label>
         <button type="submit" className="primary" disabled={busy}>
