@@ -44,11 +44,19 @@ export function udpExchange<T>(server: ServerAddress, query: Buffer, timeoutMs: 
       const v = accept(msg);
       if (v !== null) finish(null, v);
     });
-    socket.connect(server.port, server.host, () => {
-      socket.send(query, (e) => {
-        if (e) finish(exchangeError((e as NodeJS.ErrnoException).code ?? 'ECONNREFUSED', e.message));
-      });
-    });
+    // A failed connect (no route to the server) calls back *with the error* instead of
+    // emitting 'error'; sending on that unconnected socket would throw.
+    const onConnect = (err?: NodeJS.ErrnoException) => {
+      if (err) return finish(exchangeError(err.code ?? 'ECONNREFUSED', err.message));
+      try {
+        socket.send(query, (e) => {
+          if (e) finish(exchangeError((e as NodeJS.ErrnoException).code ?? 'ECONNREFUSED', e.message));
+        });
+      } catch (e) {
+        finish(exchangeError((e as NodeJS.ErrnoException).code ?? 'ECONNREFUSED', (e as Error).message));
+      }
+    };
+    socket.connect(server.port, server.host, onConnect as () => void);
   });
 }
 
