@@ -2,10 +2,8 @@
 // log in with the configured credentials — the same route and options the delivery
 // uses (core/queue/transport.ts), nothing sent. Direct delivery can't be checked from
 // here without mailing someone: say what it needs.
-import net from 'node:net';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { DoctorCheck } from '../api.ts';
-import { smarthostTarget } from '../queue/transport.ts';
+import { connectionFor, smarthostTarget } from '../queue/transport.ts';
 import { check, within, type DoctorContext } from './common.ts';
 
 type NmError = Error & { code?: string; response?: string; responseCode?: number };
@@ -24,19 +22,7 @@ function attempt(ctx: DoctorContext, timeoutMs: number): Promise<Outcome> {
   const t = smarthostTarget(cfg);
   const where = `${t.host}:${t.port}`;
   return new Promise((resolve) => {
-    const conn = new SMTPConnection({
-      host: t.host,
-      port: t.port,
-      secure: t.secure,
-      requireTLS: !t.secure && t.requireTLS,
-      opportunisticTLS: !t.secure && !t.requireTLS,
-      name: cfg.hostname,
-      connectionTimeout: timeoutMs,
-      greetingTimeout: timeoutMs,
-      socketTimeout: timeoutMs,
-      tls: { servername: net.isIP(t.servername) ? undefined : t.servername, rejectUnauthorized: t.verifyTls, minVersion: 'TLSv1.2' },
-      logger: false,
-    });
+    const conn = connectionFor(t, { heloName: cfg.hostname, timeoutMs, socketTimeoutMs: timeoutMs });
     let settled = false;
     const done = (o: Outcome) => {
       if (settled) return;

@@ -42,22 +42,27 @@ export class ConnectError extends Error {
   readonly temporary = true;
 }
 
+/** An SMTP client for a target (used by delivery and by the setup check's login test). */
+export function connectionFor(t: Target, o: SendOptions & { socketTimeoutMs?: number }): SMTPConnection {
+  return new SMTPConnection({
+    host: t.host,
+    port: t.port,
+    secure: t.secure,
+    requireTLS: !t.secure && t.requireTLS,
+    opportunisticTLS: !t.secure && !t.requireTLS,
+    name: o.heloName,
+    connectionTimeout: o.timeoutMs,
+    greetingTimeout: o.timeoutMs,
+    socketTimeout: o.socketTimeoutMs ?? o.timeoutMs * 4,
+    tls: { servername: net.isIP(t.servername) ? undefined : t.servername, rejectUnauthorized: t.verifyTls, minVersion: 'TLSv1.2' },
+    logger: false,
+  });
+}
+
 /** Sends one message to one server; resolves with an outcome per recipient. */
 export function sendOnce(t: Target, from: string, rcpts: string[], message: Buffer, o: SendOptions): Promise<RcptOutcome[]> {
   return new Promise((resolve, reject) => {
-    const conn = new SMTPConnection({
-      host: t.host,
-      port: t.port,
-      secure: t.secure,
-      requireTLS: !t.secure && t.requireTLS,
-      opportunisticTLS: !t.secure && !t.requireTLS,
-      name: o.heloName,
-      connectionTimeout: o.timeoutMs,
-      greetingTimeout: o.timeoutMs,
-      socketTimeout: o.timeoutMs * 4,
-      tls: { servername: net.isIP(t.servername) ? undefined : t.servername, rejectUnauthorized: t.verifyTls, minVersion: 'TLSv1.2' },
-      logger: false,
-    });
+    const conn = connectionFor(t, o);
     let settled = false;
     const done = (fn: () => void) => {
       if (settled) return;
