@@ -334,6 +334,17 @@ describe('internal networks', () => {
     }
   });
 
+  test('a first start (no domains, no accounts yet): the self-test passes, nothing relays', async () => {
+    const g = await startGateway({ hostname: HOST, listeners: FAMILY.listeners, dns: baseConfig.dns }, { dataDir: tempDir() });
+    try {
+      const s = byId(await doctor(g.gw), 'relay-self-test');
+      assert.equal(s.status, 'ok', s.detail);
+      assert.match(s.detail, /all 18 relay attempts .* were refused/);
+    } finally {
+      await g.stop();
+    }
+  });
+
   test('a public range fails, ::/0 fails, a private LAN is ok', async () => {
     const g = await startGateway(
       {

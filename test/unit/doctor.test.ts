@@ -191,6 +191,8 @@ describe('small parts', () => {
     assert.deepEqual(a[0], { from: 'someone@example.org', to: 'someone-else@example.net', spoof: false });
     assert.deepEqual(a.at(-1), { from: 'postmaster@doe-family.com', to: 'someone-else@example.net', spoof: true });
     assert.equal(a.filter((x) => x.spoof).length, 2, "nmap's antispam@DOMAIN and the forged postmaster");
+    // Without family domains the host name stands in: nobody's sender to forge, only relaying counts.
+    assert.equal(relayAttempts('mx.doe-family.com', false).filter((x) => x.spoof).length, 0);
   });
 
   test('hostname "localhost" fails without asking DNS', async () => {
