@@ -297,8 +297,11 @@ describe('live stream', () => {
     const batches = st.messages.filter((m) => m.msg.type === 'events' && m.at >= started);
     const seconds = (batches.at(-1)!.at - started) / 1000;
     assert.ok(batches.length <= Math.ceil(seconds * 10) + 2, `${batches.length} batches in ${seconds.toFixed(2)} s`);
-    // ...and no two batches closer than the interval (allowing timer jitter).
-    for (let i = 1; i < batches.length; i++) assert.ok(batches[i].at - batches[i - 1].at >= 80, `batches ${i - 1} and ${i} ${batches[i].at - batches[i - 1].at} ms apart`);
+    // ...spaced by the interval. Measured where they arrive, so one late batch can land
+    // close to the next one on a busy machine: the median gap is the honest measure.
+    const gaps = batches.slice(1).map((b, i) => b.at - batches[i].at).sort((a, b) => a - b);
+    const median = gaps[Math.floor(gaps.length / 2)];
+    assert.ok(median >= 90, `median gap between batches ${median} ms (gaps: ${gaps.join(', ')})`);
     st.close();
   });
 
