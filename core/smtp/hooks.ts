@@ -271,6 +271,8 @@ export class SmtpHooks {
     const rcpts = session.envelope.rcptTo as PParsed[];
     const queueId = newQueueId();
     const lines = new LineEndings();
+    // The message is held in memory (at most limits.maxMessageBytes): its DKIM and DMARC
+    // results must be known before the trace headers are written in front of it.
     const chunks: Buffer[] = [];
     let size = 0;
     const from = mailFrom.address;
