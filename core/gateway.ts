@@ -14,7 +14,8 @@ import { BanList } from './auth/bans.ts';
 import { PosternServer } from './smtp/connection.ts';
 import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import { ensureSelfSigned, TLS_OPTIONS, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
-import { NetworkSet, parseCidr } from './net/cidr.ts';
+import { NetworkSet, parseCidr, unmapIPv4 } from './net/cidr.ts';
+import os from 'node:os';
 import type { MailFromCheck } from './spf/types.ts';
 import type { DoctorReport } from './api.ts';
 import { OutboundQueue } from './queue/outbound.ts';
@@ -113,6 +114,8 @@ function closeServer(server: PosternServer, graceMs: number): Promise<void> {
   });
 }
 
+const LOOPBACK = new NetworkSet(['127.0.0.0/8', '::1/128']);
+
 export class Gateway {
   readonly bus: EventBus;
   readonly store: MessageStore;
@@ -125,6 +128,11 @@ export class Gateway {
   private cfg: Config;
   private dir: Directory;
   private proxies: NetworkSet;
+  /**
+   * The `useProxy` list every listener shares. Changed in place on a config change, so a
+   * proxy removed from the config can no longer claim client addresses without a restart.
+   */
+  private readonly proxyList: string[] = [];
   private readonly configStore: ConfigStore;
   private readonly spfFactory: GatewayOptions['spfFactory'];
   private spf: MailFromCheck | null;
@@ -148,6 +156,7 @@ export class Gateway {
     this.dir = new Directory(this.cfg);
     this.networks = new Networks(this.cfg.internalNetworks);
     this.proxies = new NetworkSet(this.cfg.trustedProxies);
+    this.proxyList.push(...this.cfg.trustedProxies);
     this.bus = new EventBus(opts.eventCapacity ?? 100_000);
     this.store = new MessageStore(this.dataDir);
     this.bans = new BanList(this.dataDir, this.cfg.auth.maxFailures, this.cfg.auth.banSeconds);
@@ -163,12 +172,24 @@ export class Gateway {
       dns: () => this.dns,
       dkim: this.dkim,
       retryMs: opts.outboundRetryMs,
+      isSelf: (ip, port) => this.isSelf(ip, port),
     });
     this.bus.subscribe((e) => this.count(e));
   }
 
   config(): Config {
     return this.cfg;
+  }
+
+  /** Is ip:port one of our own listeners? (Delivering there would be a mail loop.) */
+  isSelf(ip: string, port: number): boolean {
+    const bound = this.listenerStatus.filter((l) => l.ok && l.boundPort === port);
+    if (!bound.length) return false;
+    const addr = unmapIPv4(ip);
+    if (addr === '0.0.0.0' || addr === '::' || addr === this.cfg.publicAddress) return true;
+    if (LOOPBACK.has(addr)) return true;
+    if (bound.some((l) => unmapIPv4(l.host) === addr)) return true;
+    return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((a) => unmapIPv4(a.address) === addr));
   }
 
   directory(): Directory {
@@ -206,6 +227,7 @@ export class Gateway {
       },
       checkTls: () => gw.tlsWatcher?.check() ?? Promise.resolve(),
       perClient: gw.perClient,
+      isTrustedProxy: (ip) => gw.proxies.has(ip),
     };
   }
 
@@ -290,7 +312,7 @@ export class Gateway {
         authMethods: ['PLAIN', 'LOGIN'],
         disableReverseLookup: true,
         hideENHANCEDSTATUSCODES: false,
-        useProxy: cfg.trustedProxies.length ? [...cfg.trustedProxies] : false,
+        useProxy: this.proxyList,
         logger: false,
         onConnect: hooks.onConnect,
         onSecure: hooks.onSecure as never,
@@ -481,6 +503,7 @@ export class Gateway {
     this.dir = new Directory(cfg);
     this.networks.replace(cfg.internalNetworks);
     this.proxies = new NetworkSet(cfg.trustedProxies);
+    this.proxyList.splice(0, this.proxyList.length, ...cfg.trustedProxies);
     this.bans.configure(cfg.auth.maxFailures, cfg.auth.banSeconds);
     this.spf = this.spfFactory ? this.spfFactory(cfg) : null;
     this.dns = dnsClientFor(cfg);

@@ -23,5 +23,12 @@ export function createRuntime(store: ConfigStore, dataDir: string): { gateway: G
     if (now && !running) setupCheck().catch((e: Error) => gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'setup check', text: `setup check could not run: ${e.message}` }));
     running = now;
   });
+  // Last resort: a promise nobody handled is a bug to report, not a reason to stop
+  // receiving the family's mail (Node's default is to exit).
+  process.on('unhandledRejection', (e) => {
+    const text = `internal error (please report): ${(e as Error)?.stack ?? String(e)}`;
+    console.error(`postern: ${text}`);
+    gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'internal error', text: text.slice(0, 2000) });
+  });
   return { gateway, api: createApi({ gateway, doctor: setupCheck }), setupCheck };
 }

@@ -3,11 +3,12 @@
 // <data>/auth-bans.json so that a restart does not forgive an attacker.
 import fs from 'node:fs';
 import path from 'node:path';
-import { unmapIPv4 } from '../net/cidr.ts';
+import { clientKey } from '../net/cidr.ts';
 
 export const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 
 export interface Ban {
+  /** An IPv4 address or an IPv6 /64. */
   ip: string;
   until: number;
   failures: number;
@@ -44,16 +45,25 @@ export class BanList {
     }
   }
 
+  /** Saving is best effort: a disk that refuses the file must not crash a login (the ban holds in memory). */
   private save(): void {
     if (!this.file) return;
-    const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify([...this.bans.values()]), { mode: 0o600 });
-    fs.renameSync(tmp, this.file);
+    try {
+      const tmp = `${this.file}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify([...this.bans.values()]), { mode: 0o600 });
+      fs.renameSync(tmp, this.file);
+      this.saveError = null;
+    } catch (e) {
+      this.saveError = (e as Error).message;
+    }
   }
+
+  /** Why the last save failed, or null. */
+  saveError: string | null = null;
 
   /** The active ban for an IP, or null (an expired ban is lifted and reported once via `expired`). */
   banned(ip: string): Ban | null {
-    const key = unmapIPv4(ip);
+    const key = clientKey(ip);
     const b = this.bans.get(key);
     if (!b) return null;
     if (b.until > this.now()) return b;
@@ -77,7 +87,7 @@ export class BanList {
 
   /** Records a failure; returns the new ban if this failure triggered one. */
   fail(ip: string): { count: number; ban: Ban | null } {
-    const key = unmapIPv4(ip);
+    const key = clientKey(ip);
     const t = this.now();
     const list = (this.failures.get(key) ?? []).filter((x) => t - x < FAILURE_WINDOW_MS);
     list.push(t);
@@ -92,12 +102,8 @@ export class BanList {
     return { count: list.length, ban: null };
   }
 
-  succeed(ip: string): void {
-    this.failures.delete(unmapIPv4(ip));
-  }
-
   unban(ip: string): boolean {
-    const ok = this.bans.delete(unmapIPv4(ip));
+    const ok = this.bans.delete(clientKey(ip));
     if (ok) this.save();
     return ok;
   }

@@ -23,6 +23,20 @@ export function unmapIPv4(ip: string): string {
   return m ? m[1] : lower;
 }
 
+/**
+ * The unit a per-client limit counts: an IPv4 address, or an IPv6 /64 (one host or
+ * household usually has a whole /64 and could rotate through it).
+ */
+export function clientKey(ip: string): string {
+  const addr = unmapIPv4(ip);
+  if (!net.isIPv6(addr)) return addr;
+  try {
+    return parseCidr(`${addr}/64`).cidr;
+  } catch {
+    return addr;
+  }
+}
+
 export function ipFamily(ip: string): Family | null {
   const v = net.isIP(unmapIPv4(ip));
   return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : null;

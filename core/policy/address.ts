@@ -22,15 +22,25 @@ const MAX_PATH = 254;
 const ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uFFFF-]+$/;
 const CONTROL = /[\x00-\x1F\x7F]/;
 
+// What a domain may be written with: letters (any script, for IDNs), digits, '.', '-'
+// and '_'. Anything else must fail before domainToASCII, which parses a URL host: it
+// would cut "x.com/../y" at the '/', percent-decode "%2d", and so on.
+const DOMAIN_CHARS = /^[\p{L}\p{M}\p{N}._-]+$/u;
+
 export function normalizeDomain(d: string): string {
   let s = d.trim();
   if (s.endsWith('.')) s = s.slice(0, -1);
   if (s.startsWith('[')) return s.toLowerCase();
+  // Not a domain: returned as is (lower-cased), so it can equal no configured domain.
+  if (!DOMAIN_CHARS.test(s)) return s.toLowerCase();
   const ascii = domainToASCII(s);
   return (ascii || s).toLowerCase();
 }
 
 export function isValidDomain(d: string): boolean {
+  let raw = d.trim();
+  if (raw.endsWith('.')) raw = raw.slice(0, -1);
+  if (!DOMAIN_CHARS.test(raw)) return false;
   const s = normalizeDomain(d);
   if (!s || s.length > 253) return false;
   return s.split('.').every((label) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/.test(label) || /^xn--[a-z0-9-]+$/.test(label));
@@ -77,6 +87,8 @@ export function parseMailbox(input: string): Mailbox | null {
       else content += c;
     }
     if (i >= text.length) return null; // unterminated quote
+    // Legal inside quotes, used by nobody, and refused by the SMTP client we relay with.
+    if (/[<>]/.test(content)) return null;
     rest = text.slice(i + 1);
     if (rest && !rest.startsWith('@')) return null;
     if (/[@%]/.test(content)) routing ??= 'quoted local part with "@" or "%"';

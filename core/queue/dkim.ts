@@ -23,6 +23,8 @@ export class DkimKeys {
 
   /** The key for a domain and selector, generated (RSA 2048) and saved the first time. */
   get(domain: string, selector: string): DkimKey {
+    // The pair names a file: nothing but a plain domain and selector may get there.
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(domain) || !/^[a-z0-9][a-z0-9-]*$/i.test(selector)) throw new Error(`not a domain and selector: ${domain} ${selector}`);
     const id = `${domain.toLowerCase()}.${selector}`;
     const hit = this.cache.get(id);
     if (hit) return hit;

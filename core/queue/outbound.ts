@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Directory } from '../policy/directory.ts';
-import { parseMailbox } from '../policy/address.ts';
+import { normalizeDomain, parseMailbox } from '../policy/address.ts';
 import type { DnsClient } from '../dns/client.ts';
 import type { QueueEntry } from '../api.ts';
 import { DirSyncer, fsyncDirSync, replaceFileDurable } from './durable.ts';
@@ -37,11 +37,18 @@ export interface OutboundOptions {
   concurrency?: number;
   now?: () => number;
   onPermanentFailure?(id: string, recipients: string[]): void;
+  /** True when ip:port is this very gateway (delivering there would loop). */
+  isSelf?(ip: string, port: number): boolean;
 }
 
 interface Entry {
   env: OutboundEnvelope;
   running: boolean;
+}
+
+interface Failure {
+  r: OutboundRecipient;
+  o: RcptOutcome;
 }
 
 const PENDING = new Set<OutboundRecipient['status']>(['queued', 'deferred']);
@@ -174,8 +181,10 @@ export class OutboundQueue {
           .finally(() => {
             e.running = false;
             this.active--;
-            if (!this.active) for (const r of this.idle) r();
-            this.idle.clear();
+            if (!this.active) {
+              for (const r of this.idle) r();
+              this.idle.clear();
+            }
             this.schedule(0);
           });
       } else if (due < next) next = due;
@@ -191,37 +200,49 @@ export class OutboundQueue {
     const now = this.now();
     const due = env.recipients.filter((r) => PENDING.has(r.status) && (!r.nextAttempt || Date.parse(r.nextAttempt) <= now));
     if (!due.length) return;
+    const failures: Failure[] = [];
+    await this.deliver(env, due, cfg, failures);
+    await this.settle(env, failures, cfg);
+  }
+
+  private async deliver(env: OutboundEnvelope, due: OutboundRecipient[], cfg: Config, failures: Failure[]): Promise<void> {
     let message: Buffer;
     try {
       message = await fsp.readFile(path.join(this.dir, `${env.id}.eml`));
     } catch (err) {
-      this.o.bus.emit({ stage: 'delivery', verdict: 'info', rule: 'outbound queue', queueId: env.id, text: `message file unreadable: ${(err as Error).message}` });
-      return;
+      // Gone (or unreadable) for good: fail the recipients rather than retry in a loop.
+      const text = `5.3.0 the queued message file cannot be read: ${(err as Error).message}`;
+      return this.record(env, due.map((r) => ({ address: r.address, ok: false, permanent: true, text })), failures);
     }
     message = await this.sign(message, env, cfg);
 
-    const outcomes: RcptOutcome[] = [];
     if (cfg.outbound.mode === 'smarthost') {
-      outcomes.push(...(await this.viaTargets([smarthostTarget(cfg)], env.from, due.map((r) => r.address), message, cfg)));
-    } else {
-      const byDomain = new Map<string, string[]>();
-      for (const r of due) {
-        const d = parseMailbox(r.address)?.domain ?? '';
-        byDomain.set(d, [...(byDomain.get(d) ?? []), r.address]);
-      }
-      for (const [domain, rcpts] of byDomain) {
-        const plan = await planMx(domain, this.o.dns());
-        if (!plan.ok) {
-          outcomes.push(...rcpts.map((a) => ({ address: a, ok: false, permanent: plan.permanent, text: plan.text })));
-          continue;
-        }
-        const targets: Target[] = plan.hosts.flatMap((h) =>
-          h.addresses.map((ip) => ({ host: ip, servername: h.name, port: cfg.outbound.mxPort, secure: false, requireTLS: false, verifyTls: false })),
-        );
-        outcomes.push(...(await this.viaTargets(targets, env.from, rcpts, message, cfg)));
-      }
+      return this.record(env, await this.viaTargets([smarthostTarget(cfg)], env.from, due.map((r) => r.address), message, cfg), failures);
     }
-    await this.record(env, outcomes, cfg);
+    const byDomain = new Map<string, string[]>();
+    for (const r of due) {
+      const d = parseMailbox(r.address)?.domain ?? '';
+      byDomain.set(d, [...(byDomain.get(d) ?? []), r.address]);
+    }
+    // Recorded domain by domain: a crash while a later domain is tried does not send
+    // again to the domains already done.
+    for (const [domain, rcpts] of byDomain) {
+      const plan = await planMx(domain, this.o.dns());
+      if (!plan.ok) {
+        await this.record(env, rcpts.map((a) => ({ address: a, ok: false, permanent: plan.permanent, text: plan.text })), failures);
+        continue;
+      }
+      const all: Target[] = plan.hosts.flatMap((h) =>
+        h.addresses.map((ip) => ({ host: ip, servername: h.name, port: cfg.outbound.mxPort, secure: false, requireTLS: false, verifyTls: false })),
+      );
+      const targets = all.filter((t) => !this.o.isSelf?.(t.host, t.port));
+      if (!targets.length) {
+        const text = `5.4.6 mail for ${domain} loops back to myself (its mail server is this Postern)`;
+        await this.record(env, rcpts.map((a) => ({ address: a, ok: false, permanent: true, text })), failures);
+        continue;
+      }
+      await this.record(env, await this.viaTargets(targets, env.from, rcpts, message, cfg), failures);
+    }
   }
 
   /** DKIM-sign mail whose From: (or envelope sender) is in one of our domains. */
@@ -229,7 +250,9 @@ export class OutboundQueue {
     const dir = this.o.directory();
     const fromDomain = fromHeaderDomain(message);
     const envDomain = parseMailbox(env.from)?.domain ?? '';
-    const domain = fromDomain && dir.isLocalDomain(fromDomain) ? fromDomain : envDomain && dir.isLocalDomain(envDomain) ? envDomain : null;
+    // The configured spelling of the domain, never the message's own (it names a key file).
+    const ours = (d: string | null) => (d ? ([...dir.domains].find((x) => x === normalizeDomain(d)) ?? null) : null);
+    const domain = (fromDomain && dir.isLocalDomain(fromDomain) ? ours(fromDomain) : null) ?? (envDomain && dir.isLocalDomain(envDomain) ? ours(envDomain) : null);
     if (!domain) return message;
     try {
       const { header, error } = await signMessage(message, this.o.dkim.get(domain, cfg.dkim.selector));
@@ -259,12 +282,17 @@ export class OutboundQueue {
     return rcpts.map((a) => ({ address: a, ok: false, permanent: false, text: `4.4.1 could not deliver: ${errors.join('; ') || 'no server to try'}` }));
   }
 
-  private async record(env: OutboundEnvelope, outcomes: RcptOutcome[], cfg: Config): Promise<void> {
+  /**
+   * Applies one server's answers: deliveries and deferrals are written down at once
+   * (so a crash later in the attempt does not send them again); permanent failures
+   * are only collected — settle() bounces them, then marks them failed.
+   */
+  private async record(env: OutboundEnvelope, outcomes: RcptOutcome[], failures: Failure[]): Promise<void> {
     if (this.entries.get(env.id)?.env !== env) return; // deleted by the user meanwhile
     const now = this.now();
     const retry = this.o.retryMs ?? DEFAULT_RETRY_MS;
     const expired = now - Date.parse(env.received) >= (this.o.maxAgeMs ?? MAX_QUEUE_AGE_MS);
-    const failedNow: { r: OutboundRecipient; o: RcptOutcome }[] = [];
+    let changed = false;
     for (const o of outcomes) {
       const r = env.recipients.find((x) => x.address === o.address && PENDING.has(x.status));
       if (!r) continue;
@@ -274,29 +302,48 @@ export class OutboundQueue {
       if (o.ok) {
         r.status = 'delivered';
         delete r.nextAttempt;
+        changed = true;
         this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'accept', rule: 'delivery', text: `delivered to ${o.remoteMta}: ${o.text}` });
       } else if (o.permanent || expired) {
-        r.status = 'failed';
-        delete r.nextAttempt;
-        failedNow.push({ r, o });
-        this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'reject', rule: 'delivery', text: expired && !o.permanent ? `gave up after 5 days: ${o.text}` : o.text });
+        const text = expired && !o.permanent ? `gave up after 5 days: ${o.text}` : o.text;
+        failures.push({ r, o: { ...o, text } });
+        this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'reject', rule: 'delivery', text });
       } else {
         r.status = 'deferred';
         r.nextAttempt = new Date(now + retry[Math.min(r.attempts - 1, retry.length - 1)]).toISOString();
+        changed = true;
         this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'defer', rule: 'delivery', text: `${o.text} (attempt ${r.attempts}; next ${r.nextAttempt})` });
       }
     }
-    if (failedNow.length) await this.bounce(env, failedNow, cfg);
+    if (changed) await this.persist(env);
+  }
+
+  /**
+   * After an attempt: one bounce for every permanent failure (written before they are
+   * marked failed — a crash in between repeats the bounce rather than lose it), then
+   * the envelope is rewritten, or the message leaves the queue when nothing is pending.
+   */
+  private async settle(env: OutboundEnvelope, failures: Failure[], cfg: Config): Promise<void> {
+    if (this.entries.get(env.id)?.env !== env) return;
+    if (failures.length) {
+      await this.bounce(env, failures, cfg);
+      for (const { r } of failures) {
+        r.status = 'failed';
+        delete r.nextAttempt;
+      }
+    }
     if (env.recipients.every((r) => !PENDING.has(r.status))) {
       this.entries.delete(env.id);
       await this.removeFiles(env.id);
-      return;
-    }
+    } else if (failures.length) await this.persist(env);
+  }
+
+  private async persist(env: OutboundEnvelope): Promise<void> {
     await replaceFileDurable(path.join(this.dir, `${env.id}.json`), JSON.stringify(env));
     await this.dirs.sync(this.dir);
   }
 
-  private async bounce(env: OutboundEnvelope, failed: { r: OutboundRecipient; o: RcptOutcome }[], cfg: Config): Promise<void> {
+  private async bounce(env: OutboundEnvelope, failed: Failure[], cfg: Config): Promise<void> {
     const recipients = failed.map(({ r }) => r.address);
     this.o.onPermanentFailure?.(env.id, recipients);
     const sender = env.from ? parseMailbox(env.from) : null;

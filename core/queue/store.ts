@@ -80,6 +80,7 @@ export class MessageStore {
     this.outbound = path.join(dataDir, 'queue', 'outbound');
     this.maildirRoot = path.join(dataDir, 'maildir');
     for (const d of [this.incoming, this.outbound, this.maildirRoot]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [path.join(dataDir, 'queue'), dataDir]) fsyncDirSync(d);
   }
 
   maildir(account: string): string {
@@ -91,6 +92,7 @@ export class MessageStore {
     if (this.ready.has(account)) return;
     const base = this.maildir(account);
     for (const sub of ['tmp', 'new', 'cur']) fs.mkdirSync(path.join(base, sub), { recursive: true, mode: 0o700 });
+    fsyncDirSync(base);
     fsyncDirSync(this.maildirRoot);
     this.ready.add(account);
   }

@@ -88,7 +88,9 @@ export function sendOnce(t: Target, from: string, rcpts: string[], message: Buff
                 rcpts.map((a) => {
                   const r = byRcpt.get(a) ?? e;
                   const code = r.responseCode;
-                  return fail(a, code !== undefined && code >= 500, (r.response ?? r.message).trim(), code, t.servername);
+                  // EENVELOPE without a reply: our SMTP client refused the address itself; retrying cannot help.
+                  const permanent = code !== undefined ? code >= 500 : r.code === 'EENVELOPE';
+                  return fail(a, permanent, (r.response ?? r.message).trim(), code, t.servername);
                 }),
               ),
             );

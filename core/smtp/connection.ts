@@ -39,6 +39,7 @@ export interface ConnectionPolicy {
 }
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3}(\s|$)/;
+const VERBS = new Set(['HELO', 'EHLO', 'LHLO', 'MAIL', 'RCPT', 'DATA', 'BDAT', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'ETRN', 'PROXY', 'XCLIENT', 'XFORWARD']);
 const CONTROL = /[\x00-\x1F\x7F]/;
 
 function decodeXtext(v: string): string {
@@ -54,8 +55,12 @@ export class PosternConnection extends SMTPConnection {
   }
 
   override _onCommand(command: Buffer, callback?: () => void): void {
-    // An AUTH continuation line is a credential, not a verb: never keep it.
-    if (!this._nextHandler) this.lastCommand = /^[A-Za-z]{1,12}/.exec(command.toString('latin1', 0, 16))?.[0].toUpperCase() ?? '';
+    // Only known verbs are kept: any other line (an AUTH continuation, a base64 password
+    // sent after a refused AUTH) may be a credential.
+    if (!this._nextHandler) {
+      const verb = /^[A-Za-z]{4,8}/.exec(command.toString('latin1', 0, 16))?.[0].toUpperCase() ?? '';
+      this.lastCommand = VERBS.has(verb) ? verb : '';
+    }
     super._onCommand(command, callback);
   }
 

@@ -13,6 +13,7 @@ import { newQueueId } from '../queue/store.ts';
 import { checkMailFrom, checkRcpt, type ClientFacts, type Verdict } from '../policy/relay.ts';
 import { authenticate } from '../auth/authenticator.ts';
 import type { BanList } from '../auth/bans.ts';
+import { clientKey } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
 import type { ParsedPath, PosternConnection } from './connection.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
@@ -28,8 +29,9 @@ export interface HookContext {
   bans: BanList;
   spf: MailFromCheck | null;
   onMessageQueued?(queueId: string, remote: boolean): void;
-  /** Open connections per client IP, across listeners. */
+  /** Open connections per client (IPv4 address or IPv6 /64), across listeners. */
   perClient: Map<string, number>;
+  isTrustedProxy(ip: string): boolean;
   checkTls?(): Promise<void>;
 }
 
@@ -62,6 +64,24 @@ interface MailFacts extends ClientFacts {
 }
 
 type PParsed = ParsedPath & { facts?: MailFacts; verdict?: Verdict };
+
+/** Postfix's hopcount_limit: more Received headers than this is a loop. */
+export const MAX_HOPS = 50;
+
+/** Counts Received: fields in the header section (which is in the first chunks). */
+export function countReceived(chunks: Buffer[]): number {
+  let head = '';
+  for (const c of chunks) {
+    head += c.toString('latin1');
+    const end = head.indexOf('\r\n\r\n');
+    if (end >= 0) {
+      head = head.slice(0, end);
+      break;
+    }
+    if (head.length > 1024 * 1024) break;
+  }
+  return (('\r\n' + head).match(/\r\nReceived:/gi) ?? []).length;
+}
 
 function smtpError(code: number, text: string): Error & { responseCode: number } {
   const e = new Error(text) as Error & { responseCode: number };
@@ -130,13 +150,20 @@ export class SmtpHooks {
       setPending(session, { stage: 'connect', rule: 'auth ban', reason: `banned until ${new Date(ban.until).toISOString()}` });
       return cb(smtpError(421, `4.7.0 ${ip} is blocked for too many failed logins; try again later`));
     }
-    const open = this.ctx.perClient.get(ip) ?? 0;
+    // A trusted proxy must name the client; a header without one ("PROXY UNKNOWN", a
+    // health check) would make the proxy itself — often an internal address — the client.
+    if (this.ctx.isTrustedProxy(ip)) {
+      setPending(session, { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header without a client address' });
+      return cb(smtpError(421, '4.7.0 The PROXY header named no client address'));
+    }
+    const key = clientKey(ip);
+    const open = this.ctx.perClient.get(key) ?? 0;
     const limit = this.ctx.config().limits.maxConnectionsPerClient;
     if (open >= limit && !this.ctx.networks.isInternal(ip)) {
-      setPending(session, { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${ip}` });
+      setPending(session, { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${key}` });
       return cb(smtpError(421, `4.7.0 Too many connections from ${ip}; try again later`));
     }
-    this.ctx.perClient.set(ip, open + 1);
+    this.ctx.perClient.set(key, open + 1);
     session.p.counted = true;
     const tls = this.ctx.checkTls?.();
     if (tls) tls.then(() => cb(), () => cb());
@@ -162,6 +189,12 @@ export class SmtpHooks {
     const ip = session.remoteAddress;
     const login = auth.username ?? '';
     const cfg = this.ctx.config();
+    // A ban applies to connections that were already open too: no more guesses, and no
+    // answer that would tell whether a password is right.
+    if (this.ctx.bans.banned(ip)) {
+      setPending(session, { stage: 'auth', rule: 'auth ban', reason: 'banned', user: login, verdict: 'reject' });
+      return cb(smtpError(421, `4.7.0 ${ip} is blocked for too many failed logins; try again later`));
+    }
     // RFC 4616 proxy authorization ("log in as A, act as B") is not offered.
     if (auth.authzid && auth.authcid && auth.authzid !== auth.authcid) {
       setPending(session, { stage: 'auth', rule: 'auth', reason: 'authorization identity differs from the login', user: login, verdict: 'reject' });
@@ -171,7 +204,6 @@ export class SmtpHooks {
     authenticate(login, auth.password ?? '', cfg, this.ctx.directory()).then(
       (r) => {
         if (r.ok) {
-          this.ctx.bans.succeed(ip);
           setPending(session, { stage: 'auth', rule: 'auth', reason: `${auth.method} as ${login}`, user: r.account, verdict: 'accept' });
           return cb(null, { user: { account: r.account } });
         }
@@ -302,6 +334,12 @@ export class SmtpHooks {
         note('bare CR or LF in the message', 'reject');
         return cb(smtpError(550, '5.5.2 Message contains bare CR or LF line endings: use CRLF'));
       }
+      const hops = countReceived(chunks);
+      if (hops > MAX_HOPS) {
+        // RFC 5321 §6.3: a message that has been around this many times is looping.
+        note(`${hops} Received headers: mail loop`, 'reject');
+        return cb(smtpError(554, `5.4.6 Too many hops (${hops} Received headers): mail loop`));
+      }
       const local: LocalRecipient[] = [];
       const remote: string[] = [];
       for (const r of rcpts) {
@@ -360,9 +398,9 @@ export class SmtpHooks {
   onClose = (session: PSession): void => {
     if (!session.p?.counted) return;
     session.p.counted = false;
-    const ip = session.remoteAddress;
-    const n = (this.ctx.perClient.get(ip) ?? 1) - 1;
-    if (n > 0) this.ctx.perClient.set(ip, n);
-    else this.ctx.perClient.delete(ip);
+    const key = clientKey(session.remoteAddress);
+    const n = (this.ctx.perClient.get(key) ?? 1) - 1;
+    if (n > 0) this.ctx.perClient.set(key, n);
+    else this.ctx.perClient.delete(key);
   };
 }

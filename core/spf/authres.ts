@@ -60,6 +60,25 @@ function receivedSpf(spf: SpfOutcome, ctx: MessageAuthContext): string {
  * message as received, CRLF line ends, without our own trace fields.
  * Bounded by the DNS timeout; never rejects.
  */
+/** Signatures verified per message: each costs DNS lookups, and the client waits for them. */
+export const MAX_DKIM_SIGNATURES = 5;
+
+/**
+ * The message with only the first `max` DKIM-Signature fields, for verification only
+ * (mailauth verifies every signature one after another, each with its own lookups: a
+ * sender could otherwise hold the session for as long as it likes).
+ */
+export function firstSignatures(message: Buffer, max = MAX_DKIM_SIGNATURES): { message: Buffer; dropped: number } {
+  const end = message.indexOf('\r\n\r\n');
+  const head = (end < 0 ? message : message.subarray(0, end)).toString('latin1');
+  const fields = head.split(/\r\n(?![ \t])/);
+  let seen = 0;
+  const kept = fields.filter((f) => !/^DKIM-Signature:/i.test(f) || ++seen <= max);
+  const dropped = fields.length - kept.length;
+  if (!dropped) return { message, dropped: 0 };
+  return { message: Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), end < 0 ? Buffer.alloc(0) : message.subarray(end)]), dropped };
+}
+
 export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContext, opts: { resolver?: Resolver } = {}): Promise<string> {
   const mode = ctx.cfg.spf.header;
   const out: string[] = [];
@@ -67,11 +86,28 @@ export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContex
     const resolver = opts.resolver ?? resolverFor(ctx.cfg);
     const resinfos: string[] = [];
     if (ctx.spf) resinfos.push(spfResinfo(ctx.spf));
+    // The whole DKIM + DMARC evaluation is bounded too: the client is waiting for its 250.
+    const deadline = 3 * ctx.cfg.dns.timeoutMs;
+    const evaluated = await Promise.race([
+      dkimAndDmarc(message, ctx, resolver),
+      new Promise<string[]>((resolve) => setTimeout(() => resolve([`dkim=temperror (not evaluated within ${deadline / 1000} s)`]), deadline).unref()),
+    ]);
+    resinfos.push(...evaluated);
+    out.push(authResultsHeader(ctx.cfg.hostname, resinfos));
+  }
+  if (ctx.spf && (mode === 'spf' || mode === 'both')) out.push(receivedSpf(ctx.spf, ctx));
+  return out.join('');
+}
 
+async function dkimAndDmarc(full: Buffer, ctx: MessageAuthContext, resolver: Resolver): Promise<string[]> {
+  const resinfos: string[] = [];
+  const { message, dropped } = firstSignatures(full);
+  {
     let dkim: DKIMVerifyResult | null = null;
     try {
       dkim = await dkimVerify(message, { resolver, sender: ctx.sender || undefined, strict: true });
       for (const r of dkim.results) resinfos.push(r.info ?? `dkim=${r.status.result}`);
+      if (dropped) resinfos.push(`dkim=neutral (${dropped} more signature(s) not verified)`);
     } catch (e) {
       resinfos.push(`dkim=temperror (${escapeComment((e as Error).message)})`);
     }
@@ -96,10 +132,8 @@ export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContex
         resinfos.push(`dmarc=temperror (${escapeComment((e as Error).message)})`);
       }
     }
-    out.push(authResultsHeader(ctx.cfg.hostname, resinfos));
   }
-  if (ctx.spf && (mode === 'spf' || mode === 'both')) out.push(receivedSpf(ctx.spf, ctx));
-  return out.join('');
+  return resinfos;
 }
 
 /**

@@ -76,6 +76,16 @@ describe('AUTH only over TLS', () => {
     await c.quit();
   });
 
+  test('a password typed after a refused AUTH is not written into any event', async () => {
+    const c = await internetClient('mx');
+    await c.cmd('EHLO phone.example.net');
+    assert.equal((await c.cmd('AUTH LOGIN')).code, 538);
+    const secret = b64('hunter-two'); // aHVudGVyLXR3bw==: starts with letters, like a command
+    await c.cmd(secret); // a client that goes on with its dialogue regardless
+    await c.quit();
+    for (const e of t.events()) assert.doesNotMatch(JSON.stringify(e), new RegExp(secret.slice(0, 6), 'i'), JSON.stringify(e));
+  });
+
   test('TLS 1.1 is refused', async () => {
     const err = await new Promise<Error | null>((resolve) => {
       const s = tls.connect({ port: t.port('submissions'), host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }, () => resolve(null));
@@ -167,6 +177,20 @@ describe('family members send from anywhere', () => {
 });
 
 describe('brute force', () => {
+  test('a ban reaches connections already open: the right password gets 421, not 235', async () => {
+    const ip = '127.0.0.11';
+    const early = await RawSmtp.connect({ port: t.port('submissions'), localAddress: ip, tls: true });
+    await early.cmd('EHLO early.example.org');
+    const c = await RawSmtp.connect({ port: t.port('submissions'), localAddress: ip, tls: true });
+    await c.cmd('EHLO brute.example.org');
+    for (let i = 0; i < 2; i++) assert.equal((await c.cmd(plain('john', `guess${i}`))).code, 535);
+    assert.equal((await c.cmd(plain('john', 'guess-last'))).code, 421);
+    const r = await early.cmd(plain('john', johnPw));
+    assert.equal(r.code, 421, 'no oracle for a banned address');
+    assert.equal((await early.read(2000)).code, 0, 'and the connection is closed');
+    t.gw.bans.unban(ip);
+  });
+
   test('3 failures ban the IP (421 4.7.0, closed), others unaffected, events, survives a restart', async () => {
     const ip = '127.0.0.9';
     const c = await RawSmtp.connect({ port: t.port('submissions'), localAddress: ip, tls: true });
@@ -189,6 +213,9 @@ describe('brute force', () => {
     assert.equal(ev.filter((e) => e.rule === 'auth' && e.verdict === 'reject').length, 3);
     assert.equal(ev.filter((e) => e.rule === 'auth ban').length, 1);
     for (const e of t.events()) assert.doesNotMatch(JSON.stringify(e), /guess\d|john-has-a-long/, 'no password in any event');
+
+    // A connection opened before the ban gets no more guesses, and no answer on a right one.
+    assert.ok(t.gw.bans.banned(ip));
 
     // A restart on the same data dir does not forgive.
     const dataDir = t.dataDir;

@@ -75,3 +75,22 @@ test('an Authentication-Results header claiming to be ours is removed (it can on
   assert.doesNotMatch(stored, /header\.d=bank\.example/);
   assert.equal(stored.match(/^Authentication-Results:/gm)?.length, 1);
 });
+
+test('a sender cannot hold the session with signatures: at most 5 are verified, all within a bound', async () => {
+  const raw = 'From: <news@signer.example>\r\nSubject: many signatures\r\n\r\nbody\r\n';
+  const sigs: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const sig = await dkimSign(raw, { signatureData: [{ signingDomain: 'signer.example', selector: `nokey${i}`, privateKey }] } as never);
+    sigs.push(sig.signatures);
+  }
+  dns.setDelay(300); // every lookup is slow; none of these selectors has a key
+  try {
+    const t0 = Date.now();
+    const ar = authResults(await deliver(sigs.join('') + raw));
+    const ms = Date.now() - t0;
+    assert.ok(ms < 4000, `took ${ms} ms (20 signatures × 300 ms would be 6 s and more)`);
+    assert.match(ar, /15 more signature\(s\) not verified|not evaluated within/);
+  } finally {
+    dns.setDelay(0);
+  }
+});

@@ -55,6 +55,18 @@ test('an HTTP request to the SMTP port is refused', async () => {
   c.destroy();
 });
 
+test('a message that went round more than 50 times is a loop: 554 5.4.6', async () => {
+  const c = await RawSmtp.connect({ port: t.port(), localAddress: INTERNET });
+  await c.cmd('EHLO loop.example.org');
+  const hops = Array.from({ length: 51 }, (_, i) => `Received: from hop${i}.example.org by hop${i + 1}.example.org; Tue, 24 Nov 2026 08:00:00 +0000`).join('\r\n');
+  const r = await transaction(c, 'a@example.org', ['john.doe@doe-family.com'], `${hops}\r\nSubject: again\r\n\r\nround and round`);
+  assert.equal(r.end?.code, 554);
+  assert.match(r.end!.text, /^5\.4\.6 Too many hops/);
+  const ok = await transaction(c, 'a@example.org', ['john.doe@doe-family.com'], `${hops.split('\r\n').slice(0, 10).join('\r\n')}\r\nSubject: fine\r\n\r\nten hops`);
+  assert.equal(ok.end?.code, 250);
+  await c.quit();
+});
+
 test('too many recipients: 452 after the limit', async () => {
   const c = await RawSmtp.connect({ port: t.port(), localAddress: '127.0.0.1' });
   await c.cmd('EHLO pc.lan');

@@ -4,6 +4,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { dkimVerify } from 'mailauth';
@@ -191,6 +192,94 @@ describe('direct MX delivery (loopback MX through dns.servers)', () => {
     } finally {
       await t.stop();
       await sink.stop();
+    }
+  });
+});
+
+describe('loops and hostile input', () => {
+  test('mail whose MX (or address literal) is this very gateway bounces instead of looping', async () => {
+    const t = await startGateway({ ...FAMILY, outbound: { mode: 'mx' } }, { outboundRetryMs: FAST });
+    try {
+      // Deliver "remote" mail on the gateway's own port: MX delivery would come straight back.
+      t.gw.updateConfig((raw) => {
+        raw.outbound = { mode: 'mx', mxPort: t.port() };
+      });
+      const before = t.maildirFiles('jane').length;
+      await sendFromLan(t, 'jane.doe@doe-family.com', ['someone@[127.0.0.1]'], 'loop');
+      await until(() => t.maildirFiles('jane').length === before + 1);
+      await t.gw.outbound.drain();
+      const bounce = fs.readFileSync(t.maildirFiles('jane').at(-1)!, 'latin1');
+      assert.match(bounce, /5\.4\.6 mail for \[127\.0\.0\.1\] loops back to myself/);
+      assert.equal(t.events().filter((e) => e.stage === 'data' && e.verdict === 'accept').length, 1, 'received once, not again and again');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  test('a From: header cannot pick the DKIM key file; a missing queue file fails once, no busy loop', async () => {
+    const sink = await startSink();
+    const t = await startGateway(smarthostConfig(sink.port), { outboundRetryMs: FAST });
+    const outside = tempDir('postern-keyfile-');
+    try {
+      const c = await RawSmtp.connect({ port: t.port(), localAddress: '127.0.0.1' });
+      await c.cmd('EHLO pc.lan');
+      const evil = `x@doe-family.com/../../../../..${outside}/stolen`;
+      const r = await transaction(c, 'john.doe@doe-family.com', ['aunt@example.net'], `From: <${evil}>\r\nSubject: traversal\r\n\r\nhi\r\n`);
+      assert.equal(r.end?.code, 250);
+      await c.quit();
+      await until(() => sink.messages().length === 1);
+      assert.deepEqual(fs.readdirSync(outside), [], 'no key file written outside the data dir');
+      // Signed with the family domain's own key (the envelope sender's domain).
+      assert.match(sink.messages()[0], /^DKIM-Signature: .*d=doe-family\.com/m);
+      assert.deepEqual(fs.readdirSync(path.join(t.dataDir, 'dkim')), ['doe-family.com.postern.key']);
+
+      // A queued message whose file vanished (an anti-virus quarantine, say).
+      const dead = await freePort();
+      t.gw.updateConfig((raw) => {
+        raw.outbound = { mode: 'smarthost', smarthost: { host: '127.0.0.1', port: dead, requireTLS: false } };
+      });
+      await sendFromLan(t, 'john.doe@doe-family.com', ['b@example.net'], 'vanishing');
+      await until(() => t.gw.outbound.list().length === 1 && !!t.gw.outbound.list()[0].recipients[0].lastError);
+      const id = t.gw.outbound.list()[0].id;
+      fs.rmSync(path.join(t.dataDir, 'queue', 'outbound', `${id}.eml`));
+      t.gw.outbound.retry(id);
+      await until(() => t.gw.outbound.list().length === 0);
+      await new Promise((r2) => setTimeout(r2, 300));
+      const fails = t.events().filter((e) => e.queueId === id && e.stage === 'delivery' && e.verdict === 'reject');
+      assert.equal(fails.length, 1);
+      assert.match(fails[0].text, /cannot be read/);
+    } finally {
+      await t.stop();
+      await sink.stop();
+    }
+  });
+
+  test('stop() returns while several deliveries are in flight', async () => {
+    // A smarthost that greets and then never answers EHLO.
+    const hangConnections: net.Socket[] = [];
+    const hang = net.createServer((sock) => {
+      hangConnections.push(sock);
+      sock.write('220 slow.example ESMTP\r\n');
+    });
+    const hport = await freePort();
+    await new Promise<void>((r) => hang.listen(hport, '127.0.0.1', () => r()));
+    const t = await startGateway(smarthostConfig(hport), { outboundRetryMs: FAST });
+    try {
+      await sendFromLan(t, 'john.doe@doe-family.com', ['a@example.net'], 'one');
+      await sendFromLan(t, 'john.doe@doe-family.com', ['b@example.net'], 'two');
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      // The attempts end when the hanging server is dropped; stop must then resolve.
+      const stopped = t.gw.stop();
+      setTimeout(() => {
+        for (const c of hangConnections) c.destroy();
+      }, 300);
+      await stopped;
+      assert.ok(Date.now() - t0 < 8000, `stop took ${Date.now() - t0} ms`);
+      assert.equal(t.gw.status().state, 'stopped');
+    } finally {
+      hang.close();
+      await t.stop().catch(() => {});
     }
   });
 });

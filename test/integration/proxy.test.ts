@@ -61,6 +61,40 @@ test('a PROXY header from anyone else is refused (before or after the greeting)'
   assert.equal(ev?.client, '127.0.0.1');
 });
 
+test('a PROXY header naming no client (UNKNOWN, health checks) is refused, not taken as the proxy itself', async () => {
+  for (const header of ['PROXY UNKNOWN\r\n', 'PROXY TCP4\r\n']) {
+    const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: header });
+    assert.equal(c.greeting.code, 421, header);
+    assert.match(c.greeting.text, /PROXY header named no client address/);
+    c.destroy();
+  }
+  // Even when the proxy's own address is internal (a tunnel ending on this computer).
+  t.gw.setNetwork('127.0.0.5/32', true);
+  try {
+    const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'PROXY UNKNOWN\r\n' });
+    assert.equal(c.greeting.code, 421);
+    c.destroy();
+  } finally {
+    t.gw.removeNetwork('127.0.0.5/32');
+  }
+});
+
+test('a proxy removed from the config can no longer name clients, without a restart', async () => {
+  t.gw.updateConfig((raw) => {
+    raw.trustedProxies = [];
+  });
+  try {
+    const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'PROXY TCP4 127.0.0.1 203.0.113.1 51009 25\r\n' });
+    const r = c.greeting.code === 220 ? await c.read() : c.greeting;
+    assert.equal(r.code, 421, 'an untrusted peer that talks first');
+    c.destroy();
+  } finally {
+    t.gw.updateConfig((raw) => {
+      raw.trustedProxies = [PROXY];
+    });
+  }
+});
+
 test("this host's networks are offered, and disabled until the user enables them", () => {
   const views = t.gw.listNetworks();
   const detected = detectNetworks();

@@ -7,6 +7,9 @@ import { LineEndings } from '../../core/smtp/message.ts';
 import { ConfigError, validateConfig } from '../../core/config/load.ts';
 import { EventBus, Ring } from '../../core/events/bus.ts';
 import { BanList } from '../../core/auth/bans.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 describe('CIDR matching is family-correct', () => {
   test('IPv4-mapped addresses match as IPv4, IPv6 never matches IPv4', () => {
@@ -137,6 +140,14 @@ describe('config validation', () => {
 });
 
 describe('events and bans', () => {
+  test('a ban file that cannot be written never throws (the ban holds in memory)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bans-'));
+    fs.mkdirSync(path.join(dir, 'auth-bans.json.tmp')); // the temp name is a directory: the write fails
+    const b = new BanList(dir, 1, 60);
+    assert.doesNotThrow(() => b.fail('192.0.2.9'));
+    assert.ok(b.banned('192.0.2.9'));
+    assert.match(b.saveError ?? '', /EISDIR/);
+  });
   test('the ring keeps the newest, ids keep increasing', () => {
     const r = new Ring<number>(3);
     for (let i = 1; i <= 5; i++) r.push(i);
@@ -161,6 +172,12 @@ describe('events and bans', () => {
     assert.ok(b.banned('192.0.2.1'));
     now += 61_000;
     assert.equal(b.banned('192.0.2.1'), null);
+    // IPv6: counted per /64, so a host cannot rotate through its own prefix
+    b.fail('2001:db8:1:2::a');
+    b.fail('2001:db8:1:2::b');
+    assert.ok(b.fail('2001:db8:1:2:ffff::1').ban);
+    assert.ok(b.banned('2001:db8:1:2::9'));
+    assert.equal(b.banned('2001:db8:1:3::1'), null);
     // failures older than 15 minutes do not count
     b.fail('192.0.2.2');
     b.fail('192.0.2.2');
