@@ -3,7 +3,7 @@
 // uses (core/queue/transport.ts), nothing sent. Direct delivery can't be checked from
 // here without mailing someone: say what it needs.
 import type { DoctorCheck } from '../api.ts';
-import { connectionFor, smarthostTarget } from '../queue/transport.ts';
+import { connectionFor, finishOnce, smarthostTarget } from '../queue/transport.ts';
 import { check, within, type DoctorContext } from './common.ts';
 
 type NmError = Error & { code?: string; response?: string; responseCode?: number };
@@ -23,17 +23,8 @@ function attempt(ctx: DoctorContext, timeoutMs: number): Promise<Outcome> {
   const where = `${t.host}:${t.port}`;
   return new Promise((resolve) => {
     const conn = connectionFor(t, { heloName: cfg.hostname, timeoutMs, socketTimeoutMs: timeoutMs });
-    let settled = false;
-    const done = (o: Outcome) => {
-      if (settled) return;
-      settled = true;
-      try {
-        conn.quit();
-      } catch {
-        conn.close();
-      }
-      resolve(o);
-    };
+    const finish = finishOnce(conn);
+    const done = (o: Outcome) => finish(() => resolve(o));
     const failed = (e: NmError, stage: string): Outcome => {
       const text = (e.response ?? e.message).trim();
       if (e.code === 'EAUTH') return { ok: false, detail: `${where} refused the login as "${t.auth?.user}": ${text}`, fix: 'Check outbound.smarthost.user and password (many providers want an app password here, not your usual one).' };

@@ -59,21 +59,26 @@ export function connectionFor(t: Target, o: SendOptions & { socketTimeoutMs?: nu
   });
 }
 
+/** Runs `fn` once (the first caller wins) after saying QUIT, or dropping the connection. */
+export function finishOnce(conn: SMTPConnection): (fn: () => void) => void {
+  let settled = false;
+  return (fn) => {
+    if (settled) return;
+    settled = true;
+    try {
+      conn.quit();
+    } catch {
+      conn.close();
+    }
+    fn();
+  };
+}
+
 /** Sends one message to one server; resolves with an outcome per recipient. */
 export function sendOnce(t: Target, from: string, rcpts: string[], message: Buffer, o: SendOptions): Promise<RcptOutcome[]> {
   return new Promise((resolve, reject) => {
     const conn = connectionFor(t, o);
-    let settled = false;
-    const done = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      try {
-        conn.quit();
-      } catch {
-        conn.close();
-      }
-      fn();
-    };
+    const done = finishOnce(conn);
     conn.once('error', (e: NmError) => done(() => reject(new ConnectError(`${t.servername}: ${e.message}`))));
     conn.connect((err?: NmError) => {
       if (err) return done(() => reject(new ConnectError(`${t.servername}: ${err.message}`)));
