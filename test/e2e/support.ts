@@ -8,6 +8,7 @@ import { createApi, type ApiDeps } from '../../core/api-impl.ts';
 import { startDashboard, type Dashboard, type DashboardOptions } from '../../core/http/server.ts';
 import { ApiError, type GatewayApi } from '../../core/api.ts';
 import { FAMILY, startGateway, type TestGateway } from '../support/gateway.ts';
+import { requireTools } from '../support/tools.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST = path.join(ROOT, 'dist', 'renderer');
@@ -49,6 +50,7 @@ export async function ensureRenderer(): Promise<void> {
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export function launchBrowser(): Promise<Browser> {
+  requireTools('chromium');
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 

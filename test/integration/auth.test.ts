@@ -13,6 +13,7 @@ import { generate } from 'selfsigned';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
 import { FAMILY, INTERNET, outboundQueued, startGateway, tempDir, type TestGateway } from '../support/gateway.ts';
 import { startSaslauthd, UNIX_PASSWORD, UNIX_USER, type Saslauthd } from '../support/saslauthd.ts';
+import { requireTools } from '../support/tools.ts';
 import { hashPassword } from '../../core/auth/builtin.ts';
 import { PosternServer } from '../../core/smtp/connection.ts';
 
@@ -29,6 +30,7 @@ const LISTENERS = [
 let t: TestGateway;
 let johnPw: string;
 before(async () => {
+  requireTools('swaks', 'swaks TLS');
   johnPw = 'john-has-a-long-passphrase';
   t = await startGateway({
     ...FAMILY,

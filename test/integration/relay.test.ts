@@ -8,11 +8,13 @@ import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
 import { FAMILY, INTERNET, outboundQueued, startGateway, type TestGateway } from '../support/gateway.ts';
+import { requireTools } from '../support/tools.ts';
 
 const run = promisify(execFile);
 
 let t: TestGateway;
 before(async () => {
+  requireTools('swaks');
   t = await startGateway();
 });
 after(() => t.stop());

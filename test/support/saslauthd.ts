@@ -1,13 +1,13 @@
 // A real `saslauthd -a shadow` for the tests (the seed's set-up), on a private socket
 // directory, stopped by pid. It reads /etc/shadow, so it needs root, and the Unix test
-// account that .ci/run creates.
+// account that test/setup.ts creates.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './gateway.ts';
+import { requireTools, UNIX_PASSWORD, UNIX_USER } from './tools.ts';
 
-export const UNIX_USER = 'postern-test';
-export const UNIX_PASSWORD = 'Family-Test-9';
+export { UNIX_PASSWORD, UNIX_USER };
 
 export interface Saslauthd {
   socket: string;
@@ -15,11 +15,11 @@ export interface Saslauthd {
 }
 
 export function requireSeedSetup(): void {
-  if (process.getuid?.() !== 0) throw new Error('the saslauthd tests run saslauthd -a shadow, which reads /etc/shadow: run them as root (as .ci/run does)');
+  requireTools('saslauthd');
+  if (process.getuid?.() !== 0) throw new Error('the saslauthd tests run saslauthd -a shadow, which reads /etc/shadow: run npm test as root');
   if (spawnSync('id', [UNIX_USER]).status !== 0) {
-    throw new Error(`Unix test account "${UNIX_USER}" is missing: .ci/run creates it (useradd -M -s /usr/sbin/nologin ${UNIX_USER}; chpasswd)`);
+    throw new Error(`Unix test account "${UNIX_USER}" is missing: npm test creates it when run as root (useradd -M -s /usr/sbin/nologin ${UNIX_USER}; chpasswd)`);
   }
-  if (!fs.existsSync('/usr/sbin/saslauthd')) throw new Error('saslauthd is not installed: apt-get install sasl2-bin (see .ci/run)');
 }
 
 export async function startSaslauthd(): Promise<Saslauthd> {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { tempDir } from './gateway.ts';
+import { requireTools } from './tools.ts';
 
 export interface Sink {
   port: number;
@@ -35,6 +36,7 @@ async function listening(port: number): Promise<boolean> {
 
 /** `extra`: smtp-sink options such as ['-r', 'RCPT'] (4xx) or ['-f', 'RCPT'] (5xx). */
 export async function startSink(extra: string[] = [], port?: number, dir = tempDir('postern-sink-')): Promise<Sink & { dir: string }> {
+  requireTools('smtp-sink');
   const p = port ?? (await freePort());
   fs.mkdirSync(path.join(dir, 'dump'), { recursive: true });
   fs.chmodSync(dir, 0o777);
