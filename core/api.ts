@@ -1,4 +1,4 @@
-// GatewayApi: everything a dashboard can see and do (DESIGN §3). One contract, two
+// GatewayApi: everything a dashboard can see and do (docs/design.md §7.1). One contract, two
 // transports: Electron IPC through the preload (electron/ipc.ts) and HTTP + Server-
 // Sent Events for the headless dashboard (core/http/). Both derive their channel and
 // route names from API_METHODS and validate every input with validateInput() before

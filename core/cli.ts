@@ -1,4 +1,4 @@
-// `postern` — the command line of DESIGN §2.1. Bad input: one line naming the
+// `postern` — the command line of docs/design.md §8.1. Bad input: one line naming the
 // problem on stderr, exit code 2, nothing changed.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -45,7 +45,7 @@ export interface Counters {
   authFailures: number;
 }
 
-/** The last setup check (DESIGN §1.10), in short, for the status strip and the tray. */
+/** The last setup check (docs/design.md §5), in short, for the status strip and the tray. */
 export interface SetupSummary {
   ranAt: string;
   fails: number;
@@ -328,7 +328,7 @@ export class Gateway {
         onUntrustedProxy: (conn) => hooks.onUntrustedProxy(conn),
       },
     );
-    // One bad client must never take the process down (research/libraries.md §1).
+    // One bad client must never take the process down (docs/design.md §10.1).
     server.on('error', (e: Error & { code?: string; remote?: string }) => {
       if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ETIMEDOUT') return;
       this.bus.emit({ stage: 'connect', verdict: 'info', rule: 'smtp error', listener: hooks.listenerName, client: e.remote ?? '', text: e.message });
@@ -402,7 +402,7 @@ export class Gateway {
     for (const fn of this.stateListeners) fn(s);
   }
 
-  // ---- internal networks (DESIGN §1.2) --------------------------------------
+  // ---- internal networks (docs/design.md §2.2) --------------------------------
 
   listNetworks(): NetworkView[] {
     return this.networks.list();
@@ -455,7 +455,7 @@ export class Gateway {
     this.apply(this.configStore.load(), 'configuration reloaded');
   }
 
-  // ---- open-relay self-test (DESIGN §1.10; used by core/doctor) --------------
+  // ---- open-relay self-test (docs/design.md §5; used by core/doctor) -------
 
   /**
    * An extra mx listener on 127.0.0.1 (port chosen by the OS) with the same hooks and

@@ -37,7 +37,7 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     out(l.ok ? `  ${l.mode.padEnd(12)} listening on ${host}:${l.boundPort}` : `  ${l.mode.padEnd(12)} NOT listening on port ${l.port}: ${l.error}. ${l.fix}`);
   }
-  // The dashboard (DESIGN §2.1): loopback, token in the printed URL. A dashboard that
+  // The dashboard (docs/design.md §7.2): loopback, token in the printed URL. A dashboard that
   // cannot start (port taken) is reported; the gateway keeps running without it.
   let dashboard: Dashboard | null = null;
   try {

@@ -1,4 +1,4 @@
-// "Start at login" (DESIGN §1.9): brings Postern back after a reboot, gateway
+// "Start at login" (docs/design.md §7.3): brings Postern back after a reboot, gateway
 // running, window hidden (the `--autostart` argument).
 //   - macOS and Windows: app.setLoginItemSettings (Electron has no Linux support).
 //   - Linux: an XDG autostart entry, $XDG_CONFIG_HOME/autostart/postern.desktop

@@ -1,4 +1,4 @@
-// GatewayApi over Electron IPC (DESIGN §1.9): one `ipcMain.handle('postern:<method>')`
+// GatewayApi over Electron IPC (docs/design.md §7.3): one `ipcMain.handle('postern:<method>')`
 // per API method. Every call is checked in this order before the API sees it:
 //   1. the channel names an API method;
 //   2. the sender is our page (top frame of postern://app), not an iframe or a page

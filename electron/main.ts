@@ -1,4 +1,4 @@
-// Postern's Electron main process: wiring only (DESIGN §1.9). The gateway core runs
+// Postern's Electron main process: wiring only (docs/design.md §7.3). The gateway core runs
 // here; its config is the electron-store file <userData>/config.json (store.ts),
 // the same file `postern serve` uses; its data is <userData>/data. The window talks
 // to it only through the typed preload bridge (preload.ts → ipc.ts), and gets live

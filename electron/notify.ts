@@ -1,4 +1,4 @@
-// Desktop notifications for what a person must act on (DESIGN §1.9), and nothing
+// Desktop notifications for what a person must act on (docs/design.md §7.3), and nothing
 // else: a port that could not be bound, a ban after failed logins, a delivery that
 // failed for good. The decisions are pure (Notifier.fromStatus / fromEvent, with the
 // clock passed in); main shows what they return.

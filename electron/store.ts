@@ -7,7 +7,7 @@
 //   - Defaults are NOT written into the file (useDefaults off): like FileConfigStore,
 //     only what the user or a change set is stored, so new defaults reach old files.
 //   - Mode 0600: the file holds password hashes and the smarthost password.
-//   - No electron-store migrations (its readme calls them buggy; research §4).
+//   - No electron-store migrations (its readme calls them buggy; docs/design.md §10.4).
 //   - `watch`: an edit from outside (the CLI's `postern user add`) is noticed and
 //     handed to onExternalChange, so the running gateway reloads it.
 //   - Reads go to the file, not to electron-store's copy: with `watch` on, conf

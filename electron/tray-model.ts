@@ -1,4 +1,4 @@
-// The tray as data (DESIGN §1.9): icon state, tooltip and menu derived from the
+// The tray as data (docs/design.md §7.3): icon state, tooltip and menu derived from the
 // gateway's status, the internal networks and the login-item setting. Pure, so every
 // state is tested without Electron; electron/tray.ts turns the model into a Tray.
 import type { GatewayStatus } from '../core/gateway.ts';

@@ -2,7 +2,7 @@
 // setters, one render() that derives icon, tooltip and menu from the current state
 // (tray-model.ts), and a seam for the Electron objects so it is tested without them.
 // The menu is rebuilt and set again on every change: Linux (StatusNotifierItem)
-// does not pick up changes to an already-set menu (research/libraries.md §6).
+// does not pick up changes to an already-set menu (docs/design.md §10.5).
 import type { GatewayStatus } from '../core/gateway.ts';
 import type { NetworkView } from '../core/net/networks.ts';
 import { trayModel, type MenuAction, type MenuItemModel, type TrayIconState, type TrayInput, type TrayModel } from './tray-model.ts';

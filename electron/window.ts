@@ -1,4 +1,4 @@
-// The dashboard window and what it may do (DESIGN §1.9, research/libraries.md §6):
+// The dashboard window and what it may do (docs/design.md §7.3, §10.5):
 // sandboxed, context-isolated, no Node; loads only postern://app (the built
 // renderer) with a strict CSP; no new windows, no navigation, no webviews, no
 // permissions. https links open in the user's browser. Closing hides it.

@@ -1,4 +1,4 @@
-// Brute-force protection (DESIGN §1.3): per client IP, `maxFailures` failed AUTHs
+// Brute-force protection (docs/design.md §2.4): per client IP, `maxFailures` failed AUTHs
 // within 15 minutes ban the IP for `banSeconds`. Bans are saved to
 // <data>/auth-bans.json so that a restart does not forgive an attacker.
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-// Reading, validating and writing the config file (DESIGN §2.2). An invalid file is
+// Reading, validating and writing the config file (docs/design.md §8.2). An invalid file is
 // refused as a whole with the JSON path of each problem: the gateway never starts
 // half-configured.
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-// The config file of DESIGN §2.2: its types, its JSON Schema (shared with the desktop
+// The config file of docs/design.md §8.2: its types, its JSON Schema (shared with the desktop
 // app's electron-store file) and its defaults. Missing keys take the schema's defaults.
 
 export type ListenerMode = 'mx' | 'submission' | 'submissions';

@@ -1,4 +1,4 @@
-// The setup check (DESIGN §1.10): every thing a working home mail server needs, each
+// The setup check (docs/design.md §5): every thing a working home mail server needs, each
 // with a status, what was found and the fix in one sentence. Independent checks run
 // at once; every network step is bounded (dns.timeoutMs per lookup, ~5 s per SMTP
 // step) and each check has an outer bound too, so the report always arrives — an

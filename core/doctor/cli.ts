@@ -1,5 +1,5 @@
-// `postern doctor [--config FILE] [--data-dir DIR] [--json]` (DESIGN §2.1): the setup
-// check of §1.10 from the command line, while `postern serve` may be running elsewhere.
+// `postern doctor [--config FILE] [--data-dir DIR] [--json]` (docs/design.md §8.1): the setup
+// check of §5 from the command line, while `postern serve` may be running elsewhere.
 // Human output: one line per check (✓ ok, ! warn, ✗ fail) with what was found and the
 // fix. With --json exactly one object `{ "checks": [ { id, status, title, detail, fix } ] }`.
 // Exit code 0 when nothing fails, 1 otherwise; bad input: an Error with code 'EUSER'

@@ -1,4 +1,4 @@
-// What every check of the setup check (DESIGN §1.10) shares: the context it runs in,
+// What every check of the setup check (docs/design.md §5) shares: the context it runs in,
 // the result shape, bounded DNS lookups that turn failures into words.
 import type os from 'node:os';
 import type { CheckStatus, DoctorCheck } from '../api.ts';

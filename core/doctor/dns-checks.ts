@@ -1,4 +1,4 @@
-// The DNS part of the setup check (DESIGN §1.10): hostname, MX, SPF, DKIM, DMARC and
+// The DNS part of the setup check (docs/design.md §5): hostname, MX, SPF, DKIM, DMARC and
 // reverse DNS. Records are compared with what Postern itself would publish — the SPF
 // helper's default record, the DKIM key outbound mail is signed with — so a fix is
 // always the exact zone line to paste.

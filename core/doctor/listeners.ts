@@ -1,4 +1,4 @@
-// The listeners check (DESIGN §1.10). With a running gateway: what it bound, and why
+// The listeners check (docs/design.md §5). With a running gateway: what it bound, and why
 // not. Standalone (`postern doctor` while `postern serve` may run elsewhere): knock on
 // each configured port and read the greeting — Postern's, another program's, or
 // nobody's; when nobody answers, try to bind the port to learn whether Postern could.

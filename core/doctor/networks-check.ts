@@ -1,4 +1,4 @@
-// Internal networks sanity (DESIGN §1.10): everyone in an enabled network may relay,
+// Internal networks sanity (docs/design.md §5): everyone in an enabled network may relay,
 // so none may reach into the public Internet (0.0.0.0/0, ::/0, any public range), and
 // a Docker/VM bridge or VPN trusted is worth a second look.
 import type { DoctorCheck } from '../api.ts';

@@ -1,4 +1,4 @@
-// The open-relay self-test (DESIGN §1.10): Postern asks itself, as an Internet client,
+// The open-relay self-test (docs/design.md §5): Postern asks itself, as an Internet client,
 // to relay, and must be refused. The client reaches a self-test listener with the
 // config's policy (Gateway.startSelfTestListener) through a PROXY header naming
 // 192.0.2.77 (TEST-NET-1, an Internet address), so the policy sees an Internet client

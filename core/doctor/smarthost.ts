@@ -1,4 +1,4 @@
-// The outbound check (DESIGN §1.10): with a smarthost, connect, TLS as configured, and
+// The outbound check (docs/design.md §5): with a smarthost, connect, TLS as configured, and
 // log in with the configured credentials — the same route and options the delivery
 // uses (core/queue/transport.ts), nothing sent. Direct delivery can't be checked from
 // here without mailing someone: say what it needs.

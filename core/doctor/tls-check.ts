@@ -1,4 +1,4 @@
-// The TLS certificate check (DESIGN §1.10): the configured certificate, else the one
+// The TLS certificate check (docs/design.md §5): the configured certificate, else the one
 // Postern generates into the data dir; valid for the hostname (SAN, or CN without SANs;
 // wildcards for one label), in date and not expiring within 14 days, matching its key,
 // and issued by a known authority (a self-signed one works, but is a warning).

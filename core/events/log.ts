@@ -1,4 +1,4 @@
-// log/events.jsonl (DESIGN §2.3, §2.4): one JSON object per line, appended in
+// log/events.jsonl (docs/design.md §4.3, §8.3): one JSON object per line, appended in
 // batches off the hot path, rotated by size (events.1.jsonl … events.N.jsonl).
 // The event log is a record for people, not the durability mechanism: it is not
 // fsynced per event (the message spool is).

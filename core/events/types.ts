@@ -1,4 +1,4 @@
-// The event record of DESIGN §2.4 (stable: extend, never rename or remove).
+// The event record of docs/design.md §4.1 (stable: extend, never rename or remove).
 
 export type Stage = 'connect' | 'tls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'queue' | 'delivery' | 'network' | 'system';
 export type EventVerdict = 'accept' | 'reject' | 'defer' | 'info';

@@ -1,4 +1,4 @@
-// The headless dashboard (DESIGN §2.1, §3): the built renderer plus GatewayApi over
+// The headless dashboard (docs/design.md §7.2, §7.1): the built renderer plus GatewayApi over
 // HTTP and a live Server-Sent Events stream, on loopback.
 //
 // Routes

@@ -1,5 +1,5 @@
 // The live stream of the headless dashboard: Server-Sent Events fanned out to every
-// open page. Rules (research/style.md §8, after Mailpit's hub.go):
+// open page. Rules (docs/design.md §7.2, after Mailpit's hub.go):
 //   - the SMTP path only pushes an event reference into an array; the serialising
 //     and writing happen later, on a timer, at most ~10 batches per second;
 //   - nothing is subscribed, collected or serialised while no page listens;

@@ -2,7 +2,7 @@
 //
 // ip-cidr validates and normalises what a person types; matching uses Node's
 // net.BlockList, because ip-cidr compares bit strings across address families
-// (`c0a8::1` "is in" 192.168.0.0/16, research/libraries.md §3).
+// (`c0a8::1` "is in" 192.168.0.0/16, docs/design.md §10.2).
 import net from 'node:net';
 import IPCIDR from 'ip-cidr';
 

@@ -1,10 +1,10 @@
-// Networks this host sits on (DESIGN §1.2), offered to the user *disabled*: a laptop
+// Networks this host sits on (docs/design.md §2.2), offered to the user *disabled*: a laptop
 // on café Wi-Fi must not trust the café.
 //
 // Node's os.networkInterfaces() is used rather than systeminformation: it returns
 // every address with its CIDR at once, while systeminformation keeps one address
 // per interface and runs execSync (blocking the SMTP server) to find them
-// (research/libraries.md §5).
+// (docs/design.md §10.3).
 import os from 'node:os';
 import { parseCidr } from './cidr.ts';
 

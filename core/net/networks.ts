@@ -1,4 +1,4 @@
-// The internal-networks list the user toggles (DESIGN §1.2): configured entries plus
+// The internal-networks list the user toggles (docs/design.md §2.2): configured entries plus
 // detected ones not yet configured. The matcher is rebuilt on every change and read
 // at the start of each transaction, so a toggle applies to the next transaction.
 import type { InternalNetwork } from '../config/schema.ts';

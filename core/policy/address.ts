@@ -1,6 +1,6 @@
 // Envelope addresses as an SMTP client writes them (RFC 5321 §4.1.2), parsed by us
 // rather than smtp-server: its parser silently drops source routes and refuses quoted
-// local parts, and the relay policy must see both (DESIGN §1.1 rule 1).
+// local parts, and the relay policy must see both (docs/design.md §2.1, RCPT rule 1).
 import net from 'node:net';
 import { domainToASCII } from 'node:url';
 
@@ -137,7 +137,7 @@ function quote(s: string): string {
   return `"${s.replace(/(["\\])/g, '\\$1')}"`;
 }
 
-/** Key for comparing mailboxes: local part case-insensitive (as DESIGN §1.1 asks). */
+/** Key for comparing mailboxes: local part case-insensitive (docs/design.md §2.1). */
 export function mailboxKey(m: Pick<Mailbox, 'local' | 'domain'>): string {
   return `${m.local.toLowerCase()}@${m.domain}`;
 }

@@ -1,4 +1,4 @@
-// The relay policy of DESIGN §1.1 — the seed's `check_mail_relay` and
+// The relay policy of docs/design.md §2.1 — the seed's `check_mail_relay` and
 // `check_rcpt_relay` — as pure functions of (facts, directory) → verdict.
 // The smtp hooks gather the facts, call these, send the reply and emit the event.
 //

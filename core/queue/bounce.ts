@@ -1,5 +1,5 @@
 // RFC 3464 delivery status notifications (multipart/report; report-type=delivery-status).
-// Built by hand: nodemailer has no multipart/report builder (research/libraries.md §8),
+// Built by hand: nodemailer has no multipart/report builder (docs/design.md §10.6),
 // and the format is three fixed parts.
 import crypto from 'node:crypto';
 import { rfc5322Date } from '../smtp/message.ts';

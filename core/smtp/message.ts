@@ -1,5 +1,5 @@
 // What happens to message bytes between DATA and the disk: bare CR / bare LF are
-// found and, for trusted clients, turned into CRLF (DESIGN §1.5). No stored message
+// found and, for trusted clients, turned into CRLF (docs/design.md §2.8). No stored message
 // contains a bare CR or LF, so nothing Postern stores or relays can smuggle a second
 // message into a downstream server (CVE-2023-51764 class).
 //

@@ -1,4 +1,4 @@
-// TLS material for the listeners (DESIGN §1.3): the configured certificate, else a
+// TLS material for the listeners (docs/design.md §2.5): the configured certificate, else a
 // self-signed one generated once into <data>/tls/. smtp-server's built-in certificate
 // has a published private key and is never served. A replaced certificate file is
 // noticed (mtime, checked at most once a second per new connection) and loaded

@@ -1,4 +1,4 @@
-// The SPF check at MAIL FROM (DESIGN §1.4): mailauth evaluates RFC 7208 over our DNS
+// The SPF check at MAIL FROM (docs/design.md §2.6): mailauth evaluates RFC 7208 over our DNS
 // client; here are the identity, the policy table, the reply and the header fields.
 //
 // mailauth runs in its `strict` mode: the whole record is syntax-checked before
@@ -47,7 +47,7 @@ export interface SpfInput {
 
 // ---- the policy table ------------------------------------------------------
 
-/** DESIGN §1.4, RFC 7372 codes: 5.7.23 validation failed, 5.7.24 validation error. */
+/** docs/design.md §2.6, RFC 7372 codes: 5.7.23 validation failed, 5.7.24 validation error. */
 export function spfReply(result: SpfResult, policy: Config['spf']['policy']): { code: number; enhanced: string; what: string } | null {
   switch (result) {
     case 'fail':

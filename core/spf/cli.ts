@@ -1,4 +1,4 @@
-// `postern spf` (DESIGN §2.1):
+// `postern spf` (docs/design.md §8.1, §6):
 //   postern spf DOMAIN [--mx] [--a] [--ip4 IP]... [--ip6 IP]... [--include D]... [--soft]
 //     prints the record and the zone line to paste;
 //   postern spf --check DOMAIN [--config FILE] [--ip IP] [build options]
@@ -101,7 +101,7 @@ export async function spfCommand(args: string[], io: Output = STDIO): Promise<nu
 
   if (values.ip !== undefined && !net.isIP(values.ip)) throw userError(`--ip "${values.ip}" is not an IP address`);
   const cfg = loadConfig(values.config);
-  // By default the check evaluates this host's public address (DESIGN §1.8).
+  // By default the check evaluates this host's public address (docs/design.md §6).
   const ip = values.ip ?? cfg.publicAddress ?? undefined;
   // Compared with the flags given, else with what Postern recommends for its own domains.
   const isOurs = cfg.domains.includes(normalizeDomain(domain));

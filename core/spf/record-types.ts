@@ -1,4 +1,4 @@
-// Types of the SPF record helper (DESIGN §1.8), shared by core/spf/record.ts,
+// Types of the SPF record helper (docs/design.md §6), shared by core/spf/record.ts,
 // `postern spf`, the GatewayApi and the dashboard.
 
 export interface SpfChoices {

@@ -1,4 +1,4 @@
-// The SPF record helper (DESIGN §1.8): build the record Postern recommends, show it
+// The SPF record helper (docs/design.md §6): build the record Postern recommends, show it
 // as the zone line to paste, validate any record with the position of each
 // problem, and check what a domain actually publishes.
 import net from 'node:net';

@@ -1,4 +1,4 @@
-// The SPF check as the SMTP hooks see it (DESIGN §1.4).
+// The SPF check as the SMTP hooks see it (docs/design.md §2.6).
 import type { Mailbox } from '../policy/address.ts';
 
 export type SpfResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror';

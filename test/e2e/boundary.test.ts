@@ -1,4 +1,4 @@
-// The renderer's boundary (research/style.md "What Postern should take" §1): it
+// The renderer's boundary (docs/design.md §9.2): it
 // imports React, TanStack Virtual, its own files and the TYPES of core/api.ts —
 // never core internals, never Node or Electron; the built bundle reaches for no
 // Node module and contains no inline script or style the CSP would refuse.

@@ -1,5 +1,5 @@
 // `postern serve` as a child process: it prints the dashboard URL with its token
-// (DESIGN §2.1), the page works from that URL, and a wrong token sees nothing.
+// (docs/design.md §7.2), the page works from that URL, and a wrong token sees nothing.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -9,7 +9,7 @@ import { ensureRenderer, launchBrowser, openDashboard, startStack, unavailable, 
 import { createSpfHelper } from '../../core/spf/record.ts';
 import type { SpfHelper } from '../../core/api-impl.ts';
 
-/** The seed's zone line (DESIGN §1.8), character for character. */
+/** The seed's zone line (docs/design.md §6), character for character. */
 const SEED_ZONE_LINE = 'doe-family.com.          TXT "v=spf1 +mx -all"';
 
 /** What the DNS says about doe-family.com: the seed's record, its MX and their addresses. */

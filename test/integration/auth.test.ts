@@ -1,4 +1,4 @@
-// DESIGN §1.3 over real SMTP: TLS on every listener mode, AUTH only over TLS, the
+// Authentication (docs/design.md §2.4, §2.5) over real SMTP: TLS on every listener mode, AUTH only over TLS, the
 // builtin and saslauthd (shadow) backends, sender-login mismatch, brute-force bans.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';

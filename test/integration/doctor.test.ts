@@ -1,4 +1,4 @@
-// The setup check (DESIGN §1.10, §2.1 `postern doctor`) against real parts on loopback:
+// The setup check (docs/design.md §5, §8.1 `postern doctor`) against real parts on loopback:
 // our DNS server with a complete zone for doe-family.com (then each record missing or
 // wrong), a running gateway, smtp-sink and an smtp-server smarthost, the relay
 // self-test over SMTP with a PROXY header, and `postern doctor` as a child process.
@@ -134,7 +134,7 @@ async function withZone<T>(change: (z: Zone) => void, fn: () => Promise<T>): Pro
 }
 
 describe('a complete, correct setup', () => {
-  test('every check is ok, in the order of DESIGN §2.1', async () => {
+  test('every check is ok, in the documented order (docs/design.md §5)', async () => {
     const r = await doctor();
     assert.deepEqual(
       r.checks.map((c) => c.id),

@@ -1,4 +1,4 @@
-// Outbound delivery (DESIGN §1.5, issue 5): Postfix's smtp-sink as the smarthost and
+// Outbound delivery (docs/design.md §3.3, issue 5): Postfix's smtp-sink as the smarthost and
 // as a loopback MX found through our own DNS server; retries, bounces, DKIM, queue
 // control, and a SIGKILL in the middle of a delivery.
 import { test, before, after, describe } from 'node:test';

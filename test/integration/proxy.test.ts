@@ -1,4 +1,4 @@
-// Trusted proxies (DESIGN §1.6): a VPS tunnel forwards port 25 with a PROXY v1 header.
+// Trusted proxies (docs/design.md §2.3): a VPS tunnel forwards port 25 with a PROXY v1 header.
 // From a trusted proxy the header is required and names the client; from anyone
 // else it is refused. And internal networks: detected ones are offered, disabled.
 import { test, before, after } from 'node:test';

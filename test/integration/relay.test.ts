@@ -1,4 +1,4 @@
-// DESIGN §1.1 over real SMTP on loopback. The "Internet" connects from 127.0.0.2,
+// The relay rules (docs/design.md §2.1) over real SMTP on loopback. The "Internet" connects from 127.0.0.2,
 // the internal network is 127.0.0.1/32.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +72,7 @@ describe("nmap smtp-open-relay's 16 tests, from the Internet", () => {
   });
 });
 
-describe('relay rules of DESIGN §1.1', () => {
+describe('relay rules (docs/design.md §2.1)', () => {
   test('a family address receives mail from anyone (nodemailer from the Internet)', async () => {
     const before = t.maildirFiles('john').length;
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: t.port(), secure: false, ignoreTLS: true, localAddress: INTERNET } as never);

@@ -1,4 +1,4 @@
-// DESIGN §1.4 over real SMTP: a gateway whose SPF check asks the tests' own DNS
+// The SPF check (docs/design.md §2.6) over real SMTP: a gateway whose SPF check asks the tests' own DNS
 // server on loopback. Clients arrive through a trusted PROXY header, so each test
 // picks the Internet address the SPF check sees; no internal network is enabled.
 import { test, before, after, describe } from 'node:test';
@@ -125,7 +125,7 @@ function assertRejected(s: Sent, code: number, enhanced: string): void {
   assert.equal(s.stored, undefined);
 }
 
-// DESIGN §1.4's table: result → [soft, strict], null = accepted.
+// The table of docs/design.md §2.6: result → [soft, strict], null = accepted.
 const TABLE: { result: string; from: string; ip: string; soft: [number, string] | null; strict: [number, string] | null }[] = [
   { result: 'pass', from: 'alice@pass.example', ip: GOOD_IP, soft: null, strict: null },
   { result: 'neutral', from: 'alice@neutral.example', ip: BAD_IP, soft: null, strict: null },

@@ -1,7 +1,7 @@
 // The desktop config store (electron/store.ts) over the real electron-store 12, in
 // plain Node: electron-store imports `electron`, whose npm stub would try to
 // download the binary; ELECTRON_OVERRIDE_DIST_PATH makes it return a path instead
-// (research/libraries.md §4), and an absolute cwd replaces app.getPath('userData').
+// (docs/design.md §10.4), and an absolute cwd replaces app.getPath('userData').
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -281,7 +281,7 @@ describe('identities (RFC 7208 §2.4)', () => {
   });
 });
 
-describe('policy table (DESIGN §1.4)', () => {
+describe('policy table (docs/design.md §2.6)', () => {
   const expected: Record<SpfResult, [string | null, string | null]> = {
     pass: [null, null],
     neutral: [null, null],

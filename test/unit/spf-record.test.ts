@@ -1,4 +1,4 @@
-// core/spf/record.ts: building, validating and checking SPF records (DESIGN §1.8).
+// core/spf/record.ts: building, validating and checking SPF records (docs/design.md §6).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DnsClient } from '../../core/dns/client.ts';

@@ -1,4 +1,4 @@
-// Internal networks (DESIGN §1.2): a toggle each; detected networks are offered
+// Internal networks (docs/design.md §2.2): a toggle each; detected networks are offered
 // untrusted; custom CIDRs are added here and checked by Postern (the page only
 // shows what the server answers).
 import { useState, type FormEvent } from 'react';

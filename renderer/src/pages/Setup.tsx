@@ -1,4 +1,4 @@
-// Setup: the doctor's checks (DESIGN §1.10), the gateway's on/off, and the settings
+// Setup: the doctor's checks (docs/design.md §5), the gateway's on/off, and the settings
 // at a glance.
 import { useState } from 'react';
 import type { CheckStatus } from '../api.ts';

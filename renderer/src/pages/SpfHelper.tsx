@@ -1,4 +1,4 @@
-// The SPF record helper (DESIGN §1.8): build a record from choices and copy its zone
+// The SPF record helper (docs/design.md §6): build a record from choices and copy its zone
 // line, validate a pasted record, check the published one. Postern builds and judges
 // every record; the page shows what it answers.
 import { useEffect, useState, type FormEvent } from 'react';
