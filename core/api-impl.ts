@@ -20,7 +20,7 @@ export interface SpfHelper {
   defaults(domain: string, publicAddresses: string[], smarthostInclude?: string): SpfChoices;
 }
 
-/** Outbound queue control (core/queue/outbound.ts provides it). */
+/** Outbound queue control (core/delivery/outbound.ts provides it). */
 export interface QueueControl {
   list(): QueueEntry[];
   retry(id: string): boolean;

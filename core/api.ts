@@ -7,7 +7,7 @@ import type { GatewayEvent, EventVerdict, Stage } from './events/types.ts';
 import type { GatewayStatus } from './gateway.ts';
 import type { NetworkView } from './net/networks.ts';
 import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
-import type { OutboundRecipient } from './queue/store.ts';
+import type { OutboundRecipient } from './spool/store.ts';
 
 export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient };
 export type { ListenerStatus, Counters, GatewayState } from './gateway.ts';

@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       return spfCommand(rest);
     }
     case 'dkim': {
-      const { dkimCommand } = await import('./queue/dkim-cli.ts');
+      const { dkimCommand } = await import('./dkim/cli.ts');
       return dkimCommand(rest);
     }
     case 'doctor': {

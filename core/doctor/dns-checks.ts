@@ -7,7 +7,7 @@ import type { DoctorCheck } from '../api.ts';
 import { unmapIPv4 } from '../net/cidr.ts';
 import { checkPublished, defaultChoices, recordFor, zoneLine } from '../spf/record.ts';
 import type { SpfCheckResult, SpfChoices } from '../spf/record-types.ts';
-import { DkimKeys, dkimZoneLine } from '../queue/dkim.ts';
+import { DkimKeys, dkimZoneLine } from '../dkim/keys.ts';
 import { interfacePublicAddresses, isPublicAddress, reverseName } from './addresses.ts';
 import { check, combine, DNS_FIX, lookup, lookupTxt, sameName, type DoctorContext, type Part } from './common.ts';
 

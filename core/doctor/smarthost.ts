@@ -1,9 +1,9 @@
 // The outbound check (docs/design.md §5): with a smarthost, connect, TLS as configured, and
 // log in with the configured credentials — the same route and options the delivery
-// uses (core/queue/transport.ts), nothing sent. Direct delivery can't be checked from
+// uses (core/delivery/smtp-client.ts), nothing sent. Direct delivery can't be checked from
 // here without mailing someone: say what it needs.
 import type { DoctorCheck } from '../api.ts';
-import { connectionFor, finishOnce, smarthostTarget } from '../queue/transport.ts';
+import { connectionFor, finishOnce, smarthostTarget } from '../delivery/smtp-client.ts';
 import { check, within, type DoctorContext } from './common.ts';
 
 type NmError = Error & { code?: string; response?: string; responseCode?: number };

@@ -8,7 +8,7 @@ import { FAMILY } from '../support/gateway.ts';
 import { startDnsServer, type DnsServer, type Zone } from '../support/dns-server.ts';
 import { ensureRenderer, launchBrowser, openDashboard, screenshotPath, startStack, type Stack } from './support.ts';
 import { doctorForGateway } from '../../core/doctor/checks.ts';
-import { dkimRecord } from '../../core/queue/dkim.ts';
+import { dkimRecord } from '../../core/dkim/keys.ts';
 
 const PUBLIC = '203.0.113.5';
 const ZONE: Zone = {

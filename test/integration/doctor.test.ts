@@ -13,7 +13,7 @@ import { SMTPServer } from 'smtp-server';
 import type { DoctorCheck, DoctorReport } from '../../core/api.ts';
 import { MemoryConfigStore } from '../../core/config/store.ts';
 import { Gateway } from '../../core/gateway.ts';
-import { DkimKeys, dkimRecord, dkimZoneLine, type DkimKey } from '../../core/queue/dkim.ts';
+import { DkimKeys, dkimRecord, dkimZoneLine, type DkimKey } from '../../core/dkim/keys.ts';
 import { doctorForGateway, runDoctor, CHECK_IDS } from '../../core/doctor/checks.ts';
 import { dnsClientFor } from '../../core/dns/client.ts';
 import { validateConfig } from '../../core/config/load.ts';

@@ -14,7 +14,7 @@ import { startDnsServer, type DnsServer } from '../support/dns-server.ts';
 import { startSink, freePort } from '../support/smtp-sink.ts';
 import { startServe } from '../support/serve-process.ts';
 import { DnsClient } from '../../core/dns/client.ts';
-import { dkimRecord } from '../../core/queue/dkim.ts';
+import { dkimRecord } from '../../core/dkim/keys.ts';
 
 const FAST = [300, 300, 300];
 

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.ts';
 import { normalizeDomain } from '../policy/address.ts';
 import { defaultConfigFile, defaultDataDir } from '../paths.ts';
-import { DkimKeys, dkimRecord, dkimZoneLine } from './dkim.ts';
+import { DkimKeys, dkimRecord, dkimZoneLine } from './keys.ts';
 
 function usage(msg: string): never {
   const e = new Error(msg) as Error & { code: string };

@@ -15,11 +15,11 @@ import type { Directory } from '../policy/directory.ts';
 import { normalizeDomain, parseMailbox } from '../policy/address.ts';
 import type { DnsClient } from '../dns/client.ts';
 import type { QueueEntry } from '../api.ts';
-import { DirSyncer, fsyncDirSync, replaceFileDurable } from './durable.ts';
-import type { MessageStore, OutboundEnvelope, OutboundRecipient } from './store.ts';
-import { ConnectError, planMx, sendOnce, smarthostTarget, type RcptOutcome, type Target } from './transport.ts';
+import { DirSyncer, fsyncDirSync, replaceFileDurable } from '../spool/durable.ts';
+import type { MessageStore, OutboundEnvelope, OutboundRecipient } from '../spool/store.ts';
+import { ConnectError, planMx, sendOnce, smarthostTarget, type RcptOutcome, type Target } from './smtp-client.ts';
 import { buildBounce, enhancedFromReply } from './bounce.ts';
-import { DkimKeys, fromHeaderDomain, signMessage } from './dkim.ts';
+import { DkimKeys, fromHeaderDomain, signMessage } from '../dkim/keys.ts';
 
 /** Delay before attempt n+1 after n failed attempts (ms): 1 m, 5 m, 15 m, 30 m, 1 h, 2 h, then every 4 h. */
 export const DEFAULT_RETRY_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
