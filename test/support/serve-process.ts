@@ -15,9 +15,14 @@ export interface ServeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `postern serve` and resolves once it printed its listeners. */
-export function startServe(configFile: string, dataDir: string, extraArgs: string[] = [], timeoutMs = 20_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir, ...extraArgs], {
+/**
+ * Starts `postern serve` and resolves once it printed its listeners. `wrap` runs it
+ * under another program (`['strace', …, '--']`): then `child` is that program.
+ */
+export function startServe(configFile: string, dataDir: string, extraArgs: string[] = [], timeoutMs = 20_000, wrap: string[] = []): Promise<ServeProcess> {
+  const argv = [process.execPath, POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir, ...extraArgs];
+  const [cmd, ...args] = [...wrap, ...argv];
+  const child = spawn(cmd, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
