@@ -8,17 +8,11 @@ import { ConfigError } from './config/load.ts';
 import { hashPassword } from './auth/builtin.ts';
 import { parseCidr } from './net/cidr.ts';
 import type { Account } from './config/schema.ts';
-import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
+import type { SpfHelper } from './spf/record-types.ts';
 import { spfHelperFor } from './spf/record.ts';
 import type { Config } from './config/schema.ts';
 
-/** The SPF record helper, as the API needs it (core/spf/record.ts provides it). */
-export interface SpfHelper {
-  build(c: SpfChoices): SpfBuildResult;
-  validate(record: string): SpfValidation;
-  check(domain: string, opts: { ip?: string; expected?: SpfChoices }): Promise<SpfCheckResult>;
-  defaults(domain: string, publicAddresses: string[], smarthostInclude?: string): SpfChoices;
-}
+export type { SpfHelper };
 
 /** Outbound queue control (core/delivery/outbound.ts provides it). */
 export interface QueueControl {

@@ -56,3 +56,11 @@ export interface SpfCheckResult {
   evaluation: SpfEvaluation | null;
   error: string | null;
 }
+
+/** The SPF record helper as the GatewayApi and `postern spf` use it (core/spf/record.ts provides it). */
+export interface SpfHelper {
+  build(c: SpfChoices): SpfBuildResult;
+  validate(record: string): SpfValidation;
+  check(domain: string, opts: { ip?: string; expected?: SpfChoices }): Promise<SpfCheckResult>;
+  defaults(domain: string, publicAddresses: string[], smarthostInclude?: string): SpfChoices;
+}

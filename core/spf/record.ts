@@ -6,8 +6,7 @@ import { spf as mailauthSpf } from 'mailauth';
 import type { Config } from '../config/schema.ts';
 import { isValidDomain, normalizeDomain } from '../policy/address.ts';
 import { dnsClientFor, type Resolver } from '../dns/client.ts';
-import type { SpfHelper } from '../api-impl.ts';
-import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfEvaluation, SpfProblem, SpfValidation } from './record-types.ts';
+import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfEvaluation, SpfHelper, SpfProblem, SpfValidation } from './record-types.ts';
 import { MAX_DNS_TERMS, MAX_VOID_LOOKUPS, sanitizeText } from './check.ts';
 
 // The term grammar is mailauth's own validator (not in its typings): the helper then
