@@ -8,8 +8,9 @@ import type { GatewayStatus } from './gateway.ts';
 import type { NetworkView } from './net/networks.ts';
 import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
 import type { OutboundRecipient } from './spool/store.ts';
+import type { QueueEntry } from './delivery/queue-entry.ts';
 
-export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient };
+export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient, QueueEntry };
 export type { ListenerStatus, Counters, GatewayState } from './gateway.ts';
 export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';
 
@@ -39,14 +40,6 @@ export interface AccountView {
   name: string;
   addresses: string[];
   hasPassword: boolean;
-}
-
-export interface QueueEntry {
-  id: string;
-  from: string;
-  received: string;
-  client: string;
-  recipients: OutboundRecipient[];
 }
 
 export interface Settings {
