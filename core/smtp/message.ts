@@ -5,6 +5,7 @@
 //
 // Hand-written rather than a library: it is one linear scan, and it must report
 // *whether* it changed anything (Internet clients get 550 5.5.2 instead).
+import { foldHeader } from '../mail/header.ts';
 
 export class LineEndings {
   private pendingCR = false;
@@ -81,22 +82,6 @@ export function rfc5322Date(d = new Date()): string {
   return d.toUTCString().replace(/GMT$/, '+0000');
 }
 
-/** Folds `Name: value` at spaces so that no line exceeds 78 characters. */
-export function foldHeader(line: string): string {
-  if (line.length <= 78) return line;
-  const words = line.split(' ');
-  const out: string[] = [];
-  let cur = '';
-  for (const w of words) {
-    if (cur && cur.length + 1 + w.length > 76) {
-      out.push(cur);
-      cur = '\t' + w;
-    } else cur = cur ? `${cur} ${w}` : w;
-  }
-  if (cur) out.push(cur);
-  return out.join('\r\n');
-}
-
 export interface ReceivedInfo {
   helo: string;
   clientIp: string;
@@ -111,5 +96,5 @@ export interface ReceivedInfo {
 export function receivedHeader(r: ReceivedInfo): string {
   const tls = r.tls ? ` (${r.tls})` : '';
   const forPart = r.for ? ` for <${r.for}>` : '';
-  return foldHeader(`Received: from ${r.helo || 'unknown'} ([${r.clientIp}]) by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`) + '\r\n';
+  return foldHeader(`Received: from ${r.helo || 'unknown'} ([${r.clientIp}]) by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`);
 }

@@ -14,7 +14,8 @@ import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
 import type { Config } from '../config/schema.ts';
 import { DnsClient, dnsClientFor, type Resolver } from '../dns/client.ts';
 import type { SpfOutcome } from './types.ts';
-import { authResultsHeader, foldHeader, sanitizeText, type SpfDetail } from './check.ts';
+import { foldHeader } from '../mail/header.ts';
+import { authResultsHeader, sanitizeText, type SpfDetail } from './check.ts';
 
 export interface MessageAuthContext {
   /** The MAIL FROM check's outcome (null: SPF was not checked). */

@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.ts';
 import type { Mailbox } from '../policy/address.ts';
 import { dnsClientFor, type Resolver } from '../dns/client.ts';
 import type { MailFromCheck, SpfOutcome, SpfResult } from './types.ts';
+import { foldHeader } from '../mail/header.ts';
 
 /** RFC 7208 §4.6.4 limits, passed explicitly so a mailauth default change can't move them. */
 export const MAX_DNS_TERMS = 10;
@@ -63,45 +64,9 @@ export function spfReply(result: SpfResult, policy: Config['spf']['policy']): { 
   }
 }
 
-// ---- header fields -----------------------------------------------------------
+// ---- header fields (folded by core/mail/header.ts) ----------------------------
 
-/**
- * Folds one header field (RFC 5322 §2.2.3) at 78 columns: CRLF inserted before a
- * space, never inside a quoted-string, so unfolding gives back the same field.
- * Given several parts, each after the first starts a new line (as after the `;`
- * between Authentication-Results entries). Returns the field CRLF-terminated.
- */
-export function foldHeader(field: string | string[], width = 78): string {
-  const parts = (Array.isArray(field) ? field : [field]).map((p) => p.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]+/g, ' '));
-  const lines: string[] = [];
-  parts.forEach((part, n) => {
-    const text = n === 0 ? part : ` ${part.trimStart()}`;
-    const breaks: number[] = []; // spaces we may fold before
-    let inQuote = false;
-    let depth = 0;
-    const colon = n === 0 ? text.indexOf(':') : -1;
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i];
-      if (c === '\\') i++;
-      else if (inQuote) inQuote = c !== '"';
-      else if (c === '"' && depth === 0) inQuote = true;
-      else if (c === '(') depth++;
-      else if (c === ')' && depth > 0) depth--;
-      else if (c === ' ' && i > colon + 1) breaks.push(i);
-    }
-    let start = 0;
-    let last = -1;
-    for (const b of [...breaks, text.length]) {
-      if (b - start > width && last > start) {
-        lines.push(text.slice(start, last));
-        start = last;
-      }
-      last = b;
-    }
-    lines.push(text.slice(start));
-  });
-  return lines.filter((l) => l.trim() !== '').join('\r\n') + '\r\n';
-}
+export { foldHeader };
 
 /** `Authentication-Results: <authserv-id>;` then one resinfo per line (RFC 8601 §2.2). */
 export function authResultsHeader(authservId: string, resinfos: string[]): string {
