@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tempDir } from '../support/gateway.ts';
+import { LOOPBACK_DNS, tempDir } from '../support/gateway.ts';
 import { POSTERN, ROOT, startServe } from '../support/serve-process.ts';
 import { verifyPassword } from '../../core/auth/builtin.ts';
 
@@ -46,7 +46,7 @@ describe('postern user', () => {
   test('add (password on stdin), list, remove', async () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'c.json');
-    fs.writeFileSync(cfg, JSON.stringify({ hostname: 'mx.doe-family.com', domains: ['doe-family.com'] }, null, 2));
+    fs.writeFileSync(cfg, JSON.stringify({ hostname: 'mx.doe-family.com', domains: ['doe-family.com'], dns: LOOPBACK_DNS }, null, 2));
     const add = postern(['user', 'add', 'john', '--address', 'john.doe@doe-family.com', '--address', 'postmaster@doe-family.com', '--config', cfg], 'correct horse battery\nignored second line\n');
     assert.equal(add.code, 0, add.err);
     assert.match(add.out, /Added account john/);
@@ -87,7 +87,7 @@ describe('postern spf and postern dkim', () => {
   test('the DKIM record for a family domain; the key is made once and reused', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'c.json');
-    fs.writeFileSync(cfg, JSON.stringify({ hostname: 'mx.doe-family.com', domains: ['doe-family.com'] }));
+    fs.writeFileSync(cfg, JSON.stringify({ hostname: 'mx.doe-family.com', domains: ['doe-family.com'], dns: LOOPBACK_DNS }));
     const a = postern(['dkim', 'doe-family.com', '--config', cfg, '--data-dir', path.join(dir, 'data')]);
     assert.equal(a.code, 0, a.err);
     const line = /^postern\._domainkey\.doe-family\.com\. TXT ("[^"]{1,255}" ?)+$/m.exec(a.out);
@@ -116,6 +116,8 @@ describe('postern serve', () => {
           { port: busy, host: '127.0.0.1', mode: 'mx' },
           { port: 0, host: '127.0.0.1', mode: 'submission' },
         ],
+        dns: LOOPBACK_DNS,
+        dashboard: { host: '127.0.0.1', port: 0 },
       }),
     );
     const s = await startServe(cfg, path.join(dir, 'data'));

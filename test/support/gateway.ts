@@ -7,6 +7,13 @@ import { Gateway, type GatewayOptions } from '../../core/gateway.ts';
 import type { GatewayEvent } from '../../core/events/types.ts';
 import type { ListenerMode } from '../../core/config/schema.ts';
 
+/**
+ * DNS for any config a test writes: a loopback port where nothing answers. With no
+ * servers a config means "the system's resolver", which would send the setup check's
+ * questions (run after every start) off this machine.
+ */
+export const LOOPBACK_DNS = { servers: ['127.0.0.1:9'], timeoutMs: 500 };
+
 export const FAMILY = {
   hostname: 'mx.doe-family.com',
   domains: ['doe-family.com'],
@@ -18,7 +25,7 @@ export const FAMILY = {
   internalNetworks: [{ cidr: '127.0.0.1/32', label: 'test LAN', enabled: true }],
   listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }],
   // Tests talk to loopback only: any DNS a test does not set up itself goes nowhere.
-  dns: { servers: ['127.0.0.1:9'], timeoutMs: 500 },
+  dns: LOOPBACK_DNS,
 };
 
 export const INTERNET = '127.0.0.2';

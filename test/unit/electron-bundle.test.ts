@@ -19,6 +19,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { API_METHODS } from '../../core/api.ts';
+import { LOOPBACK_DNS } from '../support/gateway.ts';
 import { appManifest, buildElectron } from '../../electron/build.ts';
 import { CSP } from '../../electron/protocol.ts';
 
@@ -243,6 +244,8 @@ test('main.cjs runs the desktop app end to end against a fake Electron', { timeo
         { port: 0, host: '127.0.0.1', mode: 'mx' },
         { port: taken, host: '127.0.0.1', mode: 'submission' },
       ],
+      // The setup check after the start asks DNS: loopback only.
+      dns: LOOPBACK_DNS,
     }, []);
 
     // Private scheme registered before ready; every API method has its channel.
@@ -321,7 +324,7 @@ test('main.cjs runs the desktop app end to end against a fake Electron', { timeo
 test('started at login: the gateway runs, the window stays closed until Postern is opened', { timeout: 120_000 }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bundle-'));
   try {
-    const { one, got, code } = await runApp(tmp, { hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }] }, ['--autostart'], { FAKE_SCENARIO: 'autostart' });
+    const { one, got, code } = await runApp(tmp, { hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }], dns: LOOPBACK_DNS }, ['--autostart'], { FAKE_SCENARIO: 'autostart' });
     assert.equal(one('windowsAtLogin'), 0);
     assert.equal(one('windowsAfterOpen'), 1);
     assert.deepEqual(got.get('exit'), [0]);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LOOPBACK_DNS } from '../support/gateway.ts';
 import { decideLaunch, fallbackLine, findElectronBinary, hasDisplay, platformPath, shouldFetchElectron } from '../../electron/launcher.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -93,7 +94,8 @@ function launch(args: string[], env: NodeJS.ProcessEnv, until: RegExp | null, ti
 function home(): { dir: string; config: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-launch-'));
   const config = path.join(dir, 'config.json');
-  fs.writeFileSync(config, JSON.stringify({ hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }], dashboard: { host: '127.0.0.1', port: 0 } }));
+  // DNS on loopback: the setup check after the start must not ask this machine's resolver.
+  fs.writeFileSync(config, JSON.stringify({ hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }], dashboard: { host: '127.0.0.1', port: 0 }, dns: LOOPBACK_DNS }));
   return { dir, config };
 }
 
