@@ -3,6 +3,7 @@
 // else it is refused. And internal networks: detected ones are offered, disabled.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
 import { FAMILY, startGateway, type TestGateway } from '../support/gateway.ts';
 import { detectNetworks } from '../../core/net/detect.ts';
@@ -95,21 +96,48 @@ test('a proxy removed from the config can no longer name clients, without a rest
   }
 });
 
-test("this host's networks are offered, and disabled until the user enables them", () => {
-  const views = t.gw.listNetworks();
-  const detected = detectNetworks();
-  for (const d of detected) {
-    const v = views.find((x) => x.cidr === d.cidr);
-    assert.ok(v, `${d.cidr} is offered`);
-    assert.equal(v.detected, true);
-    assert.equal(v.enabled, false, `${d.cidr} must not be trusted by default`);
-  }
-  // Enabling one saves it; the matcher follows at once.
-  if (detected[0]) {
-    t.gw.setNetwork(detected[0].cidr, true);
-    assert.equal(t.gw.listNetworks().find((x) => x.cidr === detected[0].cidr)?.enabled, true);
-    assert.equal(t.gw.networks.isInternal(detected[0].cidr.split('/')[0]), true);
-    t.gw.setNetwork(detected[0].cidr, false);
-    assert.equal(t.gw.networks.isInternal(detected[0].cidr.split('/')[0]), false);
+// The suite runs where loopback is the only interface (`npm test` uses a network
+// namespace), so the host's interfaces are given here: a home LAN, a Docker bridge
+// and a VPN, as os.networkInterfaces() reports them.
+const IFACES: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {
+  lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
+  eth0: [
+    { address: '192.168.1.20', netmask: '255.255.255.0', family: 'IPv4', mac: '52:54:00:12:34:56', internal: false, cidr: '192.168.1.20/24' },
+    { address: 'fe80::5054:ff:fe12:3456', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '52:54:00:12:34:56', internal: false, cidr: 'fe80::5054:ff:fe12:3456/64', scopeid: 2 },
+  ],
+  docker0: [{ address: '172.17.0.1', netmask: '255.255.0.0', family: 'IPv4', mac: '02:42:ac:11:00:01', internal: false, cidr: '172.17.0.1/16' }],
+  wg0: [{ address: '10.8.0.2', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: false, cidr: '10.8.0.2/24' }],
+};
+
+test("this host's networks are offered, disabled until the user enables one; then its clients may relay", async () => {
+  t.gw.networks.refreshDetected(detectNetworks(IFACES));
+  const offered = t.gw.listNetworks().filter((v) => v.detected && !v.configured);
+  assert.deepEqual(
+    offered.map((v) => [v.cidr, v.kind, v.enabled]).sort(),
+    [
+      ['10.8.0.0/24', 'vpn', false],
+      ['172.17.0.0/16', 'container', false],
+      ['192.168.1.0/24', 'lan', false],
+      ['fe80::/64', 'link-local', false],
+    ],
+  );
+  // A LAN client (arriving through the trusted proxy, which names it) cannot relay yet…
+  const relayFromLan = async (port: number) => {
+    const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: `PROXY TCP4 192.168.1.33 203.0.113.1 ${port} 25\r\n` });
+    await c.cmd('EHLO pc.lan');
+    const code = (await transaction(c, 'x@example.org', ['friend@example.net'])).rcpts[0].code;
+    await c.quit();
+    return code;
+  };
+  assert.equal(await relayFromLan(52001), 554);
+  // …until the user ticks the network: saved, and the matcher follows at once.
+  t.gw.setNetwork('192.168.1.0/24', true);
+  try {
+    assert.equal(t.gw.listNetworks().find((x) => x.cidr === '192.168.1.0/24')?.enabled, true);
+    assert.equal(await relayFromLan(52002), 250);
+    t.gw.setNetwork('192.168.1.0/24', false);
+    assert.equal(await relayFromLan(52003), 554);
+  } finally {
+    t.gw.removeNetwork('192.168.1.0/24');
   }
 });
