@@ -19,6 +19,7 @@ import os from 'node:os';
 import type { MailFromCheck } from './spf/types.ts';
 import type { DoctorReport } from './api.ts';
 import { OutboundQueue } from './delivery/outbound.ts';
+import { SmtpCourier } from './delivery/courier.ts';
 import { DkimKeys } from './dkim/keys.ts';
 import { dnsClientFor, type DnsClient } from './dns/client.ts';
 import path from 'node:path';
@@ -169,10 +170,9 @@ export class Gateway {
       bus: this.bus,
       config: () => this.cfg,
       directory: () => this.dir,
-      dns: () => this.dns,
       dkim: this.dkim,
       retryMs: opts.outboundRetryMs,
-      isSelf: (ip, port) => this.isSelf(ip, port),
+      courier: new SmtpCourier({ config: () => this.cfg, dns: () => this.dns, isSelf: (ip, port) => this.isSelf(ip, port) }),
     });
     this.bus.subscribe((e) => this.count(e));
   }

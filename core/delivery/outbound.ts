@@ -6,6 +6,8 @@
 // the local sender's Maildir). The envelope file is rewritten durably after every
 // attempt, before the next one, so a crash neither loses a recipient nor sends it
 // twice (short of the unavoidable window between the remote 250 and our fsync).
+// How a message travels is the courier's business (courier.ts); time comes from a
+// Clock (clock.ts), so both can be replaced in tests.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -13,11 +15,11 @@ import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Directory } from '../policy/directory.ts';
 import { normalizeDomain, parseMailbox } from '../policy/address.ts';
-import type { DnsClient } from '../dns/client.ts';
 import type { QueueEntry } from './queue-entry.ts';
 import { DirSyncer, fsyncDirSync, replaceFileDurable } from '../spool/durable.ts';
 import type { MessageStore, OutboundEnvelope, OutboundRecipient } from '../spool/store.ts';
-import { ConnectError, planMx, sendOnce, smarthostTarget, type RcptOutcome, type Target } from './smtp-client.ts';
+import type { Courier, RcptOutcome } from './courier.ts';
+import { systemClock, type Cancel, type Clock } from './clock.ts';
 import { buildBounce, enhancedFromReply } from './bounce.ts';
 import { DkimKeys, fromHeaderDomain, signMessage } from '../dkim/keys.ts';
 
@@ -30,15 +32,15 @@ export interface OutboundOptions {
   bus: EventBus;
   config: () => Config;
   directory: () => Directory;
-  dns: () => DnsClient;
   dkim: DkimKeys;
+  /** Delivers the messages (the gateway passes SmtpCourier). */
+  courier: Courier;
+  /** Default: the system clock. */
+  clock?: Clock;
   retryMs?: number[];
   maxAgeMs?: number;
   concurrency?: number;
-  now?: () => number;
   onPermanentFailure?(id: string, recipients: string[]): void;
-  /** True when ip:port is this very gateway (delivering there would loop). */
-  isSelf?(ip: string, port: number): boolean;
 }
 
 interface Entry {
@@ -55,19 +57,21 @@ const PENDING = new Set<OutboundRecipient['status']>(['queued', 'deferred']);
 
 export class OutboundQueue {
   private readonly o: OutboundOptions;
+  private readonly clock: Clock;
   private readonly entries = new Map<string, Entry>();
   private readonly dirs = new DirSyncer();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Cancel | null = null;
   private active = 0;
   private stopped = true;
   private readonly idle = new Set<() => void>();
 
   constructor(o: OutboundOptions) {
     this.o = o;
+    this.clock = o.clock ?? systemClock;
   }
 
   private now(): number {
-    return (this.o.now ?? Date.now)();
+    return this.clock.now();
   }
 
   private get dir(): string {
@@ -85,9 +89,14 @@ export class OutboundQueue {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = null;
-    if (this.active) await new Promise<void>((r) => this.idle.add(r));
+    await this.settled();
+  }
+
+  /** Resolves when no delivery attempt is under way. */
+  settled(): Promise<void> {
+    return this.active ? new Promise<void>((r) => this.idle.add(r)) : Promise.resolve();
   }
 
   /** A message with remote recipients was just committed: try it now. */
@@ -159,9 +168,8 @@ export class OutboundQueue {
 
   private schedule(delay: number): void {
     if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(delay, 2 ** 31 - 1)));
-    this.timer.unref();
+    this.timer?.();
+    this.timer = this.clock.after(delay, () => this.tick());
   }
 
   private tick(): void {
@@ -215,33 +223,10 @@ export class OutboundQueue {
       return this.record(env, due.map((r) => ({ address: r.address, ok: false, permanent: true, text })), failures);
     }
     message = await this.sign(message, env, cfg);
-
-    if (cfg.outbound.mode === 'smarthost') {
-      return this.record(env, await this.viaTargets([smarthostTarget(cfg)], env.from, due.map((r) => r.address), message, cfg), failures);
-    }
-    const byDomain = new Map<string, string[]>();
-    for (const r of due) {
-      const d = parseMailbox(r.address)?.domain ?? '';
-      byDomain.set(d, [...(byDomain.get(d) ?? []), r.address]);
-    }
-    // Recorded domain by domain: a crash while a later domain is tried does not send
-    // again to the domains already done.
-    for (const [domain, rcpts] of byDomain) {
-      const plan = await planMx(domain, this.o.dns());
-      if (!plan.ok) {
-        await this.record(env, rcpts.map((a) => ({ address: a, ok: false, permanent: plan.permanent, text: plan.text })), failures);
-        continue;
-      }
-      const all: Target[] = plan.hosts.flatMap((h) =>
-        h.addresses.map((ip) => ({ host: ip, servername: h.name, port: cfg.outbound.mxPort, secure: false, requireTLS: false, verifyTls: false })),
-      );
-      const targets = all.filter((t) => !this.o.isSelf?.(t.host, t.port));
-      if (!targets.length) {
-        const text = `5.4.6 mail for ${domain} loops back to myself (its mail server is this Postern)`;
-        await this.record(env, rcpts.map((a) => ({ address: a, ok: false, permanent: true, text })), failures);
-        continue;
-      }
-      await this.record(env, await this.viaTargets(targets, env.from, rcpts, message, cfg), failures);
+    // Recorded batch by batch (for MX: domain by domain): a crash while a later batch
+    // is tried does not send again to the ones already done.
+    for (const batch of this.o.courier.batches(due.map((r) => r.address))) {
+      await this.record(env, await this.o.courier.deliver(batch, env.from, message), failures);
     }
   }
 
@@ -262,24 +247,6 @@ export class OutboundQueue {
       this.o.bus.emit({ stage: 'delivery', verdict: 'info', rule: 'dkim', queueId: env.id, text: `not DKIM-signed: ${(err as Error).message}` });
       return message;
     }
-  }
-
-  /** Tries the targets in order until one answers for the recipients. */
-  private async viaTargets(targets: Target[], from: string, rcpts: string[], message: Buffer, cfg: Config): Promise<RcptOutcome[]> {
-    const errors: string[] = [];
-    for (const t of targets) {
-      if (!t.host) {
-        errors.push('no smarthost is configured (outbound.smarthost.host)');
-        break;
-      }
-      try {
-        return await sendOnce(t, from, rcpts, message, { heloName: cfg.hostname, timeoutMs: 30_000 });
-      } catch (e) {
-        if (!(e instanceof ConnectError)) throw e;
-        errors.push(e.message);
-      }
-    }
-    return rcpts.map((a) => ({ address: a, ok: false, permanent: false, text: `4.4.1 could not deliver: ${errors.join('; ') || 'no server to try'}` }));
   }
 
   /**
