@@ -2,13 +2,13 @@
 // check of §5 from the command line, while `postern serve` may be running elsewhere.
 // Human output: one line per check (✓ ok, ! warn, ✗ fail) with what was found and the
 // fix. With --json exactly one object `{ "checks": [ { id, status, title, detail, fix } ] }`.
-// Exit code 0 when nothing fails, 1 otherwise; bad input: an Error with code 'EUSER'
-// (core/cli.ts prints one line and exits 2).
+// Exit code 0 when nothing fails, 1 otherwise; bad input: a UsageError (core/cli-usage.ts;
+// core/cli.ts prints one line and exits 2).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile, validateConfig } from '../config/load.ts';
+import { asUsageError, parseCommand, UsageError } from '../cli-usage.ts';
+import { loadConfigFile, validateConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { FileConfigStore, MemoryConfigStore, type ConfigStore } from '../config/store.ts';
 import { dnsClientFor } from '../dns/client.ts';
@@ -23,17 +23,7 @@ export interface Output {
 
 const STDOUT: Output = { out: (t) => process.stdout.write(`${t}\n`) };
 
-function userError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'EUSER' });
-}
-
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
-  } catch (e) {
-    throw userError((e as Error).message.split('\n')[0]);
-  }
-}
+const OPTIONS = { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } as const;
 
 function load(file: string | undefined): { cfg: Config; store: ConfigStore } {
   try {
@@ -45,8 +35,7 @@ function load(file: string | undefined): { cfg: Config; store: ConfigStore } {
     if (fs.existsSync(def)) return { cfg: loadConfigFile(def), store: new FileConfigStore(def) };
     return { cfg: validateConfig({}), store: new MemoryConfigStore({}) };
   } catch (e) {
-    if (e instanceof ConfigError) throw userError(e.message);
-    throw e;
+    throw asUsageError(e) ?? e;
   }
 }
 
@@ -66,8 +55,8 @@ export function formatReport(report: DoctorReport, hostname: string): string[] {
 
 /** Extra context for tests (trusted test CAs, fake interfaces); the command line never sets it. */
 export async function doctorCommand(args: string[], io: Output = STDOUT, extra: Partial<DoctorContext> = {}): Promise<number> {
-  const { values, positionals } = parse(args);
-  if (positionals.length) throw userError(`doctor takes no arguments (got "${positionals[0]}")`);
+  const { values, positionals } = parseCommand(args, OPTIONS);
+  if (positionals.length) throw new UsageError(`doctor takes no arguments (got "${positionals[0]}")`);
   const { cfg, store } = load(values.config);
   const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
   // The relay self-test runs the config's policy in a gateway of its own that never

@@ -3,11 +3,11 @@
 //     prints the record and the zone line to paste;
 //   postern spf --check DOMAIN [--config FILE] [--ip IP] [build options]
 //     validates the published record through the configured DNS: exit 0 if valid, 1 if not.
-// Bad input: an Error with code 'EUSER', which core/cli.ts turns into one line and exit 2.
+// Bad input: a UsageError (core/cli-usage.ts), which core/cli.ts turns into one line and exit 2.
 import fs from 'node:fs';
 import net from 'node:net';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile, validateConfig } from '../config/load.ts';
+import { asUsageError, parseCommand, UsageError } from '../cli-usage.ts';
+import { loadConfigFile, validateConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isValidDomain, normalizeDomain } from '../policy/address.ts';
 import { defaultConfigFile } from '../paths.ts';
@@ -25,10 +25,6 @@ const STDIO: Output = {
   err: (l) => process.stderr.write(`${l}\n`),
 };
 
-function userError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'EUSER' });
-}
-
 const OPTIONS = {
   mx: { type: 'boolean' },
   a: { type: 'boolean' },
@@ -41,22 +37,13 @@ const OPTIONS = {
   ip: { type: 'string' },
 } as const;
 
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw userError((e as Error).message.split('\n')[0]);
-  }
-}
-
 function loadConfig(file: string | undefined): Config {
   try {
     if (file) return loadConfigFile(file);
     const def = defaultConfigFile();
     return fs.existsSync(def) ? loadConfigFile(def) : validateConfig({});
   } catch (e) {
-    if (e instanceof ConfigError) throw userError(e.message);
-    throw e;
+    throw asUsageError(e) ?? e;
   }
 }
 
@@ -72,10 +59,10 @@ function printProblems(record: string, problems: SpfProblem[], io: Output): void
 }
 
 export async function spfCommand(args: string[], io: Output = STDIO): Promise<number> {
-  const { values, positionals } = parse(args);
-  if (positionals.length !== 1) throw userError(positionals.length ? `spf takes one DOMAIN (got ${positionals.map((p) => `"${p}"`).join(', ')})` : 'spf needs a DOMAIN');
+  const { values, positionals } = parseCommand(args, OPTIONS);
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? `spf takes one DOMAIN (got ${positionals.map((p) => `"${p}"`).join(', ')})` : 'spf needs a DOMAIN');
   const domain = positionals[0];
-  if (!isValidDomain(domain)) throw userError(`"${domain}" is not a valid domain`);
+  if (!isValidDomain(domain)) throw new UsageError(`"${domain}" is not a valid domain`);
   const flagged = !!(values.mx || values.a || values.soft || values.ip4?.length || values.ip6?.length || values.include?.length);
   const choices: SpfChoices = {
     domain,
@@ -88,18 +75,18 @@ export async function spfCommand(args: string[], io: Output = STDIO): Promise<nu
   };
   const built = buildRecord(choices);
   const bad = built.problems.find((p) => p.severity === 'error');
-  if (bad) throw userError(bad.message);
+  if (bad) throw new UsageError(bad.message);
 
   if (!values.check) {
-    if (values.config !== undefined) throw userError('--config is only used with --check');
-    if (values.ip !== undefined) throw userError('--ip is only used with --check');
+    if (values.config !== undefined) throw new UsageError('--config is only used with --check');
+    if (values.ip !== undefined) throw new UsageError('--ip is only used with --check');
     for (const p of built.problems) io.err(`warning: ${p.message}`);
     io.out(built.record);
     io.out(built.zoneLine);
     return 0;
   }
 
-  if (values.ip !== undefined && !net.isIP(values.ip)) throw userError(`--ip "${values.ip}" is not an IP address`);
+  if (values.ip !== undefined && !net.isIP(values.ip)) throw new UsageError(`--ip "${values.ip}" is not an IP address`);
   const cfg = loadConfig(values.config);
   // By default the check evaluates this host's public address (docs/design.md §6).
   const ip = values.ip ?? cfg.publicAddress ?? undefined;
