@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { DoctorCheck } from '../api.ts';
 import type { Listener } from '../config/schema.ts';
-import { describeListenError, type ListenerStatus } from '../gateway.ts';
+import { describeListenError, type ListenerStatus } from '../smtp/listeners.ts';
 import { check, combine, type DoctorContext, type Part } from './common.ts';
 
 const hostPort = (host: string, port: number | null) => `${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -6,6 +6,42 @@ export type EventVerdict = 'accept' | 'reject' | 'defer' | 'info';
 export const STAGES: readonly Stage[] = ['connect', 'tls', 'auth', 'mail', 'rcpt', 'data', 'queue', 'delivery', 'network', 'system'];
 export const VERDICTS: readonly EventVerdict[] = ['accept', 'reject', 'defer', 'info'];
 
+/**
+ * Every rule an event can name (docs/design.md §4.2). Counters, notifications and
+ * the dashboard's filters compare these, never the human-readable text.
+ */
+export const RULES = [
+  // an SMTP session
+  'connect',
+  'client limits',
+  'trusted proxies',
+  'tls',
+  'auth',
+  'auth ban',
+  'submission',
+  'relay mail from',
+  'relay rcpt',
+  'check spf',
+  'data',
+  'smtp protocol',
+  'smtp error',
+  // after the 250
+  'outbound queue',
+  'delivery',
+  'dkim',
+  'bounce',
+  // the gateway itself
+  'start',
+  'stop',
+  'listeners',
+  'config',
+  'internal networks',
+  'setup check',
+  'system',
+  'internal error',
+] as const;
+export type Rule = (typeof RULES)[number];
+
 export interface GatewayEvent {
   id: number;
   /** ISO 8601 */
@@ -18,7 +54,7 @@ export interface GatewayEvent {
   listener: string;
   stage: Stage;
   verdict: EventVerdict;
-  rule: string;
+  rule: Rule;
   /** SMTP reply code sent, or 0 when no reply was involved. */
   code: number;
   text: string;

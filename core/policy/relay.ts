@@ -8,6 +8,7 @@
 //   3. authenticated client → accept any recipient
 //   4. internal client → accept any recipient
 //   5. otherwise → 554 5.7.1 Relay access denied
+import type { Rule } from '../events/types.ts';
 import type { Mailbox } from './address.ts';
 import type { Directory } from './directory.ts';
 
@@ -20,14 +21,16 @@ export interface ClientFacts {
   user: string | null;
 }
 
+type RelayRule = Extract<Rule, 'relay mail from' | 'relay rcpt'>;
+
 export type Verdict =
-  | { accept: true; rule: string; reason: string; text: string; account?: string; remote?: boolean }
-  | { accept: false; rule: string; reason: string; code: number; text: string };
+  | { accept: true; rule: RelayRule; reason: string; text: string; account?: string; remote?: boolean }
+  | { accept: false; rule: RelayRule; reason: string; code: number; text: string };
 
-export const MAIL_RULE = 'relay mail from';
-export const RCPT_RULE = 'relay rcpt';
+export const MAIL_RULE: RelayRule = 'relay mail from';
+export const RCPT_RULE: RelayRule = 'relay rcpt';
 
-const reject = (rule: string, reason: string, code: number, text: string): Verdict => ({ accept: false, rule, reason, code, text });
+const reject = (rule: RelayRule, reason: string, code: number, text: string): Verdict => ({ accept: false, rule, reason, code, text });
 
 /** MAIL FROM. `sender` null means the null reverse-path `<>`. */
 export function checkMailFrom(sender: Mailbox | null, client: ClientFacts, dir: Directory): Verdict {

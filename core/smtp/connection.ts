@@ -1,13 +1,16 @@
-// Postern's subclass of smtp-server's connection: four narrow overrides, each for a
-// behaviour the library has no option for. They touch documented-in-d.ts methods of
-// the pinned smtp-server 3.21.6; test/integration covers each one, so an upgrade
-// that changes them fails loudly.
+// The adapter to smtp-server: everything in Postern that reaches into the library's
+// internals is in this file, written against smtp-server 3.21.6 (SMTP_SERVER_VERSION).
+// A different installed version fails at start (PosternServer's constructor), so an
+// upgrade is a deliberate step: re-read each override below against the new source,
+// then change the constant. test/integration covers each override.
 //
+// Postern's subclass of the library's connection, for behaviours it has no option for:
 //  1. init(): no 100 ms "early talker" pause for trusted clients (internal networks,
 //     trusted proxies). The pause catches spam bots that talk before the greeting;
 //     for a trusted client it only caps throughput (~190 msg/s at 20 sessions).
 //  2. send(): a reply text that already starts with an enhanced status code
-//     (`5.7.1 …`) keeps it; the library would prefix its own generic one.
+//     (`5.7.1 …`) keeps it; the library would prefix its own generic one. Every reply
+//     also passes the tap (ConnectionPolicy.onReply), which records the library's own.
 //  3. AUTH only over TLS, whatever STARTTLS is set to: EHLO lists AUTH only on a
 //     secure connection, and AUTH before TLS is 538 5.7.11. (The library lists AUTH
 //     before TLS, and allows plaintext AUTH when STARTTLS is hidden or disabled.)
@@ -15,9 +18,13 @@
 //     routes and quoted local parts that the relay policy and SPF must see.
 //  5. handler_PROXY: a PROXY header from a peer that is not a trusted proxy is
 //     refused and the connection closed (trusted ones are consumed before SMTP).
+//  6. _onCommand(): remembers the verb of the last command, so that the tap can say
+//     which command a library reply answers.
+// And the server: connect() is the library's, building a PosternConnection instead.
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type net from 'node:net';
+import smtpServerPackage from 'smtp-server/package.json' with { type: 'json' };
 import { parseMailbox, type Mailbox } from '../policy/address.ts';
 
 export interface ParsedPath {
@@ -34,8 +41,30 @@ export interface ConnectionPolicy {
   isTrusted(ip: string): boolean;
   /** Called for every reply sent: the transcript source for events. */
   onReply?(conn: PosternConnection, code: number, text: string): void;
-  /** A PROXY header arrived from a peer that is not a trusted proxy. */
-  onUntrustedProxy?(conn: PosternConnection): void;
+  /** A PROXY header arrived from a peer that is not a trusted proxy; `code text` is the refusal about to be sent. */
+  onUntrustedProxy?(conn: PosternConnection, code: number, text: string): void;
+}
+
+/** The version of smtp-server this adapter was written against. */
+export const SMTP_SERVER_VERSION = '3.21.6';
+
+/** Replies the library writes itself when a hook accepts (smtp-server-connection.js, sasl.js). */
+export const LIBRARY_OK = {
+  mail: { code: 250, text: 'Accepted' },
+  rcpt: { code: 250, text: 'Accepted' },
+  auth: { code: 235, text: 'Authentication successful' },
+} as const;
+
+/** The installed smtp-server's version (its package.json). */
+export function installedSmtpServerVersion(): string {
+  return smtpServerPackage.version;
+}
+
+/** Throws unless `v` is the version this adapter was written against. */
+export function assertLibraryVersion(v = installedSmtpServerVersion()): void {
+  if (v !== SMTP_SERVER_VERSION) {
+    throw new Error(`core/smtp/connection.ts was written against smtp-server ${SMTP_SERVER_VERSION}, but ${v} is installed: check each override there against the new version, then update SMTP_SERVER_VERSION`);
+  }
 }
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3}(\s|$)/;
@@ -113,8 +142,9 @@ export class PosternConnection extends SMTPConnection {
 
   // 5.
   handler_PROXY(_command: Buffer, callback: () => void): void {
-    this.policy.onUntrustedProxy?.(this);
-    this.send(421, '4.7.0 PROXY protocol is accepted only from trusted proxies');
+    const text = '4.7.0 PROXY protocol is accepted only from trusted proxies';
+    this.policy.onUntrustedProxy?.(this, 421, text);
+    this.send(421, text);
     callback();
   }
 }
@@ -171,6 +201,7 @@ export class PosternServer extends SMTPServer {
   policy: ConnectionPolicy;
 
   constructor(options: SMTPServerOptions, policy: ConnectionPolicy) {
+    assertLibraryVersion();
     super(options);
     this.policy = policy;
   }
@@ -182,4 +213,31 @@ export class PosternServer extends SMTPServer {
     connection.on('connect', (data: unknown) => this._onClientConnect(data as never));
     connection.init();
   }
+}
+
+/** Postern's hooks, typed as the adapter calls them (addresses are our ParsedPath). */
+export interface PosternHooks {
+  onConnect: NonNullable<SMTPServerOptions['onConnect']>;
+  onSecure?(socket: { getProtocol?: () => string | null }, session: never, cb: (err?: Error | null) => void): void;
+  onAuth?: SMTPServerOptions['onAuth'];
+  onMailFrom(address: ParsedPath, session: never, cb: (err?: Error | null) => void): void;
+  onRcptTo(address: ParsedPath, session: never, cb: (err?: Error | null) => void): void;
+  onData?: SMTPServerOptions['onData'];
+  onClose: NonNullable<SMTPServerOptions['onClose']>;
+}
+
+/**
+ * The hooks as smtp-server options. The one cast: the library declares its own address
+ * type, but with override 4 above, what it hands to onMailFrom/onRcptTo is a ParsedPath.
+ */
+export function hookOptions(h: PosternHooks): Partial<SMTPServerOptions> {
+  return {
+    onConnect: h.onConnect,
+    onSecure: h.onSecure as SMTPServerOptions['onSecure'],
+    onAuth: h.onAuth,
+    onMailFrom: h.onMailFrom as unknown as SMTPServerOptions['onMailFrom'],
+    onRcptTo: h.onRcptTo as unknown as SMTPServerOptions['onRcptTo'],
+    onData: h.onData,
+    onClose: h.onClose,
+  };
 }

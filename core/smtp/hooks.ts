@@ -1,11 +1,11 @@
-// The smtp-server hooks: gather facts, ask policy, reply, record the decision.
-// Every decision becomes an event carrying the reply that was actually sent: a hook
-// leaves a "pending" note on the session and the connection's send() turns note +
-// reply into the event (PosternConnection.send → onReply).
+// The smtp-server hooks: gather facts, ask policy, and answer with a Decision
+// (decision.ts). `answer` is the one place where a decision becomes an event and a
+// reply; the reply tap (`onReply`) only records replies the library writes by itself
+// (the greeting, syntax errors, timeouts, limits).
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Config, Listener } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
-import type { Stage, EventVerdict } from '../events/types.ts';
+import type { Stage } from '../events/types.ts';
 import type { Directory } from '../policy/directory.ts';
 import type { Networks } from '../net/networks.ts';
 import type { MessageStore, LocalRecipient } from '../spool/store.ts';
@@ -15,7 +15,8 @@ import { authenticate } from '../auth/authenticator.ts';
 import type { BanList } from '../auth/bans.ts';
 import { clientKey } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
-import type { ParsedPath, PosternConnection } from './connection.ts';
+import { LIBRARY_OK, type ParsedPath, type PosternConnection } from './connection.ts';
+import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
 import { messageAuthHeaders, withoutForgedAuthResults } from '../spf/authres.ts';
 
@@ -35,23 +36,12 @@ export interface HookContext {
   checkTls?(): Promise<void>;
 }
 
-interface Pending {
-  stage: Stage;
-  rule: string;
-  reason?: string;
-  verdict?: EventVerdict;
-  from?: string;
-  to?: string;
-  user?: string;
-  spf?: string;
-  queueId?: string;
-}
-
 /** Postern's state on an smtp-server session. */
 export interface SessionState {
   listener: Listener;
   listenerName: string;
-  pending: Pending | null;
+  /** The next reply is a decision's, already recorded by `answer`: the tap skips it. */
+  answered: boolean;
   /** Counted in HookContext.perClient (released on close). */
   counted: boolean;
 }
@@ -83,21 +73,9 @@ export function countReceived(chunks: Buffer[]): number {
   return (('\r\n' + head).match(/\r\nReceived:/gi) ?? []).length;
 }
 
-function smtpError(code: number, text: string): Error & { responseCode: number } {
-  const e = new Error(text) as Error & { responseCode: number };
-  e.responseCode = code;
-  return e;
-}
-
-function state(session: PSession): SessionState {
-  return session.p!;
-}
-
-function setPending(session: PSession, p: Pending): void {
-  state(session).pending = p;
-}
-
 const CONTEXT_STAGE: Record<string, Stage> = { MAIL: 'mail', RCPT: 'rcpt', DATA: 'data', AUTH: 'auth', STARTTLS: 'tls', EHLO: 'connect', HELO: 'connect' };
+
+type Done = (err?: Error | null) => void;
 
 export class SmtpHooks {
   private readonly ctx: HookContext;
@@ -111,133 +89,135 @@ export class SmtpHooks {
     return `${this.listener.mode}:${this.listener.port}`;
   }
 
-  // ---- the reply tap -----------------------------------------------------
+  // ---- the one place a decision becomes an event and a reply ----------------
 
-  /** Turns a pending decision + the reply sent into one event. */
+  /**
+   * Records `d` (and any decisions that led to it, such as the failed login before a
+   * ban) as events, then lets smtp-server send the reply: `reply(err)` for a refusal,
+   * `reply(null)` (or `accept()`, for hooks whose success carries a value) for success.
+   * The library writes that reply next, so the tap is told to skip it.
+   */
+  private answer(session: PSession, d: Decision, reply: Done, accept?: () => void, before: Decision[] = []): void {
+    for (const x of [...before, d]) this.record(session, x);
+    const st = session.p;
+    if (st) st.answered = true;
+    if (d.code >= 400) reply(smtpError(d.code, d.text));
+    else if (accept) accept();
+    else reply(null);
+  }
+
+  private record(session: PSession, d: Decision): void {
+    this.ctx.bus.emit({ session: session.id, client: session.remoteAddress, listener: this.listenerName, ...d, verdict: verdictOf(d) });
+  }
+
+  // ---- the reply tap: replies the library writes by itself ------------------
+
   onReply(conn: PosternConnection, code: number, text: string): void {
     const session = conn.session as PSession;
     const st = session.p;
-    const pending = st?.pending ?? null;
-    if (st) st.pending = null;
-    const base = { session: session.id, client: conn.remoteAddress, listener: this.listenerName, code, text };
-    if (pending) {
-      const verdict = pending.verdict ?? (code < 400 ? 'accept' : code < 500 ? 'defer' : 'reject');
-      this.ctx.bus.emit({ ...base, ...pending, verdict });
+    if (st?.answered) {
+      st.answered = false;
       return;
     }
+    const base = { session: session.id, client: conn.remoteAddress, listener: this.listenerName, code, text };
     if (code === 220 && !session.secure && text.includes('ESMTP')) {
       this.ctx.bus.emit({ ...base, stage: 'connect', verdict: 'accept', rule: 'connect' });
       return;
     }
     if (code >= 400) {
-      // Replies the library made on its own: syntax errors, timeouts, limits.
+      // Syntax errors, timeouts, limits.
       const stage = CONTEXT_STAGE[conn.lastCommand] ?? 'connect';
       this.ctx.bus.emit({ ...base, stage, verdict: code < 500 ? 'defer' : 'reject', rule: 'smtp protocol', reason: conn.lastCommand ? `after ${conn.lastCommand}` : undefined });
     }
   }
 
-  onUntrustedProxy(conn: PosternConnection): void {
-    setPending(conn.session as PSession, { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header from an untrusted peer', verdict: 'reject' });
+  /** The connection refuses a PROXY header from a peer that is not a trusted proxy. */
+  onUntrustedProxy(conn: PosternConnection, code: number, text: string): void {
+    const session = conn.session as PSession;
+    this.record(session, { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header from an untrusted peer', verdict: 'reject', code, text });
+    if (session.p) session.p.answered = true;
   }
 
   // ---- hooks ---------------------------------------------------------------
 
-  onConnect = (session: PSession, cb: (err?: Error | null) => void): void => {
-    session.p = { listener: this.listener, listenerName: this.listenerName, pending: null, counted: false };
-    const ip = session.remoteAddress;
-    const ban = this.ctx.bans.banned(ip);
-    if (ban) {
-      setPending(session, { stage: 'connect', rule: 'auth ban', reason: `banned until ${new Date(ban.until).toISOString()}` });
-      return cb(smtpError(421, `4.7.0 ${ip} is blocked for too many failed logins; try again later`));
-    }
-    // A trusted proxy must name the client; a header without one ("PROXY UNKNOWN", a
-    // health check) would make the proxy itself — often an internal address — the client.
-    if (this.ctx.isTrustedProxy(ip)) {
-      setPending(session, { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header without a client address' });
-      return cb(smtpError(421, '4.7.0 The PROXY header named no client address'));
-    }
-    const key = clientKey(ip);
-    const open = this.ctx.perClient.get(key) ?? 0;
-    const limit = this.ctx.config().limits.maxConnectionsPerClient;
-    if (open >= limit && !this.ctx.networks.isInternal(ip)) {
-      setPending(session, { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${key}` });
-      return cb(smtpError(421, `4.7.0 Too many connections from ${ip}; try again later`));
-    }
-    this.ctx.perClient.set(key, open + 1);
-    session.p.counted = true;
+  onConnect = (session: PSession, cb: Done): void => {
+    session.p = { listener: this.listener, listenerName: this.listenerName, answered: false, counted: false };
+    const d = this.decideConnect(session);
+    if (d) return this.answer(session, d, cb);
     const tls = this.ctx.checkTls?.();
     if (tls) tls.then(() => cb(), () => cb());
     else cb();
   };
 
-  onSecure = (socket: { getProtocol?: () => string | null }, session: PSession, cb: (err?: Error | null) => void): void => {
+  /** A refusal at connect, or null: the greeting follows. */
+  private decideConnect(session: PSession): Decision | null {
+    const ip = session.remoteAddress;
+    const ban = this.ctx.bans.banned(ip);
+    if (ban) return { stage: 'connect', rule: 'auth ban', reason: `banned until ${new Date(ban.until).toISOString()}`, code: 421, text: REPLY.banned(ip) };
+    // A trusted proxy must name the client; a header without one ("PROXY UNKNOWN", a
+    // health check) would make the proxy itself — often an internal address — the client.
+    if (this.ctx.isTrustedProxy(ip)) {
+      return { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header without a client address', code: 421, text: '4.7.0 The PROXY header named no client address' };
+    }
+    const key = clientKey(ip);
+    const open = this.ctx.perClient.get(key) ?? 0;
+    const limit = this.ctx.config().limits.maxConnectionsPerClient;
+    if (open >= limit && !this.ctx.networks.isInternal(ip)) {
+      return { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${key}`, code: 421, text: `4.7.0 Too many connections from ${ip}; try again later` };
+    }
+    this.ctx.perClient.set(key, open + 1);
+    session.p!.counted = true;
+    return null;
+  }
+
+  onSecure = (socket: { getProtocol?: () => string | null }, session: PSession, cb: Done): void => {
     const proto = socket.getProtocol?.() ?? '';
     const cipher = session.tlsOptions ? session.tlsOptions.name : '';
-    this.ctx.bus.emit({
-      session: session.id,
-      client: session.remoteAddress,
-      listener: this.listenerName,
-      stage: 'tls',
-      verdict: 'info',
-      rule: 'tls',
-      text: `${proto} ${cipher}`.trim(),
-    });
+    // Not a reply: the handshake is over, nothing is sent.
+    this.record(session, { stage: 'tls', verdict: 'info', rule: 'tls', code: 0, text: `${proto} ${cipher}`.trim() });
     cb();
   };
 
   onAuth = (auth: SMTPServerAuthentication, session: PSession, cb: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void): void => {
+    const login = auth.username ?? '';
+    this.decideAuth(auth, session).then(({ d, before, account }) =>
+      this.answer(session, { ...d, user: d.user ?? login }, cb, account ? () => cb(null, { user: { account } }) : undefined, before),
+    );
+  };
+
+  private async decideAuth(auth: SMTPServerAuthentication, session: PSession): Promise<{ d: Decision; before?: Decision[]; account?: string }> {
     const ip = session.remoteAddress;
     const login = auth.username ?? '';
     const cfg = this.ctx.config();
+    const refuse = (rule: 'auth' | 'auth ban', reason: string, code: number, text: string, verdict: Decision['verdict']): Decision => ({ stage: 'auth', rule, reason, user: login, code, text, verdict });
     // A ban applies to connections that were already open too: no more guesses, and no
     // answer that would tell whether a password is right.
-    if (this.ctx.bans.banned(ip)) {
-      setPending(session, { stage: 'auth', rule: 'auth ban', reason: 'banned', user: login, verdict: 'reject' });
-      return cb(smtpError(421, `4.7.0 ${ip} is blocked for too many failed logins; try again later`));
-    }
+    if (this.ctx.bans.banned(ip)) return { d: refuse('auth ban', 'banned', 421, REPLY.banned(ip), 'reject') };
     // RFC 4616 proxy authorization ("log in as A, act as B") is not offered.
     if (auth.authzid && auth.authcid && auth.authzid !== auth.authcid) {
-      setPending(session, { stage: 'auth', rule: 'auth', reason: 'authorization identity differs from the login', user: login, verdict: 'reject' });
-      return cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
+      return { d: refuse('auth', 'authorization identity differs from the login', 535, REPLY.badCredentials, 'reject') };
     }
     // Passwords and AUTH payloads never reach an event: only the login does.
-    authenticate(login, auth.password ?? '', cfg, this.ctx.directory()).then(
-      (r) => {
-        if (r.ok) {
-          setPending(session, { stage: 'auth', rule: 'auth', reason: `${auth.method} as ${login}`, user: r.account, verdict: 'accept' });
-          return cb(null, { user: { account: r.account } });
-        }
-        if (r.temporary) {
-          setPending(session, { stage: 'auth', rule: 'auth', reason: r.reason, user: login, verdict: 'defer' });
-          return cb(smtpError(454, '4.7.0 Temporary authentication failure'));
-        }
-        const { count, ban } = this.ctx.bans.fail(ip);
-        if (ban) {
-          // The failure that triggers the ban is answered with 421, which closes the session.
-          this.ctx.bus.emit({
-            session: session.id,
-            client: ip,
-            listener: this.listenerName,
-            stage: 'auth',
-            verdict: 'reject',
-            rule: 'auth',
-            code: 535,
-            text: '5.7.8 Authentication credentials invalid',
-            user: login,
-            reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`,
-          });
-          setPending(session, { stage: 'auth', rule: 'auth ban', reason: `${ban.failures} failed logins within 15 minutes`, user: login, verdict: 'reject' });
-          return cb(smtpError(421, `4.7.0 Too many failed logins from ${ip}: blocked for ${cfg.auth.banSeconds} seconds`));
-        }
-        setPending(session, { stage: 'auth', rule: 'auth', reason: `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`, user: login, verdict: 'reject' });
-        cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
-      },
-      (e: Error) => {
-        setPending(session, { stage: 'auth', rule: 'auth', reason: `backend error: ${e.message}`, user: login, verdict: 'defer' });
-        cb(smtpError(454, '4.7.0 Temporary authentication failure'));
-      },
-    );
-  };
+    let r: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      r = await authenticate(login, auth.password ?? '', cfg, this.ctx.directory());
+    } catch (e) {
+      return { d: refuse('auth', `backend error: ${(e as Error).message}`, 454, REPLY.authTempFail, 'defer') };
+    }
+    if (r.ok) {
+      return { d: { stage: 'auth', rule: 'auth', reason: `${auth.method} as ${login}`, user: r.account, code: LIBRARY_OK.auth.code, text: LIBRARY_OK.auth.text, verdict: 'accept' }, account: r.account };
+    }
+    if (r.temporary) return { d: refuse('auth', r.reason, 454, REPLY.authTempFail, 'defer') };
+    const { count, ban } = this.ctx.bans.fail(ip);
+    const failed = refuse('auth', `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`, 535, REPLY.badCredentials, 'reject');
+    if (!ban) return { d: failed };
+    // The failure that triggers the ban is recorded as such, and answered with 421,
+    // which closes the session.
+    return {
+      before: [failed],
+      d: refuse('auth ban', `${ban.failures} failed logins within 15 minutes`, 421, `4.7.0 Too many failed logins from ${ip}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject'),
+    };
+  }
 
   private facts(session: PSession): ClientFacts {
     return {
@@ -247,53 +227,42 @@ export class SmtpHooks {
     };
   }
 
-  onMailFrom = (address: PParsed, session: PSession, cb: (err?: Error | null) => void): void => {
-    const facts = this.facts(session);
-    const from = address.address;
-    const fail = (stage: Stage, rule: string, reason: string, code: number, text: string, spf?: string) => {
-      setPending(session, { stage, rule, reason, from, user: facts.user ?? undefined, spf });
-      cb(smtpError(code, text));
-    };
-    if (this.ctx.bans.banned(facts.ip)) {
-      return fail('mail', 'auth ban', 'banned', 421, `4.7.0 ${facts.ip} is blocked for too many failed logins`);
-    }
-    if (this.listener.mode === 'submission' && !session.secure && !facts.internal) {
-      return fail('mail', 'submission', 'STARTTLS required', 530, '5.7.0 Must issue a STARTTLS command first');
-    }
-    const v = checkMailFrom(address.mailbox, facts, this.ctx.directory());
-    if (!v.accept) return fail('mail', v.rule, v.reason, v.code, v.text);
-
-    const finish = (spf: SpfOutcome | null) => {
-      address.facts = { ...facts, spf };
-      setPending(session, { stage: 'mail', rule: spf ? 'check spf' : v.rule, reason: v.reason, from, user: facts.user ?? undefined, spf: spf?.result });
-      cb();
-    };
-    const spfCheck = this.ctx.spf;
-    if (!spfCheck || facts.internal || facts.user) return finish(null);
-    spfCheck(address.mailbox, facts.ip, session.hostNameAppearsAs || '').then(
-      (spf) => {
-        if (spf.reject) return fail('mail', 'check spf', `spf=${spf.result}`, spf.reject.code, spf.reject.text, spf.result);
-        finish(spf);
-      },
-      (e: Error) => fail('mail', 'check spf', `error: ${e.message}`, 451, '4.7.24 SPF check failed temporarily', 'temperror'),
-    );
+  onMailFrom = (address: PParsed, session: PSession, cb: Done): void => {
+    this.decideMailFrom(address, session).then((d) => this.answer(session, d, cb));
   };
 
-  onRcptTo = (address: PParsed, session: PSession, cb: (err?: Error | null) => void): void => {
+  private async decideMailFrom(address: PParsed, session: PSession): Promise<Decision> {
+    const facts = this.facts(session);
+    const from = address.address;
+    const user = facts.user ?? undefined;
+    if (this.ctx.bans.banned(facts.ip)) return { stage: 'mail', rule: 'auth ban', reason: 'banned', from, user, code: 421, text: REPLY.banned(facts.ip) };
+    if (this.listener.mode === 'submission' && !session.secure && !facts.internal) {
+      return { stage: 'mail', rule: 'submission', reason: 'STARTTLS required', from, user, code: 530, text: '5.7.0 Must issue a STARTTLS command first' };
+    }
+    const v = checkMailFrom(address.mailbox, facts, this.ctx.directory());
+    if (!v.accept) return { stage: 'mail', rule: v.rule, reason: v.reason, from, user, code: v.code, text: v.text };
+    const ok = (spf: SpfOutcome | null): Decision => {
+      address.facts = { ...facts, spf };
+      return { stage: 'mail', rule: spf ? 'check spf' : v.rule, reason: v.reason, from, user, spf: spf?.result, code: LIBRARY_OK.mail.code, text: LIBRARY_OK.mail.text };
+    };
+    const spfCheck = this.ctx.spf;
+    if (!spfCheck || facts.internal || facts.user) return ok(null);
+    try {
+      const spf = await spfCheck(address.mailbox, facts.ip, session.hostNameAppearsAs || '');
+      if (spf.reject) return { stage: 'mail', rule: 'check spf', reason: `spf=${spf.result}`, from, user, spf: spf.result, code: spf.reject.code, text: spf.reject.text };
+      return ok(spf);
+    } catch (e) {
+      return { stage: 'mail', rule: 'check spf', reason: `error: ${(e as Error).message}`, from, user, spf: 'temperror', code: 451, text: '4.7.24 SPF check failed temporarily' };
+    }
+  }
+
+  onRcptTo = (address: PParsed, session: PSession, cb: Done): void => {
     const mailFrom = session.envelope.mailFrom as PParsed | false;
     const facts = (mailFrom && mailFrom.facts) || this.facts(session);
     const v = checkRcpt(address.mailbox!, facts, this.ctx.directory());
-    setPending(session, {
-      stage: 'rcpt',
-      rule: v.rule,
-      reason: v.reason,
-      from: mailFrom ? mailFrom.address : undefined,
-      to: address.address,
-      user: facts.user ?? undefined,
-    });
-    if (!v.accept) return cb(smtpError(v.code, v.text));
-    address.verdict = v;
-    cb();
+    if (v.accept) address.verdict = v;
+    const reply = v.accept ? LIBRARY_OK.rcpt : { code: v.code, text: v.text };
+    this.answer(session, { stage: 'rcpt', rule: v.rule, reason: v.reason, from: mailFrom ? mailFrom.address : undefined, to: address.address, user: facts.user ?? undefined, ...reply }, cb);
   };
 
   onData = (stream: SMTPServerDataStream, session: PSession, cb: (err?: Error | null, message?: string) => void): void => {
@@ -306,39 +275,32 @@ export class SmtpHooks {
     // The message is held in memory (at most limits.maxMessageBytes): its DKIM and DMARC
     // results must be known before the trace headers are written in front of it.
     const chunks: Buffer[] = [];
-    let size = 0;
     const from = mailFrom.address;
     const to = rcpts.map((r) => r.address).join(', ');
-    const note = (reason: string, verdict?: EventVerdict) =>
-      setPending(session, { stage: 'data', rule: 'data', reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, verdict });
+    const decide = (code: number, text: string, reason: string): void => {
+      const d: Decision = { stage: 'data', rule: 'data', reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, code, text };
+      this.answer(session, d, cb, code < 400 ? () => cb(null, text) : undefined);
+    };
 
     stream.on('data', (chunk: Buffer) => {
       if (stream.sizeExceeded) return; // keep reading, stop keeping
-      const out = lines.push(chunk);
-      size += out.length;
-      chunks.push(out);
+      chunks.push(lines.push(chunk));
     });
-    stream.once('error', (e: Error) => {
-      note(`stream error: ${e.message}`);
-      cb(smtpError(451, '4.3.0 Error while receiving the message'));
-    });
+    stream.once('error', (e: Error) => decide(451, '4.3.0 Error while receiving the message', `stream error: ${e.message}`));
     stream.on('end', () => {
       if (stream.sizeExceeded) {
-        note(`over the size limit of ${cfg.limits.maxMessageBytes} bytes`, 'reject');
-        return cb(smtpError(552, `5.3.4 Message size exceeds the limit of ${cfg.limits.maxMessageBytes} bytes`));
+        return decide(552, `5.3.4 Message size exceeds the limit of ${cfg.limits.maxMessageBytes} bytes`, `over the size limit of ${cfg.limits.maxMessageBytes} bytes`);
       }
       chunks.push(lines.end());
       if (lines.bare && !facts.internal && !facts.user) {
         // Postfix's smtpd_forbid_bare_newline: from the Internet a bare CR or LF is a
         // protocol violation (and the raw material of SMTP smuggling).
-        note('bare CR or LF in the message', 'reject');
-        return cb(smtpError(550, '5.5.2 Message contains bare CR or LF line endings: use CRLF'));
+        return decide(550, '5.5.2 Message contains bare CR or LF line endings: use CRLF', 'bare CR or LF in the message');
       }
       const hops = countReceived(chunks);
       if (hops > MAX_HOPS) {
         // RFC 5321 §6.3: a message that has been around this many times is looping.
-        note(`${hops} Received headers: mail loop`, 'reject');
-        return cb(smtpError(554, `5.4.6 Too many hops (${hops} Received headers): mail loop`));
+        return decide(554, `5.4.6 Too many hops (${hops} Received headers): mail loop`, `${hops} Received headers: mail loop`);
       }
       const local: LocalRecipient[] = [];
       const remote: string[] = [];
@@ -352,21 +314,21 @@ export class SmtpHooks {
       if (internet) body = withoutForgedAuthResults(body, cfg.hostname);
       const authHeaders: Promise<string> =
         internet && this.ctx.spf ? messageAuthHeaders(body, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }) : Promise.resolve(facts.spf?.headers ?? '');
+      const commit = (auth: string, authError?: Error) => this.commitMessage(session, { queueId, from, local, remote, body, auth, rcpts, cfg }, authError).then(({ code, text, reason }) => decide(code, text, reason));
       authHeaders.then(
-        (auth) => this.commitMessage(session, { queueId, from, local, remote, body, auth, rcpts, cfg, note }, cb),
-        (e: Error) => this.commitMessage(session, { queueId, from, local, remote, body, auth: facts.spf?.headers ?? '', rcpts, cfg, note }, cb, e),
+        (auth) => commit(auth),
+        (e: Error) => commit(facts.spf?.headers ?? '', e),
       );
     });
   };
 
-  /** Prepends the trace headers and commits; replies 250 only once the message is on disk. */
-  private commitMessage(
+  /** Prepends the trace headers and commits; the 250 comes only once the message is on disk. */
+  private async commitMessage(
     session: PSession,
-    m: { queueId: string; from: string; local: LocalRecipient[]; remote: string[]; body: Buffer; auth: string; rcpts: PParsed[]; cfg: Config; note: (reason: string, verdict?: EventVerdict) => void },
-    cb: (err?: Error | null, message?: string) => void,
+    m: { queueId: string; from: string; local: LocalRecipient[]; remote: string[]; body: Buffer; auth: string; rcpts: PParsed[]; cfg: Config },
     authError?: Error,
-  ): void {
-    const { queueId, from, local, remote, cfg, note } = m;
+  ): Promise<{ code: number; text: string; reason: string }> {
+    const { queueId, from, local, remote, cfg } = m;
     const headers: string[] = [];
     if (remote.length === 0) headers.push(`Return-Path: <${from}>\r\n`);
     if (m.auth) headers.push(m.auth);
@@ -382,17 +344,17 @@ export class SmtpHooks {
       }),
     );
     const data = Buffer.concat([Buffer.from(headers.join('')), m.body]);
-    this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data }).then(
-      () => {
-        note(`${local.length} local, ${remote.length} remote, ${data.length} bytes${authError ? `; DKIM/DMARC not evaluated: ${authError.message}` : ''}`, 'accept');
-        this.ctx.onMessageQueued?.(queueId, remote.length > 0);
-        cb(null, `2.0.0 OK: queued as ${queueId}`);
-      },
-      (e: Error) => {
-        note(`could not store the message: ${e.message}`, 'defer');
-        cb(smtpError(451, '4.3.0 Local error in processing: the message was not stored, try again later'));
-      },
-    );
+    try {
+      await this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data });
+    } catch (e) {
+      return { code: 451, text: '4.3.0 Local error in processing: the message was not stored, try again later', reason: `could not store the message: ${(e as Error).message}` };
+    }
+    this.ctx.onMessageQueued?.(queueId, remote.length > 0);
+    return {
+      code: 250,
+      text: `2.0.0 OK: queued as ${queueId}`,
+      reason: `${local.length} local, ${remote.length} remote, ${data.length} bytes${authError ? `; DKIM/DMARC not evaluated: ${authError.message}` : ''}`,
+    };
   }
 
   onClose = (session: PSession): void => {

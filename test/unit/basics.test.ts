@@ -153,7 +153,7 @@ describe('events and bans', () => {
     for (let i = 1; i <= 5; i++) r.push(i);
     assert.deepEqual(r.toArray(), [3, 4, 5]);
     const bus = new EventBus(2);
-    for (let i = 0; i < 4; i++) bus.emit({ stage: 'system', verdict: 'info', rule: 'x', text: String(i) });
+    for (let i = 0; i < 4; i++) bus.emit({ stage: 'system', verdict: 'info', rule: 'system', text: String(i) });
     assert.deepEqual(
       bus.recent().map((e) => e.id),
       [3, 4],
