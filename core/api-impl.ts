@@ -1,13 +1,11 @@
 // GatewayApi implemented over a Gateway. Transports call validateInput() first; the
 // methods here assume well-formed input and check meaning (a CIDR that parses, an
 // account that exists).
-import { ApiError, type AccountView, type EventPage, type EventQuery, type GatewayApi, type QueueEntry, type Settings, type DoctorReport } from './api.ts';
+import { ApiError, type ApiErrorCode, type EventPage, type EventQuery, type GatewayApi, type QueueEntry, type Settings, type DoctorReport } from './api.ts';
 import type { Gateway } from './gateway.ts';
 import type { GatewayEvent } from './events/types.ts';
-import { ConfigError } from './config/load.ts';
-import { hashPassword } from './auth/builtin.ts';
 import { parseCidr } from './net/cidr.ts';
-import type { Account } from './config/schema.ts';
+import { AccountError, AccountsService, type AccountErrorCode } from './accounts/service.ts';
 import type { SpfHelper } from './spf/record-types.ts';
 import { spfHelperFor } from './spf/record.ts';
 import type { Config } from './config/schema.ts';
@@ -42,10 +40,21 @@ function matches(e: GatewayEvent, q: EventQuery, text: string | undefined): bool
   return true;
 }
 
-function configError(e: unknown): never {
-  if (e instanceof ConfigError) throw new ApiError('invalid-input', e.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+/** The accounts service's refusals as API errors: not-found stays not-found (404 over HTTP). */
+function accountError(e: unknown): never {
+  if (e instanceof AccountError) throw new ApiError(API_CODE_OF[e.code], e.message);
   throw e;
 }
+
+const API_CODE_OF: Record<AccountErrorCode, ApiErrorCode> = {
+  'invalid-name': 'invalid-input',
+  'invalid-password': 'invalid-input',
+  'invalid-address': 'invalid-input',
+  'address-taken': 'invalid-input',
+  'no-address': 'invalid-input',
+  'invalid-config': 'invalid-input',
+  'not-found': 'not-found',
+};
 
 export function createApi(deps: ApiDeps): GatewayApi {
   const gw = deps.gateway;
@@ -62,7 +71,8 @@ export function createApi(deps: ApiDeps): GatewayApi {
     if (!x) throw new ApiError('unavailable', `${what} is not available in this build`);
     return x;
   };
-  const accountViews = (): AccountView[] => gw.config().accounts.map((a) => ({ name: a.name, addresses: [...a.addresses], hasPassword: !!a.passwordHash }));
+  // Through the gateway, so that a change is saved, applied live and announced at once.
+  const accounts = new AccountsService({ load: () => gw.config(), update: (mutate, what) => gw.updateConfig(mutate, what) });
   const cidr = (c: string): string => {
     try {
       return parseCidr(c).cidr;
@@ -112,35 +122,19 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return spfHelper().check(a.domain, { ip: a.ip, expected: a.expected });
     },
     async accounts() {
-      return accountViews();
+      return accounts.list();
     },
     async addAccount(a) {
-      if (!a.password) throw new ApiError('invalid-input', 'the password is empty');
-      const passwordHash = await hashPassword(a.password);
-      try {
-        gw.updateConfig((raw) => {
-          const list = (Array.isArray(raw.accounts) ? raw.accounts : []) as Account[];
-          const existing = list.find((x) => x.name === a.name);
-          const next = existing
-            ? list.map((x) => (x.name === a.name ? { ...x, addresses: [...new Set([...x.addresses, ...a.addresses])], passwordHash } : x))
-            : [...list, { name: a.name, addresses: a.addresses, passwordHash }];
-          raw.accounts = next;
-        }, `account ${a.name} saved`);
-      } catch (e) {
-        configError(e);
-      }
-      return accountViews();
+      await accounts.add(a).catch(accountError);
+      return accounts.list();
     },
     async removeAccount(a) {
-      if (!gw.config().accounts.some((x) => x.name === a.name)) throw new ApiError('not-found', `no account named "${a.name}"`);
       try {
-        gw.updateConfig((raw) => {
-          raw.accounts = ((raw.accounts ?? []) as Account[]).filter((x) => x.name !== a.name);
-        }, `account ${a.name} removed`);
+        accounts.remove(a.name);
       } catch (e) {
-        configError(e);
+        accountError(e);
       }
-      return accountViews();
+      return accounts.list();
     },
     async queue() {
       return need(queueControl, 'the outbound queue').list();

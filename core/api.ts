@@ -9,8 +9,9 @@ import type { NetworkView } from './net/networks.ts';
 import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
 import type { OutboundRecipient } from './spool/store.ts';
 import type { QueueEntry } from './delivery/queue-entry.ts';
+import type { AccountView } from './accounts/types.ts';
 
-export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient, QueueEntry };
+export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient, QueueEntry, AccountView };
 export type { ListenerStatus, Counters, GatewayState } from './gateway.ts';
 export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';
 
@@ -34,12 +35,6 @@ export interface EventPage {
   events: GatewayEvent[];
   /** The newest event id overall (matched or not). */
   lastId: number;
-}
-
-export interface AccountView {
-  name: string;
-  addresses: string[];
-  hasPassword: boolean;
 }
 
 export interface Settings {

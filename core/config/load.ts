@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { configSchema, type Config } from './schema.ts';
 import { parseCidr } from '../net/cidr.ts';
-import { isValidDomain, normalizeDomain, parseMailbox } from '../policy/address.ts';
+import { isValidDomain, mailboxKey, normalizeDomain, parseMailbox } from '../policy/address.ts';
 
 export interface ConfigProblem {
   path: string;
@@ -73,12 +73,12 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
     names.add(a.name);
     a.addresses.forEach((addr, j) => {
       const p = `$.accounts[${i}].addresses[${j}]`;
-      const mb = parseMailbox(addr);
-      if (!mb || mb.routing) return add(p, `"${addr}" is not a plain mail address`);
-      if (!domains.has(mb.domain)) return add(p, `"${addr}" is not in one of the local domains (${[...domains].join(', ') || 'none configured'})`);
-      const key = mb.address;
+      const problem = accountAddressProblem(addr, domains);
+      if (problem) return add(p, problem);
+      // Case-insensitive, as core/policy/directory.ts looks addresses up.
+      const key = mailboxKey(parseMailbox(addr)!);
       const owner = owners.get(key);
-      if (owner && owner !== a.name) add(p, `"${addr}" already belongs to account "${owner}"`);
+      if (owner && owner !== a.name) add(p, addressTakenMessage(addr, owner));
       owners.set(key, a.name);
     });
   });
@@ -107,6 +107,22 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
   });
   if (!net.isIP(cfg.dashboard.host) && cfg.dashboard.host !== 'localhost') add('$.dashboard.host', `"${cfg.dashboard.host}" is not an IP address`);
   return out;
+}
+
+/**
+ * Why `addr` cannot be an account's address given the local domains (normalized), or
+ * null. The file check and the accounts service (core/accounts/service.ts) share it,
+ * so a hand-edited file, the CLI and the dashboard refuse with the same words.
+ */
+export function accountAddressProblem(addr: string, localDomains: ReadonlySet<string>): string | null {
+  const mb = parseMailbox(addr);
+  if (!mb || mb.routing) return `"${addr}" is not a plain mail address`;
+  if (!localDomains.has(mb.domain)) return `"${addr}" is not in one of the local domains (${[...localDomains].join(', ') || 'none configured'})`;
+  return null;
+}
+
+export function addressTakenMessage(addr: string, owner: string): string {
+  return `"${addr}" already belongs to account "${owner}"`;
 }
 
 function normalize(cfg: Config): void {

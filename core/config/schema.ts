@@ -3,6 +3,9 @@
 
 export type ListenerMode = 'mx' | 'submission' | 'submissions';
 
+/** An account's login name: what the file allows, and what the accounts service checks first. */
+export const ACCOUNT_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
+
 export interface Account {
   name: string;
   addresses: string[];
@@ -80,7 +83,7 @@ export const configSchema = {
         additionalProperties: false,
         required: ['name'],
         properties: {
-          name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+          name: { type: 'string', pattern: ACCOUNT_NAME_PATTERN },
           addresses: { type: 'array', items: { type: 'string', minLength: 3 }, default: [] },
           passwordHash: str,
         },
