@@ -7,7 +7,13 @@
 // Measured in the page: "delivery" = event time → its batch arrives on the
 // EventSource (every event); "row" = event time → its row is in the DOM, at the
 // next animation frame (rows in view: the log follows the newest). Clocks agree:
-// one machine.
+// one machine. "batch gap" = time between two batches arriving (the stream coalesces
+// events to about 10 batches a second).
+//
+// Then with the gateway's memory full (100,000 events): how long one emit takes while
+// a page is subscribed, and the frame gaps while the log is scrolled from the
+// newest to the oldest row. (The tests assert the outcome of each; these are the
+// timings, which depend on the machine and what else runs on it.)
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,6 +33,7 @@ interface PageStats {
   lastAt: number;
   delivery: number[];
   rows: number[];
+  batchAt: number[];
 }
 
 function pct(list: number[], p: number): number {
@@ -49,7 +56,7 @@ async function main(): Promise<void> {
     // app opens its stream, and a MutationObserver watches the log's rows.
     await context.addInitScript(() => {
       const w = globalThis as unknown as PageWindow & { bench: PageStats };
-      w.bench = { received: 0, maxId: 0, firstAt: 0, lastAt: 0, delivery: [], rows: [] };
+      w.bench = { received: 0, maxId: 0, firstAt: 0, lastAt: 0, delivery: [], rows: [], batchAt: [] };
       const Orig = w.EventSource;
       class Tapped extends Orig {
         constructor(url: string, init?: unknown) {
@@ -60,6 +67,7 @@ async function main(): Promise<void> {
             const now = Date.now();
             if (!w.bench.firstAt) w.bench.firstAt = now;
             w.bench.lastAt = now;
+            w.bench.batchAt.push(now);
             for (const e of msg.events!) {
               w.bench.received++;
               w.bench.maxId = Math.max(w.bench.maxId, e.id);
@@ -100,6 +108,7 @@ async function main(): Promise<void> {
       const b = (globalThis as unknown as { bench: PageStats }).bench;
       b.delivery.length = 0;
       b.rows.length = 0;
+      b.batchAt.length = 0;
       b.received = 0;
       b.firstAt = 0;
     });
@@ -122,6 +131,40 @@ async function main(): Promise<void> {
     const deliverySeconds = (st.lastAt - t0) / 1000;
     const batches = s.dash.stream().batches - batchesBefore;
     const rendered = await page.getByTestId('log-count').innerText();
+    const batchGaps = st.batchAt.slice(1).map((t, i) => t - st.batchAt[i]);
+
+    // A full memory: 100,000 events, emitted while the page is subscribed.
+    const perEmitUs: number[] = [];
+    for (let round = 0; round < 100; round++) {
+      const t1 = performance.now();
+      for (let i = 0; i < 1000; i++) {
+        const n = round * 1000 + i;
+        s.t.gw.bus.emit({ stage: 'rcpt', verdict: n % 7 ? 'accept' : 'reject', rule: 'relay rcpt', client: `198.51.100.${n % 250}`, code: n % 7 ? 250 : 554, text: n % 7 ? 'Accepted' : `5.7.1 <user${n}@example.com>: Relay access denied`, from: `sender${n}@example.net`, to: `user${n}@example.com` });
+      }
+      perEmitUs.push(((performance.now() - t1) * 1000) / 1000);
+    }
+    const full = await context.newPage();
+    const loadStart = Date.now();
+    await full.goto(s.dash.url);
+    await full.getByTestId('log-count').filter({ hasText: '100,000 events' }).waitFor({ timeout: 120_000 });
+    const loadMs = Date.now() - loadStart;
+    await full.getByTestId('log-scroll').hover();
+    await full.mouse.wheel(0, -300);
+    await full.getByRole('button', { name: 'Follow' }).waitFor({ timeout: 10_000 });
+    const frameGaps = await full.getByTestId('log-scroll').evaluate(async (el) => {
+      const w = globalThis as unknown as PageWindow;
+      const gaps: number[] = [];
+      let last = w.performance.now();
+      for (let i = 0; i <= 60; i++) {
+        el.scrollTop = el.scrollHeight * (1 - i / 60);
+        await new Promise((r) => w.requestAnimationFrame(() => r(null)));
+        const now = w.performance.now();
+        gaps.push(now - last);
+        last = now;
+      }
+      return gaps;
+    });
+
     const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) ?? [])[1] ?? os.cpus()[0]?.model ?? 'unknown';
 
     const lines = [
@@ -133,6 +176,9 @@ async function main(): Promise<void> {
       `page         ${delivered} delivered = ${(delivered / deliverySeconds).toFixed(0)} events/s; lost ${emitted - delivered}; ${batches} batches = ${(batches / deliverySeconds).toFixed(1)} batches/s; page count "${rendered}"`,
       `delivery     event → page: p50 ${fmt(pct(st.delivery, 0.5))} ms, p95 ${fmt(pct(st.delivery, 0.95))} ms, max ${fmt(Math.max(...st.delivery))} ms (${st.delivery.length} events)`,
       `row          event → row on screen: p50 ${fmt(pct(st.rows, 0.5))} ms, p95 ${fmt(pct(st.rows, 0.95))} ms, max ${fmt(Math.max(...st.rows))} ms (${st.rows.length} rows rendered while following)`,
+      `batch gap    p50 ${fmt(pct(batchGaps, 0.5))} ms, p5 ${fmt(pct(batchGaps, 0.05))} ms, max ${fmt(Math.max(...batchGaps))} ms (${batchGaps.length} gaps)`,
+      `emit         with a page subscribed: p50 ${pct(perEmitUs, 0.5).toFixed(2)} µs, max ${Math.max(...perEmitUs).toFixed(2)} µs per event (100 rounds of 1,000)`,
+      `100k page    loaded in ${loadMs} ms; scrolling newest → oldest in 60 steps: frame gap p50 ${fmt(pct(frameGaps, 0.5))} ms, p95 ${fmt(pct(frameGaps, 0.95))} ms, max ${fmt(Math.max(...frameGaps))} ms`,
     ];
     console.log(lines.join('\n'));
     if (emitted !== delivered) process.exitCode = 1;

@@ -50,16 +50,16 @@ function rendered(p: Page) {
 }
 
 describe('live rows', () => {
-  test('a rejected relay attempt and an accepted message appear within one second, without a reload', async () => {
+  test('a rejected relay attempt and an accepted message appear live, without a reload', async () => {
     await page.evaluate(() => ((globalThis as unknown as PageWindow).marker = 42));
     const navigations = await page.evaluate(() => (globalThis as unknown as PageWindow).performance.getEntriesByType('navigation').length);
 
+    // How fast a row appears is measured by the benchmark (test/bench/live-bench.ts);
+    // here: that it appears without a reload, within a generous deadline.
     const r = await relayAttempt('victim@example.com');
-    const repliedAt = Date.now();
     assert.equal(r.rcpts[0].code, 554);
     const rejectRow = rows(page).filter({ hasText: 'victim@example.com' }).filter({ hasText: 'Relay access denied' });
-    await rejectRow.waitFor({ timeout: 1000 });
-    const rejectLatency = Date.now() - repliedAt;
+    await rejectRow.waitFor({ timeout: 10_000 });
     assert.equal(await rejectRow.getAttribute('data-verdict'), 'reject');
     const rowText = (await rejectRow.innerText()).replace(/\s+/g, ' ');
     // time, client, stage, verdict, rule, code + text, from → to
@@ -72,26 +72,23 @@ describe('live rows', () => {
     assert.match(rowText, /spammer@example\.net → victim@example\.com/);
 
     const info = await sendLocal('live row test');
-    const sentAt = Date.now();
     const queueId = /queued as ([0-9A-Z]+)/.exec(info.response)![1];
     const acceptRow = rows(page).filter({ hasText: `queued as ${queueId}` });
-    await acceptRow.waitFor({ timeout: 1000 });
-    const acceptLatency = Date.now() - sentAt;
+    await acceptRow.waitFor({ timeout: 10_000 });
     assert.equal(await acceptRow.getAttribute('data-verdict'), 'accept');
     assert.match((await acceptRow.innerText()).replace(/\s+/g, ' '), /Accepted.*Message.*127\.0\.0\.1.*data.*250 2\.0\.0 OK.*jane\.doe@doe-family\.com → john\.doe@doe-family\.com/);
 
     // Same document: no reload happened.
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageWindow).marker), 42);
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageWindow).performance.getEntriesByType('navigation').length), navigations);
-    assert.ok(rejectLatency < 1000 && acceptLatency < 1000, `latencies ${rejectLatency} / ${acceptLatency} ms`);
 
     // The status strip counts them (the server's counters, pushed live).
-    await page.getByTestId('counter-relay-denied').filter({ hasText: String(s.t.gw.status().counters.relayDenied) }).waitFor({ timeout: 2000 });
-    await page.getByTestId('counter-accepted').filter({ hasText: String(s.t.gw.status().counters.accepted) }).waitFor({ timeout: 2000 });
+    await page.getByTestId('counter-relay-denied').filter({ hasText: String(s.t.gw.status().counters.relayDenied) }).waitFor({ timeout: 10_000 });
+    await page.getByTestId('counter-accepted').filter({ hasText: String(s.t.gw.status().counters.accepted) }).waitFor({ timeout: 10_000 });
   });
 
   test('the page shows exactly the gateway’s events, in order', async () => {
-    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`, s.t.events().length, { timeout: 2000 });
+    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`, s.t.events().length, { timeout: 10_000 });
     const ids = (await rendered(page)).map((r) => r.id);
     const all = s.t.events().map((e) => e.id);
     assert.deepEqual(ids, all.slice(all.length - ids.length));
@@ -102,13 +99,13 @@ describe('filters and search', () => {
   before(async () => {
     await relayAttempt('other@example.org', 'bulk@example.com');
     await sendLocal('second message', 'jane.doe@doe-family.com');
-    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`, s.t.events().length, { timeout: 2000 });
+    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`, s.t.events().length, { timeout: 10_000 });
   });
 
   test('verdict filter: only rejected rows, and the count says so', async () => {
     await page.getByRole('button', { name: 'Rejected' }).click();
     const expected = s.t.events().filter((e) => e.verdict === 'reject');
-    await page.getByTestId('log-count').filter({ hasText: `${expected.length} of ${s.t.events().length} events` }).waitFor({ timeout: 1000 });
+    await page.getByTestId('log-count').filter({ hasText: `${expected.length} of ${s.t.events().length} events` }).waitFor({ timeout: 10_000 });
     const r = await rendered(page);
     assert.deepEqual(
       r.map((x) => x.id),
@@ -116,7 +113,7 @@ describe('filters and search', () => {
     );
     assert.ok(r.every((x) => x.verdict === 'reject'));
     await page.getByRole('button', { name: 'Rejected' }).click();
-    await page.getByTestId('log-count').filter({ hasText: /^\d+ events$/ }).waitFor({ timeout: 1000 });
+    await page.getByTestId('log-count').filter({ hasText: /^\d+ events$/ }).waitFor({ timeout: 10_000 });
   });
 
   test('stage and rule filters', async () => {
@@ -144,20 +141,20 @@ describe('filters and search', () => {
     await search.fill('bulk@example.com');
     const expected = s.t.events().filter((e) => [e.from, e.to, e.text].some((f) => f?.includes('bulk@example.com')));
     assert.ok(expected.length >= 2);
-    await page.getByTestId('log-count').filter({ hasText: `${expected.length} of` }).waitFor({ timeout: 1000 });
+    await page.getByTestId('log-count').filter({ hasText: `${expected.length} of` }).waitFor({ timeout: 10_000 });
     assert.deepEqual(
       (await rendered(page)).map((x) => x.id),
       expected.map((e) => e.id),
     );
     await search.fill('RELAY ACCESS DENIED');
     const denied = s.t.events().filter((e) => /relay access denied/i.test(e.text));
-    await page.getByTestId('log-count').filter({ hasText: `${denied.length} of` }).waitFor({ timeout: 1000 });
+    await page.getByTestId('log-count').filter({ hasText: `${denied.length} of` }).waitFor({ timeout: 10_000 });
     assert.equal(denied.length, 2);
     await search.fill('no-such-thing-anywhere');
-    await page.getByText('No event matches these filters.').waitFor({ timeout: 1000 });
+    await page.getByText('No event matches these filters.').waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'Clear filters' }).click();
     assert.equal(await search.inputValue(), '');
-    await page.getByTestId('log-count').filter({ hasText: /^\d+ events$/ }).waitFor({ timeout: 1000 });
+    await page.getByTestId('log-count').filter({ hasText: /^\d+ events$/ }).waitFor({ timeout: 10_000 });
   });
 
   test('a filter applies to rows that arrive later, too', async () => {
@@ -165,7 +162,7 @@ describe('filters and search', () => {
     const before = (await rendered(page)).length;
     await sendLocal('should stay hidden');
     await relayAttempt('late@example.com');
-    await rows(page).filter({ hasText: 'late@example.com' }).first().waitFor({ timeout: 1000 });
+    await rows(page).filter({ hasText: 'late@example.com' }).first().waitFor({ timeout: 10_000 });
     const r = await rendered(page);
     assert.equal(r.length, before + 1);
     assert.ok(r.every((x) => x.verdict === 'reject'));
@@ -204,26 +201,26 @@ describe('follow and pause', () => {
       await c.cmd('RSET');
     }
     await c.quit();
-    await rows(page).filter({ hasText: 't59@example.com' }).waitFor({ timeout: 2000 });
+    await rows(page).filter({ hasText: 't59@example.com' }).waitFor({ timeout: 10_000 });
     const scroller = page.getByTestId('log-scroll');
     const atBottom = () => scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 16);
     assert.equal(await atBottom(), true, 'following keeps the newest row in view');
 
     await scroller.hover();
     await page.mouse.wheel(0, -600);
-    await page.getByRole('button', { name: 'Follow' }).waitFor({ timeout: 1000 });
+    await page.getByRole('button', { name: 'Follow' }).waitFor({ timeout: 10_000 });
     const top = await scroller.evaluate((el) => el.scrollTop);
 
     const before = s.t.events().length;
     await relayAttempt('while-paused@example.com');
     const added = s.t.events().length - before;
     const pill = page.getByTestId('new-pill');
-    await pill.filter({ hasText: `${added} new` }).waitFor({ timeout: 1000 });
+    await pill.filter({ hasText: `${added} new` }).waitFor({ timeout: 10_000 });
     assert.equal(await scroller.evaluate((el) => el.scrollTop), top, 'paused: the view did not move');
 
     await pill.click();
-    await page.getByRole('button', { name: 'Pause' }).waitFor({ timeout: 1000 });
-    await rows(page).filter({ hasText: 'while-paused@example.com' }).first().waitFor({ timeout: 1000 });
+    await page.getByRole('button', { name: 'Pause' }).waitFor({ timeout: 10_000 });
+    await rows(page).filter({ hasText: 'while-paused@example.com' }).first().waitFor({ timeout: 10_000 });
     assert.equal(await atBottom(), true);
     assert.equal(await pill.count(), 0);
   });
@@ -232,7 +229,6 @@ describe('follow and pause', () => {
 describe('a hundred thousand events', () => {
   test('load, scroll, filter and stay live', async () => {
     // Fill the gateway's memory: 100,000 events (the ring's size) as fast as it takes them.
-    const t0 = Date.now();
     for (let i = 0; i < 100_000; i++) {
       s.t.gw.bus.emit({
         stage: i % 5 === 0 ? 'rcpt' : 'mail',
@@ -246,12 +242,9 @@ describe('a hundred thousand events', () => {
         to: `user${i}@example.com`,
       });
     }
-    const emitMs = Date.now() - t0;
     const o = await openDashboard(browser, s.dash);
     const p = o.page;
-    const loadStart = Date.now();
-    await p.getByTestId('log-count').filter({ hasText: '100,000 events' }).waitFor({ timeout: 20_000 });
-    const loadMs = Date.now() - loadStart;
+    await p.getByTestId('log-count').filter({ hasText: '100,000 events' }).waitFor({ timeout: 30_000 });
     // Virtualised: only a screenful of rows is in the DOM.
     const inDom = await rows(p).count();
     assert.ok(inDom > 10 && inDom < 120, `${inDom} rows in the DOM`);
@@ -259,41 +252,32 @@ describe('a hundred thousand events', () => {
     // The person scrolls up a little (that pauses following)...
     await p.getByTestId('log-scroll').hover();
     await p.mouse.wheel(0, -300);
-    await p.getByRole('button', { name: 'Follow' }).waitFor({ timeout: 1000 });
-    // ...then from the bottom to the top in steps; frame gaps are measured meanwhile.
+    await p.getByRole('button', { name: 'Follow' }).waitFor({ timeout: 10_000 });
+    // ...then from the bottom to the top in steps (frame times while scrolling: the
+    // benchmark, test/bench/live-bench.ts).
     const scroll = await p.getByTestId('log-scroll').evaluate(async (el) => {
-      const gaps: number[] = [];
-      let last = performance.now();
       const steps = 60;
       for (let i = 0; i <= steps; i++) {
         el.scrollTop = el.scrollHeight * (1 - i / steps);
         await new Promise((r) => (globalThis as unknown as PageWindow).requestAnimationFrame(() => r(null)));
-        const now = performance.now();
-        gaps.push(now - last);
-        last = now;
       }
-      gaps.sort((a, b) => a - b);
       const first = el.querySelector('.log-inner [role="row"]');
-      return { p95: gaps[Math.floor(gaps.length * 0.95)], max: gaps.at(-1)!, firstId: Number(first?.getAttribute('data-id')) };
+      return { firstId: Number(first?.getAttribute('data-id')) };
     });
     const oldest = s.t.events()[0].id;
     assert.ok(scroll.firstId <= oldest + 50, `at the top the oldest rows show (first id ${scroll.firstId}, oldest ${oldest})`);
-    assert.ok(scroll.p95 < 150, `p95 frame gap while scrolling ${scroll.p95.toFixed(1)} ms`);
 
-    // A search over all of them answers quickly.
-    const searchStart = Date.now();
+    // A search over all of them finds the one.
     await p.getByLabel('Search the log').fill('user99999@');
-    await p.getByTestId('log-count').filter({ hasText: '1 of 100,000 events' }).waitFor({ timeout: 3000 });
-    const searchMs = Date.now() - searchStart;
+    await p.getByTestId('log-count').filter({ hasText: '1 of 100,000 events' }).waitFor({ timeout: 15_000 });
     await p.getByLabel('Search the log').fill('');
     await p.getByRole('button', { name: 'Follow' }).click();
 
     // Still live with a full buffer: a new SMTP event arrives and the oldest make room.
     await relayAttempt('after-100k@example.com');
-    await rows(p).filter({ hasText: 'after-100k@example.com' }).first().waitFor({ timeout: 1500 });
+    await rows(p).filter({ hasText: 'after-100k@example.com' }).first().waitFor({ timeout: 10_000 });
     const count = await p.getByTestId('log-count').innerText();
     assert.match(count, /^10\d,\d{3} events$/);
-    console.log(`100k: emitted in ${emitMs} ms; page loaded them in ${loadMs} ms; scroll p95 ${scroll.p95.toFixed(1)} ms, max ${scroll.max.toFixed(1)} ms; search ${searchMs} ms`);
     assert.deepEqual(o.errors.filter((e) => !/Failed to load resource/.test(e)), []);
     await o.context.close();
   });
