@@ -31,26 +31,14 @@ export class EventLog {
     this.size = fs.fstatSync(this.fd).size;
   }
 
-  /** The id of the last event in the current file (so ids keep increasing across restarts). */
+  /**
+   * The id of the last event written (so ids keep increasing across restarts). Right
+   * after a rotation the current file is empty: the last id is then in events.1.jsonl.
+   */
   lastId(): number {
-    const size = fs.statSync(this.file).size;
-    if (size === 0) return 0;
-    const len = Math.min(size, 64 * 1024);
-    const buf = Buffer.alloc(len);
-    const fd = fs.openSync(this.file, 'r');
-    try {
-      fs.readSync(fd, buf, 0, len, size - len);
-    } finally {
-      fs.closeSync(fd);
-    }
-    const lines = buf.toString('utf8').split('\n').filter(Boolean);
-    for (let i = lines.length - 1; i >= 0; i--) {
-      try {
-        const id = JSON.parse(lines[i]).id;
-        if (Number.isInteger(id)) return id;
-      } catch {
-        // a torn last line after a crash: look further back
-      }
+    for (const f of [this.file, path.join(path.dirname(this.file), 'events.1.jsonl')]) {
+      const id = lastIdIn(f);
+      if (id) return id;
     }
     return 0;
   }
@@ -108,5 +96,33 @@ export class EventLog {
       fs.closeSync(this.fd);
     };
     finish();
+  }
+}
+
+/** The id on the last complete line of a log file (0 when there is none). */
+function lastIdIn(file: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return 0; // no such file yet
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(len);
+    fs.readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n').filter(Boolean);
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        const id = JSON.parse(lines[i]).id;
+        if (Number.isInteger(id)) return id;
+      } catch {
+        // a torn last line after a crash: look further back
+      }
+    }
+    return 0;
+  } finally {
+    fs.closeSync(fd);
   }
 }
