@@ -116,8 +116,8 @@ export class LivePush {
     }
     this.pending = [];
     if (events.length) {
-      this.lastSentId = events[events.length - 1].id;
-      this.send({ type: 'events', events });
+      if (this.send({ type: 'events', events })) this.lastSentId = events[events.length - 1].id;
+      else this.gap = true; // not delivered: read them from the ring again on the next flush
     }
     if (this.statusDirty) {
       if (now - this.lastStatus >= this.opts.statusIntervalMs) {
@@ -129,12 +129,14 @@ export class LivePush {
     if (this.gap || this.statusDirty) this.schedule();
   }
 
-  private send(msg: StreamMessage): void {
+  private send(msg: StreamMessage): boolean {
     this.pushes++;
     try {
       this.target.send(msg);
+      return true;
     } catch {
       // A window torn down between canSend() and send(): resume() catches up later.
+      return false;
     }
   }
 }
