@@ -47,7 +47,8 @@ export function buildBounce(b: BounceInput): Buffer {
     "I'm sorry to have to inform you that your message could not",
     'be delivered to one or more recipients. The details are below.',
     '',
-    ...b.recipients.map((r) => `<${r.address}>: ${r.remoteMta ? `host ${r.remoteMta} said: ` : ''}${clean(r.diagnostic)}`),
+    // Every field cleaned here too: a host name from DNS is no more trusted than a reply.
+    ...b.recipients.map((r) => `<${clean(r.address)}>: ${r.remoteMta ? `host ${clean(r.remoteMta)} said: ` : ''}${clean(r.diagnostic)}`),
     '',
   ].join('\r\n');
   const perMessage = [`Reporting-MTA: dns; ${b.reportingMta}`, `X-Postern-Queue-ID: ${b.originalId}`, `Arrival-Date: ${rfc5322Date(b.arrival)}`].join('\r\n');
