@@ -38,7 +38,8 @@ function rawAccounts(raw: Record<string, unknown>): Account[] {
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
-    throw new AccountError('invalid-name', `"${name}" is not a valid account name (lower-case letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit)`);
+    const rule = 'lower-case letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit';
+    throw new AccountError('invalid-name', `"${name}" is not a valid account name (${rule})`);
   }
 }
 

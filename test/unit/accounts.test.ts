@@ -70,7 +70,8 @@ describe('add', () => {
 
   test('checks in one order: name, then password, then addresses', async () => {
     const { service } = setup();
-    await refused(service.add({ name: 'Bad Name', addresses: ['x@elsewhere.example'], password: '' }), 'invalid-name', /"Bad Name" is not a valid account name/);
+    const bad = { name: 'Bad Name', addresses: ['x@elsewhere.example'], password: '' };
+    await refused(service.add(bad), 'invalid-name', /"Bad Name" is not a valid account name/);
     await refused(service.add({ name: 'kid', addresses: [], password: '' }), 'invalid-password', /^the password is empty$/);
     await refused(service.add({ name: 'kid', addresses: [], password: 'x'.repeat(1025) }), 'invalid-password', /longer than 1024/);
   });
@@ -78,10 +79,12 @@ describe('add', () => {
   test('addresses: plain, local, and nobody else’s — in the words of the config file check', async () => {
     const { service, mem } = setup();
     const before = JSON.stringify(mem.load());
-    await refused(service.add({ name: 'kid', addresses: ['kid@elsewhere.example'], password: 'pw' }), 'invalid-address', /"kid@elsewhere\.example" is not in one of the local domains \(doe-family\.com, doe\.example\)/);
+    const outside = /"kid@elsewhere\.example" is not in one of the local domains \(doe-family\.com, doe\.example\)/;
+    await refused(service.add({ name: 'kid', addresses: ['kid@elsewhere.example'], password: 'pw' }), 'invalid-address', outside);
     await refused(service.add({ name: 'kid', addresses: ['@a,@b:kid@doe-family.com'], password: 'pw' }), 'invalid-address', /is not a plain mail address/);
     await refused(service.add({ name: 'kid', addresses: ['not an address'], password: 'pw' }), 'invalid-address', /is not a plain mail address/);
-    await refused(service.add({ name: 'kid', addresses: ['JANE@doe-family.com'], password: 'pw' }), 'address-taken', /"JANE@doe-family\.com" already belongs to account "jane"/);
+    const taken = /"JANE@doe-family\.com" already belongs to account "jane"/;
+    await refused(service.add({ name: 'kid', addresses: ['JANE@doe-family.com'], password: 'pw' }), 'address-taken', taken);
     assert.equal(JSON.stringify(mem.load()), before, 'nothing stored');
   });
 });
@@ -124,8 +127,13 @@ describe('list, setPassword, setAddresses, remove', () => {
 
   test('the rest of the config is not the account rules’ business, but still guarded', async () => {
     // A store whose update refuses for a reason outside the account (ConfigError).
-    const broken = new AccountsService({ load: () => new MemoryConfigStore(FAMILY).load(), update: (m) => new MemoryConfigStore({ ...FAMILY, hostname: 'not a host' }).update(m) }, async () => 'h');
-    await refused(broken.add({ name: 'kid', addresses: ['kid@doe-family.com'], password: 'pw' }), 'invalid-config', /\$\.hostname: "not a host" is not a valid host name/);
+    const store: AccountsStore = {
+      load: () => new MemoryConfigStore(FAMILY).load(),
+      update: (m) => new MemoryConfigStore({ ...FAMILY, hostname: 'not a host' }).update(m),
+    };
+    const broken = new AccountsService(store, async () => 'h');
+    const kid = { name: 'kid', addresses: ['kid@doe-family.com'], password: 'pw' };
+    await refused(broken.add(kid), 'invalid-config', /\$\.hostname: "not a host" is not a valid host name/);
   });
 });
 

@@ -46,7 +46,8 @@ describe('foldHeader', () => {
 
   test('line breaks in the input are unfolded first; parts start new lines', () => {
     assert.equal(foldHeader('X-A: one\r\n two'), 'X-A: one two\r\n');
-    assert.equal(foldHeader(['Authentication-Results: mx.example;', 'spf=pass smtp.mailfrom=a@b.example']), 'Authentication-Results: mx.example;\r\n spf=pass smtp.mailfrom=a@b.example\r\n');
+    const parts = ['Authentication-Results: mx.example;', 'spf=pass smtp.mailfrom=a@b.example'];
+    assert.equal(foldHeader(parts), 'Authentication-Results: mx.example;\r\n spf=pass smtp.mailfrom=a@b.example\r\n');
   });
 });
 
