@@ -16,6 +16,7 @@ import { startSaslauthd, UNIX_PASSWORD, UNIX_USER, type Saslauthd } from '../sup
 import { requireTools } from '../support/tools.ts';
 import { hashPassword } from '../../core/auth/builtin.ts';
 import { PosternServer } from '../../core/smtp/connection.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -331,8 +332,8 @@ describe('certificates', () => {
       assert.equal(await servedFingerprint(g.port()), first);
       const second = await writeCert(dir, 'mx.doe-family.com');
       assert.notEqual(second, first);
-      await new Promise((r) => setTimeout(r, 1100)); // the files are looked at at most once a second
-      assert.equal(await servedFingerprint(g.port()), second);
+      // The files are looked at about once a second: wait for the new one to be served.
+      await waitFor(async () => (await servedFingerprint(g.port())) === second, 15_000, 'the new certificate served', 200);
       assert.ok(g.events().some((e) => e.rule === 'tls' && /reloaded/.test(e.text)));
     } finally {
       await g.stop();

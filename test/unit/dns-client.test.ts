@@ -94,7 +94,8 @@ describe('negative answers and failures carry dns.promises error codes', () => {
       const t0 = Date.now();
       assert.equal(await code(client({ timeoutMs: 300 }).resolve('example.org', 'TXT')), 'ETIMEOUT');
       const took = Date.now() - t0;
-      assert.ok(took >= 250 && took < 800, `took ${took} ms`);
+      // Not before the limit; after it, soon (generous: a busy machine runs timers late).
+      assert.ok(took >= 290 && took < 5000, `took ${took} ms`);
     } finally {
       server.setFault(null);
     }

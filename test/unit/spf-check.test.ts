@@ -160,14 +160,16 @@ describe('limits (RFC 7208 §4.6.4)', () => {
     assert.equal(r.reject?.code, 550);
   });
   test('an evaluation past its time limit is a temperror, on time', async () => {
-    server.setDelay(400);
+    // The answer would come after 5 s (and the DNS client would wait 10 s): a 150 ms
+    // limit must end it long before either, however busy the machine.
+    server.setDelay(5000);
     try {
-      const cfg = config({}, 2000);
+      const cfg = config({}, 10_000);
       const t0 = Date.now();
-      const r = await checkSpf({ sender: parseMailbox('a@slow.example'), ip: IP, helo: 'x.example' }, cfg, new DnsClient({ servers: [server.address], timeoutMs: 2000, cache: false }).resolver, 150);
+      const r = await checkSpf({ sender: parseMailbox('a@slow.example'), ip: IP, helo: 'x.example' }, cfg, new DnsClient({ servers: [server.address], timeoutMs: 10_000, cache: false }).resolver, 150);
       const took = Date.now() - t0;
       assert.equal(r.result, 'temperror');
-      assert.ok(took < 400, `took ${took} ms`);
+      assert.ok(took < 4000, `took ${took} ms: the limit, not the answer, ended it`);
       assert.equal(r.reject?.code, 451);
     } finally {
       server.setDelay(0);
@@ -242,8 +244,12 @@ describe('from the RFC 7208 test suite', () => {
     ['case', 'v=spf1 is case-insensitive', 'softfail'],
     ['hosed', 'non-ASCII bytes in the policy', 'permerror'],
     ['nothosed', 'non-ASCII in a TXT record that is not SPF is none of our business', 'fail'],
-    ['empty-label', 'a target with an empty label (no DNS query can be made)', ['fail', 'permerror']],
-    ['long-label', 'a target with a 64-octet label (no DNS query can be made)', ['fail', 'permerror']],
+    // Valid domain-spec syntax (no permerror), but a name no DNS query can be made for:
+    // a name that cannot exist matches nothing (RFC 7208 §4.3/1, §5 — RCODE 3 is no
+    // match), so evaluation goes on to -all. (The suite accepts permerror too, the RFC
+    // being terse; its description says "must be treated as non-existent".)
+    ['empty-label', 'a target with an empty label is treated as non-existent: -all decides', 'fail'],
+    ['long-label', 'a target with a 64-octet label is treated as non-existent: -all decides', 'fail'],
     ['modifier-bad', '"=" after a "/" is not a modifier', 'permerror'],
     ['modifier-good', 'an unknown modifier with an odd but valid name', 'pass'],
     ['redirect-colon', 'redirect is a modifier, not a mechanism', 'permerror'],
