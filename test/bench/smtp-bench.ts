@@ -7,6 +7,9 @@
 // it (the tap's overhead is the same for both servers). Runs are interleaved and
 // repeated; medians are quoted, with the Postern/Postfix ratio of each median.
 //
+// BENCH_BASE=<another checkout of Postern, with node_modules>: that version runs too,
+// as "Postern (base)", interleaved with this one — before/after in one sitting.
+//
 // Postfix needs root (a private instance in a temp dir: master, smtpd, virtual(8)).
 // Every 250 is durable in both: Postfix fsyncs its queue file before 250; Postern
 // fsyncs the Maildir file and its directory before 250.
@@ -120,7 +123,7 @@ async function measure(port: number, reuse: boolean): Promise<{ direct: number; 
 
 // ---- the two servers ---------------------------------------------------------
 
-async function startPostern(dir: string, trustLoopback: boolean): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
+async function startPostern(dir: string, trustLoopback: boolean, checkout?: string): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'postern.json');
   const dataDir = path.join(dir, 'data');
@@ -136,7 +139,7 @@ async function startPostern(dir: string, trustLoopback: boolean): Promise<{ port
       limits: { maxClients: 500, maxConnectionsPerClient: 500 },
     }),
   );
-  const proc = await startServe(configFile, dataDir);
+  const proc = await startServe(configFile, dataDir, [], 20_000, [], checkout ? path.join(checkout, 'bin', 'postern.js') : undefined);
   return { port: proc.ports.mx, maildir: path.join(dataDir, 'maildir', 'john', 'new'), proc };
 }
 
@@ -216,6 +219,9 @@ async function main(): Promise<void> {
   console.log(`load: ${SOURCE} -s ${SESSIONS} -m ${MSGS} -l ${LEN} [-d], ${REPS} interleaved repetitions, data on ${root}`);
 
   const postern = await startPostern(path.join(root, 'postern'), true);
+  const baseDir = process.env.BENCH_BASE ? path.resolve(process.env.BENCH_BASE) : null;
+  const base = baseDir ? await startPostern(path.join(root, 'postern-base'), true, baseDir) : null;
+  if (baseDir) console.log(`base: ${baseDir} (${spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim().slice(0, 80)})`);
   const isRoot = process.getuid?.() === 0;
   const postfix = isRoot ? await startPostfix(path.join(root, 'postfix')) : null;
   if (!postfix) console.log('(not root: Postfix comparison skipped — run as root to include it)');
@@ -228,6 +234,7 @@ async function main(): Promise<void> {
     slot.latencies.push(...r.tapped.latencies);
   };
   let posternDelivered = 0;
+  let baseDelivered = 0;
   let postfixDelivered = 0;
   const postfixLag: number[] = [];
   try {
@@ -237,6 +244,11 @@ async function main(): Promise<void> {
         add(`Postern ${mode}`, await measure(postern.port, reuse));
         posternDelivered += 2 * MSGS;
         if (count(postern.maildir) !== posternDelivered) throw new Error(`Postern Maildir has ${count(postern.maildir)} files, expected ${posternDelivered} at 250 time`);
+        if (base) {
+          add(`Postern (base) ${mode}`, await measure(base.port, reuse));
+          baseDelivered += 2 * MSGS;
+          if (count(base.maildir) !== baseDelivered) throw new Error(`base Postern Maildir has ${count(base.maildir)} files, expected ${baseDelivered}`);
+        }
         if (postfix) {
           add(`Postfix ${mode}`, await measure(postfix.port, reuse));
           postfixDelivered += 2 * MSGS;
@@ -248,6 +260,7 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
   } finally {
     postern.proc.child.kill('SIGTERM');
+    base?.proc.child.kill('SIGTERM');
     postfix?.stop();
   }
 
@@ -260,6 +273,15 @@ async function main(): Promise<void> {
   console.log('|---|---:|---:|---:|---:|');
   for (const [k, r] of Object.entries(results)) {
     console.log(`| ${k} | ${median(r.direct).toFixed(0)} | ${median(r.tapped).toFixed(0)} | ${pct(r.latencies, 50).toFixed(1)} ms | ${pct(r.latencies, 99).toFixed(1)} ms |`);
+  }
+  if (base) {
+    for (const mode of ['fresh', 'reuse (-d)']) {
+      const a = results[`Postern ${mode}`];
+      const b = results[`Postern (base) ${mode}`];
+      console.log(
+        `ratio this/base, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
+      );
+    }
   }
   if (postfix) {
     for (const mode of ['fresh', 'reuse (-d)']) {

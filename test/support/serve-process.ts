@@ -18,12 +18,13 @@ export interface ServeProcess {
 /**
  * Starts `postern serve` and resolves once it printed its listeners. `wrap` runs it
  * under another program (`['strace', …, '--']`): then `child` is that program.
+ * `postern`: another checkout's bin/postern.js (the benchmark's before/after).
  */
-export function startServe(configFile: string, dataDir: string, extraArgs: string[] = [], timeoutMs = 20_000, wrap: string[] = []): Promise<ServeProcess> {
-  const argv = [process.execPath, POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir, ...extraArgs];
+export function startServe(configFile: string, dataDir: string, extraArgs: string[] = [], timeoutMs = 20_000, wrap: string[] = [], postern = POSTERN): Promise<ServeProcess> {
+  const argv = [process.execPath, postern, 'serve', '--config', configFile, '--data-dir', dataDir, ...extraArgs];
   const [cmd, ...args] = [...wrap, ...argv];
   const child = spawn(cmd, args, {
-    cwd: ROOT,
+    cwd: path.resolve(path.dirname(postern), '..'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
