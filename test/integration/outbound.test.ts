@@ -267,7 +267,7 @@ describe('loops and hostile input', () => {
     try {
       await sendFromLan(t, 'john.doe@doe-family.com', ['a@example.net'], 'one');
       await sendFromLan(t, 'john.doe@doe-family.com', ['b@example.net'], 'two');
-      await new Promise((r) => setTimeout(r, 200));
+      await until(() => hangConnections.length >= 2, 10_000); // both attempts in flight
       const t0 = Date.now();
       // The attempts end when the hanging server is dropped; stop must then resolve.
       const stopped = t.gw.stop();
@@ -290,6 +290,7 @@ describe('crash safety', () => {
     // client was still there to get its 250 (as a real MTA does).
     const kept: string[] = [];
     let holding = 0;
+    let sessions = 0;
     const receiver = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
@@ -308,8 +309,13 @@ describe('crash safety', () => {
           }, 1500);
         });
       },
+      onConnect(_session, cb) {
+        sessions++;
+        cb();
+      },
       onClose(session) {
         (session as unknown as { closed: boolean }).closed = true;
+        sessions--;
       },
     });
     receiver.on('error', () => {});
@@ -337,10 +343,10 @@ describe('crash safety', () => {
 
       const second = await startServe(configFile, dataDir);
       try {
-        await until(() => kept.length >= 6, 20_000);
-        await new Promise((r) => setTimeout(r, 2000)); // nothing more may arrive
+        // Nothing more can arrive once the queue is empty (each message recorded as
+        // delivered) and no delivery is open at the receiver.
+        await until(() => kept.length >= 6 && outboundQueued(dataDir).length === 0 && holding === 0 && sessions === 0, 30_000);
         assert.deepEqual([...kept].sort(), ['msg-0', 'msg-1', 'msg-2', 'msg-3', 'msg-4', 'msg-5']);
-        await until(() => outboundQueued(dataDir).length === 0, 5000);
       } finally {
         second.child.kill('SIGTERM');
         await second.exited;
