@@ -138,25 +138,71 @@ async function dkimAndDmarc(full: Buffer, ctx: MessageAuthContext, resolver: Res
 }
 
 /**
+ * The authserv-id of an Authentication-Results field value (RFC 8601 §2.2:
+ * `[CFWS] authserv-id …`, authserv-id = value = token / quoted-string, RFC 2045),
+ * lower-cased, one trailing dot removed; null when the value cannot be parsed.
+ * Comments nest and may hold quoted-pairs (RFC 5322 §3.2.2); folding is unfolded first.
+ */
+export function authservIdOf(value: string): string | null {
+  const s = value.replace(/\r?\n(?=[ \t])/g, '');
+  let i = 0;
+  // [CFWS]: whitespace and (nested) comments, in any order.
+  for (;;) {
+    while (i < s.length && /[ \t\r\n]/.test(s[i])) i++;
+    if (s[i] !== '(') break;
+    let depth = 0;
+    for (; i < s.length; i++) {
+      const c = s[i];
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) break;
+    }
+    if (depth !== 0) return null; // an unterminated comment
+    i++;
+  }
+  let id = '';
+  if (s[i] === '"') {
+    for (i++; i < s.length && s[i] !== '"'; i++) {
+      if (s[i] === '\\') i++;
+      id += s[i] ?? '';
+    }
+    if (i >= s.length) return null; // an unterminated quoted string
+  } else {
+    // token: any CHAR except SPACE, CTLs and tspecials (RFC 2045 §5.1)
+    const m = /^[^\x00-\x20\x7f()<>@,;:\\"/\[\]?=]+/.exec(s.slice(i));
+    if (!m) return null;
+    id = m[0];
+  }
+  id = id.trim().toLowerCase();
+  if (id.endsWith('.')) id = id.slice(0, -1);
+  return id || null;
+}
+
+/**
  * The message without Authentication-Results fields that carry our authserv-id:
  * from the Internet they can only be forgeries, and a mail reader would trust them
- * (RFC 8601 §5). Other fields and the body are left byte for byte.
+ * (RFC 8601 §5, docs/design.md §2.7). The authserv-id is parsed as RFC 8601 writes
+ * it (comments, nested comments, quoted string, trailing dot, any case); a field whose
+ * authserv-id cannot be parsed is removed when it names our id anywhere. Other fields
+ * and the body are left byte for byte.
  */
 export function withoutForgedAuthResults(message: Buffer, authservId: string): Buffer {
   const text = message.toString('latin1');
   const blank = /\r?\n(\r?\n)/.exec(text);
   const headEnd = blank ? blank.index + blank[0].length - blank[1].length : text.length;
   const head = text.slice(0, headEnd);
-  const id = authservId.toLowerCase();
+  let ours = authservId.trim().toLowerCase();
+  if (ours.endsWith('.')) ours = ours.slice(0, -1);
   const fields = head.match(/[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*(?:\r?\n|$)/g) ?? [];
   let changed = false;
   const kept = fields.filter((f) => {
-    const m = /^authentication-results[ \t]*:\s*(?:\([^)]*\)\s*)?([^\s;(]+)/i.exec(f);
-    if (m && m[1].replace(/^"|"$/g, '').toLowerCase() === id) {
-      changed = true;
-      return false;
-    }
-    return true;
+    const m = /^authentication-results[ \t]*:/i.exec(f);
+    if (!m) return true;
+    const value = f.slice(m[0].length);
+    const id = authservIdOf(value);
+    const forged = id === null ? value.toLowerCase().includes(ours) : id === ours;
+    if (forged) changed = true;
+    return !forged;
   });
   if (!changed) return message;
   return Buffer.from(kept.join('') + text.slice(headEnd), 'latin1');

@@ -9,7 +9,7 @@ import { validateConfig } from '../../core/config/load.ts';
 import { parseMailbox } from '../../core/policy/address.ts';
 import { DnsClient } from '../../core/dns/client.ts';
 import { checkSpf, type SpfDetail } from '../../core/spf/check.ts';
-import { messageAuthHeaders, withoutForgedAuthResults } from '../../core/spf/authres.ts';
+import { authservIdOf, messageAuthHeaders, withoutForgedAuthResults } from '../../core/spf/authres.ts';
 import { startDnsServer, type DnsServer } from '../support/dns-server.ts';
 
 const IP = '198.51.100.10';
@@ -177,5 +177,44 @@ describe('forged Authentication-Results', () => {
     );
     const clean = message('alice@sender.example');
     assert.equal(withoutForgedAuthResults(clean, 'mx.doe-family.com'), clean);
+  });
+});
+
+describe('the authserv-id as RFC 8601 writes it (issue 12)', () => {
+  test('CFWS with nested comments, quoted string, trailing dot, any case', () => {
+    const cases: [string, string | null][] = [
+      [' mx.doe-family.com; spf=pass', 'mx.doe-family.com'],
+      [' (a (nested) comment) mx.doe-family.com; spf=pass', 'mx.doe-family.com'],
+      ['(x)(y (z \\) w))\r\n\t MX.Doe-Family.COM.; dkim=pass', 'mx.doe-family.com'],
+      [' mx.doe-family.com.; spf=pass', 'mx.doe-family.com'],
+      [' "mx.doe-family.com"; spf=pass', 'mx.doe-family.com'],
+      [' "mx.doe-family.com."; spf=pass', 'mx.doe-family.com'],
+      [' mx.doe-family.com(trailing comment); spf=pass', 'mx.doe-family.com'],
+      [' mx.doe-family.com 1; spf=pass', 'mx.doe-family.com'],
+      [' other.example; spf=pass (mx.doe-family.com)', 'other.example'],
+      [' (unterminated mx.doe-family.com; spf=pass', null],
+      [' ;spf=pass', null],
+    ];
+    for (const [value, want] of cases) assert.equal(authservIdOf(value), want, JSON.stringify(value));
+  });
+
+  test('both spellings found in issue 12 are removed; a field that merely mentions us stays', () => {
+    const msg = Buffer.from(
+      'Authentication-Results: (a (nested) comment) mx.doe-family.com; dkim=pass header.d=bank.example\r\n' +
+        'Authentication-Results: mx.doe-family.com.; spf=pass smtp.mailfrom=bank.example\r\n' +
+        'Authentication-Results: "MX.DOE-FAMILY.COM";\r\n dmarc=pass\r\n' +
+        'Authentication-Results: (broken mx.doe-family.com; dmarc=pass\r\n' +
+        'Authentication-Results: relay.example; spf=pass (forwarded by mx.doe-family.com)\r\n' +
+        'Subject: hi\r\n\r\nbody\r\n',
+    );
+    assert.equal(
+      withoutForgedAuthResults(msg, 'mx.doe-family.com').toString(),
+      'Authentication-Results: relay.example; spf=pass (forwarded by mx.doe-family.com)\r\nSubject: hi\r\n\r\nbody\r\n',
+    );
+  });
+
+  test('a hostname configured with a trailing dot matches too', () => {
+    const msg = Buffer.from('Authentication-Results: mx.doe-family.com; spf=pass\r\nSubject: x\r\n\r\n');
+    assert.equal(withoutForgedAuthResults(msg, 'mx.doe-family.com.').toString(), 'Subject: x\r\n\r\n');
   });
 });
