@@ -52,7 +52,8 @@ export interface SmtpCourierOptions {
 
 const SEND_TIMEOUT_MS = 30_000;
 
-const failAll = (rcpts: readonly string[], permanent: boolean, text: string): RcptOutcome[] => rcpts.map((address) => ({ address, ok: false, permanent, text }));
+const failAll = (rcpts: readonly string[], permanent: boolean, text: string): RcptOutcome[] =>
+  rcpts.map((address) => ({ address, ok: false, permanent, text }));
 
 /** Tries the targets in order until one answers for the recipients. */
 async function viaTargets(targets: Target[], from: string, rcpts: string[], message: Buffer, heloName: string): Promise<RcptOutcome[]> {

@@ -5,7 +5,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildBounce, enhancedFromReply, type BounceInput } from '../../core/delivery/bounce.ts';
 
-const ORIGINAL = Buffer.from('From: <john.doe@doe-family.com>\r\nTo: <aunt@example.net>\r\nSubject: Sunday lunch\r\nMessage-ID: <lunch@doe-family.com>\r\n\r\nThe secret recipe is in the body.\r\n');
+const ORIGINAL = Buffer.from(
+  'From: <john.doe@doe-family.com>\r\nTo: <aunt@example.net>\r\nSubject: Sunday lunch\r\nMessage-ID: <lunch@doe-family.com>\r\n' +
+    '\r\nThe secret recipe is in the body.\r\n',
+);
 
 function input(extra: Partial<BounceInput> = {}): BounceInput {
   return {
@@ -15,8 +18,19 @@ function input(extra: Partial<BounceInput> = {}): BounceInput {
     arrival: new Date('2027-03-01T08:00:00Z'),
     original: ORIGINAL,
     recipients: [
-      { address: 'aunt@example.net', status: '5.1.1', diagnostic: '550 5.1.1 <aunt@example.net>: user unknown', remoteMta: 'mx.example.net', lastAttempt: new Date('2027-03-01T08:00:05Z') },
-      { address: 'uncle@example.org', status: '5.4.6', diagnostic: '5.4.6 mail for example.org loops back to myself', lastAttempt: new Date('2027-03-01T08:00:06Z') },
+      {
+        address: 'aunt@example.net',
+        status: '5.1.1',
+        diagnostic: '550 5.1.1 <aunt@example.net>: user unknown',
+        remoteMta: 'mx.example.net',
+        lastAttempt: new Date('2027-03-01T08:00:05Z'),
+      },
+      {
+        address: 'uncle@example.org',
+        status: '5.4.6',
+        diagnostic: '5.4.6 mail for example.org loops back to myself',
+        lastAttempt: new Date('2027-03-01T08:00:06Z'),
+      },
     ],
     ...extra,
   };
@@ -102,7 +116,9 @@ describe('buildBounce', () => {
 
   test('a remote reply cannot add header lines or 8-bit bytes', () => {
     const diagnostic = '550 no such user\r\nX-Injected: yes\r\n\r\n--fake-boundary\r\nCaf\u00e9';
-    const msg = buildBounce(input({ recipients: [{ address: 'aunt@example.net', status: '5.0.0', diagnostic, remoteMta: 'evil.example\r\nX-Also: injected', lastAttempt: new Date() }] })).toString('latin1');
+    const remoteMta = 'evil.example\r\nX-Also: injected';
+    const recipients = [{ address: 'aunt@example.net', status: '5.0.0', diagnostic, remoteMta, lastAttempt: new Date() }];
+    const msg = buildBounce(input({ recipients })).toString('latin1');
     assert.doesNotMatch(msg, /^X-Injected/m);
     assert.doesNotMatch(msg, /^X-Also/m);
     assert.doesNotMatch(msg, /^--fake-boundary/m);

@@ -10,7 +10,8 @@ import { tempDir } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 
 function event(id: number, text = `event number ${id}`): GatewayEvent {
-  return { id, time: new Date(1_800_000_000_000 + id * 1000).toISOString(), session: '', client: '127.0.0.1', listener: 'mx:25', stage: 'connect', verdict: 'accept', rule: 'connect', code: 0, text };
+  const time = new Date(1_800_000_000_000 + id * 1000).toISOString();
+  return { id, time, session: '', client: '127.0.0.1', listener: 'mx:25', stage: 'connect', verdict: 'accept', rule: 'connect', code: 0, text };
 }
 
 /** The ids in each log file, keyed by file name. */

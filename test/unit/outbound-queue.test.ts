@@ -34,9 +34,13 @@ function familyConfig(extra: Record<string, unknown> = {}): Config {
   });
 }
 
-const ok = (address: string): RcptOutcome => ({ address, ok: true, permanent: false, code: 250, text: '250 2.0.0 queued as 4711', remoteMta: 'mx.example.net' });
-const temp = (address: string): RcptOutcome => ({ address, ok: false, permanent: false, code: 451, text: '451 4.7.1 greylisted, try again later', remoteMta: 'mx.example.net' });
-const unknownUser = (address: string): RcptOutcome => ({ address, ok: false, permanent: true, code: 550, text: `550 5.1.1 <${address}>: user unknown`, remoteMta: 'mx.example.net' });
+const MX = 'mx.example.net';
+const outcome =
+  (code: number, text: string) =>
+  (address: string): RcptOutcome => ({ address, ok: code < 400, permanent: code >= 500, code, text, remoteMta: MX });
+const ok = outcome(250, '250 2.0.0 queued as 4711');
+const temp = outcome(451, '451 4.7.1 greylisted, try again later');
+const unknownUser = (address: string): RcptOutcome => outcome(550, `550 5.1.1 <${address}>: user unknown`)(address);
 
 type Reply = (batch: Batch, call: number) => RcptOutcome[] | Promise<RcptOutcome[]>;
 
@@ -91,7 +95,10 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(courierFor: (clock: FakeClock) => Courier, opts: Partial<OutboundOptions> & { cfg?: Config } = {}): Promise<Harness & { courier: Courier }> {
+async function harness(
+  courierFor: (clock: FakeClock) => Courier,
+  opts: Partial<OutboundOptions> & { cfg?: Config } = {},
+): Promise<Harness & { courier: Courier }> {
   const dataDir = tempDir('postern-outbound-');
   const clock = new FakeClock(Date.now());
   const t0 = clock.now();
@@ -122,7 +129,8 @@ async function harness(courierFor: (clock: FakeClock) => Courier, opts: Partial<
     },
     async send(rcpts: string[], from = 'john.doe@doe-family.com') {
       const id = newQueueId();
-      const data = Buffer.from(`From: <${from}>\r\nTo: <${rcpts[0]}>\r\nSubject: hello\r\nMessage-ID: <${id}@doe-family.com>\r\n\r\nHello from the family.\r\n`);
+      const head = `From: <${from}>\r\nTo: <${rcpts[0]}>\r\nSubject: hello\r\nMessage-ID: <${id}@doe-family.com>\r\n`;
+      const data = Buffer.from(`${head}\r\nHello from the family.\r\n`);
       await store.commit({ id, from, client: '192.168.1.20', local: [], remote: rcpts, data });
       queue.enqueued(id);
       return id;

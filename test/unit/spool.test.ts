@@ -75,7 +75,8 @@ describe('MessageStore.commit', () => {
   test(
     'local recipients only: nothing in the outbound queue',
     withStore(async (store) => {
-      await store.commit({ id: newQueueId(), from: '', client: '', local: [{ account: 'jane', address: 'jane.doe@doe-family.com' }], remote: [], data: MESSAGE });
+      const local = [{ account: 'jane', address: 'jane.doe@doe-family.com' }];
+      await store.commit({ id: newQueueId(), from: '', client: '', local, remote: [], data: MESSAGE });
       assert.deepEqual(ls(store.outbound), []);
       assert.equal(ls(path.join(store.maildir('jane'), 'new')).length, 1);
     }),
@@ -101,7 +102,8 @@ describe('MessageStore.commit', () => {
       let id = '';
       try {
         id = newQueueId();
-        await store.commit({ id, from: 'a@example.net', client: '', local: [{ account: 'john', address: 'john.doe@doe-family.com' }], remote: ['b@example.org'], data: MESSAGE });
+        const local = [{ account: 'john', address: 'john.doe@doe-family.com' }];
+        await store.commit({ id, from: 'a@example.net', client: '', local, remote: ['b@example.org'], data: MESSAGE });
       } finally {
         for (const r of restore) r();
       }
