@@ -13,7 +13,16 @@ if (major < 22 || (major === 22 && minor < 19) || major === 23) {
     process.exit(2);
   }
   const child = spawn(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  // Forward each signal once (a `kill <this pid>` must reach Postern). A signal to the
+  // whole process group reaches the child directly too; it ignores the repeat.
+  const forwarded = new Set();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      if (forwarded.has(sig)) return;
+      forwarded.add(sig);
+      child.kill(sig);
+    });
+  }
   child.on('exit', (code) => process.exit(code ?? 1));
 } else {
   // More libuv threads: every message costs file and directory fsyncs, which run there.

@@ -57,7 +57,10 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
     await gateway.stop();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  // `on`, not `once`: a signal to the whole process group (systemd's stop, Ctrl-C) can
+  // arrive twice — directly and forwarded by bin/postern.js — and a second one must not
+  // kill the stop half-way (the stop event and the in-flight delivery are recorded).
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   return gateway;
 }

@@ -283,7 +283,7 @@ describe('live stream', () => {
     let n = 0;
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
-        for (let i = 0; i < 20 && n < 2000; i++, n++) s.t.gw.bus.emit({ stage: 'system', verdict: 'info', rule: 'bench', text: `event ${n}` });
+        for (let i = 0; i < 20 && n < 2000; i++, n++) s.t.gw.bus.emit({ stage: 'system', verdict: 'info', rule: 'system', text: `event ${n}` });
         if (n >= 2000) {
           clearInterval(tick);
           resolve();
@@ -316,7 +316,7 @@ describe('live stream', () => {
       const first = s.t.gw.bus.lastId + 1;
       const text = 'x'.repeat(400);
       for (let round = 0; round < 60 && small.stream().dropped === 0; round++) {
-        for (let i = 0; i < 1000; i++) s.t.gw.bus.emit({ stage: 'system', verdict: 'info', rule: 'flood', text });
+        for (let i = 0; i < 1000; i++) s.t.gw.bus.emit({ stage: 'system', verdict: 'info', rule: 'system', text });
         await new Promise((r) => setTimeout(r, 110));
       }
       assert.equal(small.stream().dropped, 1, 'the stuck page was dropped');
