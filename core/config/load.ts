@@ -81,6 +81,11 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
       if (owner && owner !== a.name) add(p, addressTakenMessage(addr, owner));
       owners.set(key, a.name);
     });
+    // sendAs: addresses the account may send as (shared ones); any local address, owned or not.
+    (a.sendAs ?? []).forEach((addr, j) => {
+      const problem = accountAddressProblem(addr, domains);
+      if (problem) add(`$.accounts[${i}].sendAs[${j}]`, problem);
+    });
   });
   const seen = new Set<string>();
   cfg.listeners.forEach((l, i) => {
@@ -128,7 +133,10 @@ export function addressTakenMessage(addr: string, owner: string): string {
 function normalize(cfg: Config): void {
   cfg.hostname = normalizeDomain(cfg.hostname);
   cfg.domains = [...new Set(cfg.domains.map(normalizeDomain))];
-  for (const a of cfg.accounts) a.addresses = a.addresses.map((x) => parseMailbox(x)!.address);
+  for (const a of cfg.accounts) {
+    a.addresses = a.addresses.map((x) => parseMailbox(x)!.address);
+    if (a.sendAs) a.sendAs = a.sendAs.map((x) => parseMailbox(x)!.address);
+  }
   for (const n of cfg.internalNetworks) n.cidr = parseCidr(n.cidr).cidr;
 }
 

@@ -9,6 +9,8 @@ export const ACCOUNT_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
 export interface Account {
   name: string;
   addresses: string[];
+  /** Further addresses (in local domains) this account may send as: shared ones such as family@ (docs/design.md §2.1). */
+  sendAs?: string[];
   passwordHash?: string;
 }
 
@@ -85,6 +87,7 @@ export const configSchema = {
         properties: {
           name: { type: 'string', pattern: ACCOUNT_NAME_PATTERN },
           addresses: { type: 'array', items: { type: 'string', minLength: 3 }, default: [] },
+          sendAs: { type: 'array', items: { type: 'string', minLength: 3 } },
           passwordHash: str,
         },
       },

@@ -9,6 +9,8 @@ export class Directory {
   private readonly owner = new Map<string, string>();
   private readonly byName = new Map<string, Account>();
   private readonly addressesByAccount = new Map<string, string[]>();
+  /** Per account: keys of the addresses it may send as besides its own (`sendAs`, docs/design.md §2.1). */
+  private readonly sendAs = new Map<string, Set<string>>();
 
   constructor(cfg: Pick<Config, 'domains' | 'accounts'>) {
     this.domains = new Set(cfg.domains.map(normalizeDomain));
@@ -20,6 +22,12 @@ export class Directory {
         const mb = parseMailbox(addr);
         if (mb) this.add(mailboxKey(mb), a.name, mb.address);
       }
+      const shared = new Set<string>();
+      for (const addr of a.sendAs ?? []) {
+        const mb = parseMailbox(addr);
+        if (mb) shared.add(mailboxKey(mb));
+      }
+      this.sendAs.set(a.name, shared);
     }
     // RFC 5321 §4.5.1: postmaster@ every local domain exists; it goes to the first
     // account unless an account lists it.
@@ -49,6 +57,16 @@ export class Directory {
       return d ? (this.owner.get(`postmaster@${d}`) ?? null) : null;
     }
     return this.owner.get(mailboxKey(m)) ?? null;
+  }
+
+  /**
+   * May the account `name` send as `m` — in MAIL FROM and in the From header? Its own
+   * addresses (those that deliver to it) and those listed in its `sendAs`.
+   */
+  maySendAs(name: string, m: Mailbox): boolean {
+    if (m.routing || m.literal) return false;
+    if (this.accountFor(m) === name) return true;
+    return this.sendAs.get(name)?.has(mailboxKey(m)) ?? false;
   }
 
   account(name: string): Account | undefined {

@@ -34,13 +34,18 @@ const reject = (rule: RelayRule, reason: string, code: number, text: string): Ve
 
 /** MAIL FROM. `sender` null means the null reverse-path `<>`. */
 export function checkMailFrom(sender: Mailbox | null, client: ClientFacts, dir: Directory): Verdict {
-  if (sender === null) return { accept: true, rule: MAIL_RULE, reason: 'null sender', text: '2.1.0 OK' };
   if (client.user !== null) {
-    if (dir.accountFor(sender) !== client.user) {
+    // An authenticated family member sends as themselves: the null sender is for
+    // bounces, which servers write (Postern builds its own, §3.4), never a mail program.
+    // (Postfix's reject_authenticated_sender_login_mismatch lets <> through; issue 12
+    // asked for the same check on every sender, docs/design.md §2.1.)
+    if (sender === null) return reject(MAIL_RULE, 'null sender from an authenticated client', 553, `5.7.1 The null sender <> is not allowed for user ${client.user}`);
+    if (!dir.maySendAs(client.user, sender)) {
       return reject(MAIL_RULE, 'sender-login mismatch', 553, `5.7.1 Sender address <${sender.address}> is not owned by user ${client.user}`);
     }
-    return { accept: true, rule: MAIL_RULE, reason: 'own address', text: '2.1.0 OK' };
+    return { accept: true, rule: MAIL_RULE, reason: dir.accountFor(sender) === client.user ? 'own address' : 'send-as address', text: '2.1.0 OK' };
   }
+  if (sender === null) return { accept: true, rule: MAIL_RULE, reason: 'null sender', text: '2.1.0 OK' };
   if (!client.internal && sender.domain && dir.isLocalDomain(sender.domain)) {
     return reject(MAIL_RULE, 'local sender from outside', 554, `5.7.1 Sender address <${sender.address}> is in our own domain: authenticate first`);
   }

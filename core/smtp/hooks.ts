@@ -11,6 +11,7 @@ import type { Networks } from '../net/networks.ts';
 import type { MessageStore, LocalRecipient } from '../spool/store.ts';
 import { newQueueId } from '../spool/store.ts';
 import { checkMailFrom, checkRcpt, type ClientFacts, type Verdict } from '../policy/relay.ts';
+import { checkFromHeader } from '../policy/from-header.ts';
 import { authenticate } from '../auth/authenticator.ts';
 import type { BanList } from '../auth/bans.ts';
 import { clientKey } from '../net/cidr.ts';
@@ -256,6 +257,18 @@ export class SmtpHooks {
     }
   }
 
+  /**
+   * An authenticated family member's message must carry a From header of their own
+   * (docs/design.md §2.1, rule `from header`); null when it does, or when no one logged in.
+   * `head` is the message as received (only its header section is read).
+   */
+  private decideFromHeader(head: Buffer, facts: ClientFacts, d: { from: string; to: string; queueId: string }): Decision | null {
+    if (!facts.user) return null;
+    const v = checkFromHeader(head, facts.user, this.ctx.directory());
+    if (v.accept) return null;
+    return { stage: 'data', rule: 'from header', reason: v.reason, ...d, user: facts.user, code: v.code, text: v.text };
+  }
+
   onRcptTo = (address: PParsed, session: PSession, cb: Done): void => {
     const mailFrom = session.envelope.mailFrom as PParsed | false;
     const facts = (mailFrom && mailFrom.facts) || this.facts(session);
@@ -310,6 +323,8 @@ export class SmtpHooks {
       }
       const internet = !facts.internal && !facts.user;
       let body: Buffer = Buffer.concat(chunks);
+      const fromRefused = this.decideFromHeader(body, facts, { from, to, queueId }); // §2.1 From header
+      if (fromRefused) return this.answer(session, fromRefused, cb);
       // Authentication-Results claiming to be ours can only be forged (RFC 8601 §5).
       if (internet) body = withoutForgedAuthResults(body, cfg.hostname);
       const authHeaders: Promise<string> =

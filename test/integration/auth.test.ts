@@ -152,17 +152,34 @@ describe('family members send from anywhere', () => {
     assert.doesNotMatch(noTls.stdout, /235/);
   });
 
-  test('sender-login mismatch: 553 5.7.1; the null sender is allowed', async () => {
+  test('sender-login mismatch: 553 5.7.1; the null sender too (issue 12)', async () => {
     const c = await internetClient('submissions');
     await c.cmd('EHLO phone.example.net');
     assert.equal((await c.cmd(plain('john', johnPw))).code, 235);
     const r = await c.cmd('MAIL FROM:<jane.doe@doe-family.com>');
     assert.equal(r.code, 553);
     assert.match(r.text, /^5\.7\.1 /);
-    const nul = await transaction(c, '', ['aunt@example.net']);
-    assert.equal(nul.mail.code, 250);
-    assert.equal(nul.rcpts[0].code, 250);
+    const nul = await c.cmd('MAIL FROM:<>');
+    assert.equal(nul.code, 553);
+    assert.match(nul.text, /^5\.7\.1 The null sender <> is not allowed for user john$/);
     await c.quit();
+  });
+
+  test('a From header that is not the login\'s is refused at the end of DATA (550 5.7.1, rule from header); nothing is queued', async () => {
+    const before = outboundQueued(t.dataDir).length;
+    const c = await internetClient('submissions');
+    await c.cmd('EHLO phone.example.net');
+    assert.equal((await c.cmd(plain('john', johnPw))).code, 235);
+    const forged = await transaction(c, 'john.doe@doe-family.com', ['aunt@example.net'], 'From: Jane <jane.doe@doe-family.com>\r\nSubject: it is me, Jane\r\n\r\nhi');
+    assert.equal(forged.end?.code, 550);
+    assert.equal(forged.end?.text, '5.7.1 From header <jane.doe@doe-family.com> does not belong to user john');
+    const own = await transaction(c, 'john.doe@doe-family.com', ['aunt@example.net'], 'From: John <john.doe@doe-family.com>\r\nSubject: me\r\n\r\nhi');
+    assert.equal(own.end?.code, 250, own.end?.text);
+    await c.quit();
+    assert.equal(outboundQueued(t.dataDir).length, before + 1, 'only the honest message is queued');
+    const ev = t.events().find((e) => e.rule === 'from header');
+    assert.equal(ev?.code, 550);
+    assert.equal(ev?.user, 'john');
   });
 
   test('a login never leaks into the next connection, and a different authzid is refused', async () => {
@@ -261,7 +278,7 @@ describe('the seed: saslauthd -a shadow checking Unix accounts', () => {
     assert.equal((await c.cmd(plain(UNIX_USER, 'not-the-password'))).code, 535);
     const ok = await c.cmd(plain(UNIX_USER, UNIX_PASSWORD));
     assert.equal(ok.code, 235, ok.lines.join());
-    const r = await transaction(c, 'tester@doe-family.com', ['aunt@example.net'], 'Subject: via saslauthd\r\n\r\nhi');
+    const r = await transaction(c, 'tester@doe-family.com', ['aunt@example.net'], 'From: tester@doe-family.com\r\nSubject: via saslauthd\r\n\r\nhi');
     assert.equal(r.rcpts[0].code, 250);
     assert.equal(r.end?.code, 250);
     await c.quit();

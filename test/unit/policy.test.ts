@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { parseMailbox } from '../../core/policy/address.ts';
 import { Directory } from '../../core/policy/directory.ts';
 import { checkMailFrom, checkRcpt, type ClientFacts } from '../../core/policy/relay.ts';
+import { checkFromHeader, fromFields } from '../../core/policy/from-header.ts';
 import { parseAddressCommand } from '../../core/smtp/connection.ts';
 
 const dir = new Directory({
   domains: ['doe-family.com', 'Doe.Example.'],
   accounts: [
-    { name: 'john', addresses: ['john.doe@doe-family.com'] },
+    { name: 'john', addresses: ['john.doe@doe-family.com'], sendAs: ['family@doe-family.com'] },
     { name: 'jane', addresses: ['jane.doe@doe-family.com', 'postmaster@doe.example'] },
   ],
 });
@@ -77,7 +78,11 @@ describe('MAIL FROM (relay mail from)', () => {
     ['john as john', john, 'John.Doe@doe-family.com', 'accept'],
     ['john as jane', john, 'jane.doe@doe-family.com', 553],
     ['john as a foreign address', john, 'john@gmail.example', 553],
-    ['john with the null sender', john, null, 'accept'],
+    ['john with the null sender (issue 12: authenticated clients never need <>)', john, null, 553],
+    ['john as a shared address in his sendAs', john, 'Family@doe-family.com', 'accept'],
+    ['jane as the shared address not in her sendAs', { ...john, user: 'jane' }, 'family@doe-family.com', 553],
+    ['john as his own address through a source route', john, '@relay.example:john.doe@doe-family.com', 553],
+    ['the null sender from the LAN', lan, null, 'accept'],
   ];
   for (const [name, facts, sender, want] of cases) {
     test(name, () => {
@@ -142,5 +147,41 @@ describe('the MAIL/RCPT command parser', () => {
       const name = cmd.startsWith('MAIL') ? 'mail from' : 'rcpt to';
       assert.equal(parseAddressCommand(name, cmd), false, cmd);
     }
+  });
+});
+
+describe('From header (from header): an authenticated sender signs only as themselves', () => {
+  const msg = (head: string) => Buffer.from(head.replace(/\n/g, '\r\n') + '\r\n\r\nFrom: jane.doe@doe-family.com in the body\r\n');
+  const cases: [string, string, string, true | RegExp][] = [
+    ['own address with a display name', 'john', 'From: John Doe <john.doe@doe-family.com>', true],
+    ['own address, other case, folded', 'john', 'Subject: x\nFROM :\n "Doe, John"\n <JOHN.DOE@Doe-Family.com>', true],
+    ['a shared address in sendAs', 'john', 'From: The Does <family@doe-family.com>', true],
+    ['own and shared, both his', 'john', 'From: john.doe@doe-family.com, family@doe-family.com', true],
+    ['a group of his own addresses (RFC 6854)', 'john', 'From: us: john.doe@doe-family.com;', true],
+    ['jane, as in issue 12', 'john', 'From: Jane <jane.doe@doe-family.com>', /^5\.7\.1 From header <jane\.doe@doe-family\.com> does not belong to user john$/],
+    ['his and jane\'s', 'john', 'From: john.doe@doe-family.com, jane.doe@doe-family.com', /<jane\.doe@doe-family\.com> does not belong to user john/],
+    ['a foreign address', 'john', 'From: john@gmail.example', /<john@gmail\.example> does not belong/],
+    ['his address in the name, jane\'s in the angle brackets', 'john', 'From: "john.doe@doe-family.com" <jane.doe@doe-family.com>', /<jane\.doe@doe-family\.com>/],
+    ['his address in a comment, jane\'s as the address', 'john', 'From: jane.doe@doe-family.com (john.doe@doe-family.com)', /<jane\.doe@doe-family\.com>/],
+    ['the shared address not in jane\'s sendAs', 'jane', 'From: family@doe-family.com', /does not belong to user jane/],
+    ['an empty group', 'john', 'From: undisclosed:;', /does not belong to user john/],
+    ['no From at all', 'john', 'Subject: none', /^5\.7\.1 Message has no From header/],
+    ['two From fields', 'john', 'From: john.doe@doe-family.com\nFrom: jane.doe@doe-family.com', /^5\.7\.1 Message has 2 From headers/],
+  ];
+  for (const [name, user, head, want] of cases) {
+    test(name, () => {
+      const v = checkFromHeader(msg(head), user, dir);
+      if (want === true) assert.equal(v.accept, true, JSON.stringify(v));
+      else {
+        assert.equal(v.accept, false);
+        if (!v.accept) {
+          assert.equal(v.code, 550);
+          assert.match(v.text, want);
+        }
+      }
+    });
+  }
+  test('only the header section is read; a bare-LF message works too', () => {
+    assert.deepEqual(fromFields('Subject: a\nFrom: x@y.example\n\nFrom: z@y.example\n'), [' x@y.example']);
   });
 });
