@@ -50,20 +50,8 @@ export interface Settings {
   publicAddresses: string[];
 }
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
-export interface DoctorCheck {
-  id: string;
-  status: CheckStatus;
-  title: string;
-  detail: string;
-  fix: string;
-}
-
-export interface DoctorReport {
-  checks: DoctorCheck[];
-  ranAt: string;
-}
+export type { CheckStatus, DoctorCheck, DoctorReport } from './doctor/types.ts';
+import type { DoctorReport } from './doctor/types.ts';
 
 /** The request/response contract. Every method takes at most one plain-object argument. */
 export interface GatewayApi {

@@ -3,7 +3,7 @@
 // at once; every network step is bounded (dns.timeoutMs per lookup, ~5 s per SMTP
 // step) and each check has an outer bound too, so the report always arrives — an
 // unreachable DNS server is a warning with the reason, never a hang.
-import type { DoctorCheck, DoctorReport } from '../api.ts';
+import type { DoctorCheck, DoctorReport } from './types.ts';
 import { dnsClientFor } from '../dns/client.ts';
 import type { Gateway } from '../gateway.ts';
 import { check, CHECK_IDS, within, type CheckId, type DoctorContext } from './common.ts';

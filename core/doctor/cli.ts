@@ -14,7 +14,7 @@ import { FileConfigStore, MemoryConfigStore, type ConfigStore } from '../config/
 import { dnsClientFor } from '../dns/client.ts';
 import { Gateway } from '../gateway.ts';
 import { defaultConfigFile, defaultDataDir } from '../paths.ts';
-import type { DoctorReport } from '../api.ts';
+import type { DoctorReport } from './types.ts';
 import { passed, runDoctor, type DoctorContext } from './checks.ts';
 
 export interface Output {

@@ -1,10 +1,10 @@
 // What every check of the setup check (docs/design.md §5) shares: the context it runs in,
 // the result shape, bounded DNS lookups that turn failures into words.
 import type os from 'node:os';
-import type { CheckStatus, DoctorCheck } from '../api.ts';
+import type { CheckStatus, DoctorCheck } from './types.ts';
 import type { Config } from '../config/schema.ts';
 import type { DnsClient, RecordData, RecordType } from '../dns/client.ts';
-import type { ListenerStatus } from '../gateway.ts';
+import type { ListenerStatus } from '../smtp/listeners.ts';
 
 export type { CheckStatus, DoctorCheck };
 

@@ -3,7 +3,7 @@
 // helper's default record, the DKIM key outbound mail is signed with — so a fix is
 // always the exact zone line to paste.
 import net from 'node:net';
-import type { DoctorCheck } from '../api.ts';
+import type { DoctorCheck } from './types.ts';
 import { unmapIPv4 } from '../net/cidr.ts';
 import { checkPublished, defaultChoices, recordFor, zoneLine } from '../spf/record.ts';
 import type { SpfCheckResult, SpfChoices } from '../spf/record-types.ts';

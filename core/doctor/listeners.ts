@@ -4,7 +4,7 @@
 // nobody's; when nobody answers, try to bind the port to learn whether Postern could.
 import net from 'node:net';
 import tls from 'node:tls';
-import type { DoctorCheck } from '../api.ts';
+import type { DoctorCheck } from './types.ts';
 import type { Listener } from '../config/schema.ts';
 import { describeListenError, type ListenerStatus } from '../smtp/listeners.ts';
 import { check, combine, type DoctorContext, type Part } from './common.ts';

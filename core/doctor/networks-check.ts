@@ -1,7 +1,7 @@
 // Internal networks sanity (docs/design.md §5): everyone in an enabled network may relay,
 // so none may reach into the public Internet (0.0.0.0/0, ::/0, any public range), and
 // a Docker/VM bridge or VPN trusted is worth a second look.
-import type { DoctorCheck } from '../api.ts';
+import type { DoctorCheck } from './types.ts';
 import { detectNetworks } from '../net/detect.ts';
 import { Networks } from '../net/networks.ts';
 import { parseCidr } from '../net/cidr.ts';

@@ -6,7 +6,7 @@
 // tricks of nmap's smtp-open-relay script, and a forged local sender. Anything
 // accepted fails the check, loudly, with each accepted attempt listed.
 import net from 'node:net';
-import type { DoctorCheck } from '../api.ts';
+import type { DoctorCheck } from './types.ts';
 import { NetworkSet } from '../net/cidr.ts';
 import { check, within, type DoctorContext } from './common.ts';
 

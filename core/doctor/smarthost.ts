@@ -2,7 +2,7 @@
 // log in with the configured credentials — the same route and options the delivery
 // uses (core/delivery/smtp-client.ts), nothing sent. Direct delivery can't be checked from
 // here without mailing someone: say what it needs.
-import type { DoctorCheck } from '../api.ts';
+import type { DoctorCheck } from './types.ts';
 import { connectionFor, finishOnce, smarthostTarget } from '../delivery/smtp-client.ts';
 import { check, within, type DoctorContext } from './common.ts';
 

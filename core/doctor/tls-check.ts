@@ -4,7 +4,7 @@
 // and issued by a known authority (a self-signed one works, but is a warning).
 import crypto, { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import type { DoctorCheck } from '../api.ts';
+import type { DoctorCheck } from './types.ts';
 import { ensureSelfSigned, loadTls, type TlsFiles, type TlsMaterial } from '../smtp/tls.ts';
 import { check, type DoctorContext } from './common.ts';
 
