@@ -25,6 +25,8 @@ import { SmtpCourier } from './delivery/courier.ts';
 import { DkimKeys } from './dkim/keys.ts';
 import { LiveConfig } from './live-config.ts';
 import { count, emptyCounters, type Counters } from './counters.ts';
+import { DiskGauge, formatBytes, type DiskReading, type DiskStatus } from './disk/gauge.ts';
+import { defaultFallbackPort } from './service/ports.ts';
 
 export { describeListenError, type ListenerStatus } from './smtp/listeners.ts';
 export type { Counters } from './counters.ts';
@@ -55,6 +57,8 @@ export interface GatewayStatus {
   tls: { subject: string; notAfter: string; selfSigned: boolean } | null;
   queue: { outbound: number };
   setup: SetupSummary | null;
+  /** Free space where mail is stored; `ok` false: MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). null before the first reading. */
+  disk?: DiskStatus | null;
 }
 
 export interface GatewayOptions {
@@ -65,6 +69,8 @@ export interface GatewayOptions {
   eventCapacity?: number;
   /** Outbound retry schedule (ms); tests shorten it. */
   outboundRetryMs?: number[];
+  /** How often the free space of the data dir is read (ms, default 5000); tests shorten it. */
+  diskCheckMs?: number;
 }
 
 const LOOPBACK = new NetworkSet(['127.0.0.0/8', '::1/128']);
@@ -88,6 +94,8 @@ export class Gateway {
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
   private readonly counters = emptyCounters();
+  /** Free space of the data dir's file system (docs/design.md §3.6). */
+  readonly disk: DiskGauge;
   private readonly stateListeners = new Set<(s: GatewayStatus) => void>();
 
   constructor(opts: GatewayOptions) {
@@ -98,6 +106,12 @@ export class Gateway {
     this.bans = new BanList(this.dataDir, first.auth.maxFailures, first.auth.banSeconds);
     this.live = new LiveConfig({ store: opts.store, bus: this.bus, spool: this.store, bans: this.bans, spfFactory: opts.spfFactory, changed: () => this.emitState() });
     this.dkim = new DkimKeys(this.dataDir);
+    this.disk = new DiskGauge({
+      dir: this.dataDir,
+      minFreeBytes: () => this.live.config.limits.minFreeBytes,
+      intervalMs: opts.diskCheckMs,
+      onChange: (r, before) => this.diskChanged(r, before),
+    });
     this.outbound = new OutboundQueue({
       store: this.store,
       bus: this.bus,
@@ -150,6 +164,7 @@ export class Gateway {
         if (remote) this.outbound.enqueued(id);
       },
       checkTls: () => this.tlsWatcher?.check() ?? Promise.resolve(),
+      disk: () => this.disk.reading(),
       perClient: this.perClient,
       isTrustedProxy: (ip) => live.isTrustedProxy(ip),
     };
@@ -199,13 +214,14 @@ export class Gateway {
     this.state = bound > 0 ? 'running' : 'error';
     this.startedAt = new Date();
     this.outbound.start();
+    this.disk.start();
     // Lifted bans are events too.
     this.banTimer = setInterval(() => {
       for (const b of this.bans.expire()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
     }, 10_000);
     this.banTimer.unref();
     this.system(
-      `Postern started: ${this.listenerStatus.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
+      `Postern started: ${this.listenerStatus.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}${s.fallbackFrom ? ` (instead of ${s.fallbackFrom}: needs permission)` : ''}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
         (recovered.outbound.length ? `; ${recovered.outbound.length} queued message(s) recovered` : ''),
       bound === cfg.listeners.length ? 'info' : 'reject',
       'start',
@@ -234,9 +250,19 @@ export class Gateway {
       if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ETIMEDOUT') return;
       this.bus.emit({ stage: 'connect', verdict: 'info', rule: 'smtp error', listener: hooks.listenerName, client: e.remote ?? '', text: e.message });
     });
-    const status = await listen(server, l);
+    let status = await listen(server, l);
+    // A port below 1024 refused for lack of privileges: listen on its fallback port
+    // meanwhile (docs/design.md §2), and say so; the fix stays in the status.
+    const fallback = l.fallbackPort ?? defaultFallbackPort(l.port);
+    if (!status.ok && (status.code === 'EACCES' || status.code === 'EPERM') && fallback) {
+      const second = await listen(server, { ...l, port: fallback });
+      if (second.ok) {
+        this.system(`cannot listen on ${l.host}:${l.port} (${l.mode}): ${status.error}; listening on ${fallback} instead. ${status.fix}`, 'defer', 'listeners');
+        status = { ...second, port: l.port, fallbackFrom: l.port, error: status.error, fix: status.fix };
+      } else status = { ...status, error: `${status.error}; the fallback port ${fallback} failed too: ${second.error}` };
+    }
     if (status.ok) this.servers.push({ listener: l, server });
-    else this.system(`cannot listen on ${l.host}:${l.port} (${l.mode}): ${status.error}. ${status.fix}`, 'reject', 'listeners');
+    if (!status.ok) this.system(`cannot listen on ${l.host}:${l.port} (${l.mode}): ${status.error}. ${status.fix}`, 'reject', 'listeners');
     return status;
   }
 
@@ -245,6 +271,7 @@ export class Gateway {
     const servers = this.servers;
     this.servers = [];
     if (this.banTimer) clearInterval(this.banTimer);
+    this.disk.stop();
     this.banTimer = null;
     await this.outbound.stop();
     await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
@@ -267,6 +294,7 @@ export class Gateway {
       tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated } : null,
       queue: { outbound: this.outbound.size },
       setup: this.setup,
+      disk: this.diskStatus(),
     };
   }
 
@@ -280,6 +308,21 @@ export class Gateway {
       failing.length ? 'reject' : 'info',
       'setup check',
     );
+    this.emitState();
+  }
+
+  private diskStatus(): DiskStatus | null {
+    const r = this.state === 'stopped' ? null : this.disk.reading();
+    return r ? { freeBytes: r.freeBytes, ok: r.ok } : null;
+  }
+
+  /** The free space crossed the bound (docs/design.md §3.6): an event, and the tray and dashboard say why. */
+  private diskChanged(r: DiskReading, before: DiskReading | null): void {
+    if (!r.ok) {
+      this.system(`only ${formatBytes(r.freeBytes)} free where mail is stored (minimum ${formatBytes(r.minFreeBytes)}): new mail is refused with 452 4.3.1 until space is freed`, 'reject', 'disk');
+    } else if (before) {
+      this.system(`${formatBytes(r.freeBytes)} free where mail is stored: mail is accepted again`, 'info', 'disk');
+    }
     this.emitState();
   }
 
@@ -322,7 +365,7 @@ export class Gateway {
    */
   async startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }> {
     const listener: Listener = { port: 0, host: '127.0.0.1', mode: 'mx' };
-    const ctx: HookContext = { ...this.hookContext(), spf: null, bus: new EventBus(1000), onMessageQueued: undefined, checkTls: undefined };
+    const ctx: HookContext = { ...this.hookContext(), spf: null, bus: new EventBus(1000), onMessageQueued: undefined, checkTls: undefined, disk: undefined };
     const hooks = new SmtpHooks(ctx, listener);
     const server = createServer({
       cfg: this.live.config,

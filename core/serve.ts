@@ -36,6 +36,8 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   for (const l of status.listeners) {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     out(l.ok ? `  ${l.mode.padEnd(12)} listening on ${host}:${l.boundPort}` : `  ${l.mode.padEnd(12)} NOT listening on port ${l.port}: ${l.error}. ${l.fix}`);
+    // On its fallback port (docs/design.md §2): a line of its own, so the one above keeps its shape.
+    if (l.ok && l.fallbackFrom) out(`  ${''.padEnd(12)} instead of ${l.fallbackFrom} (needs permission): ${l.error}. ${l.fix}`);
   }
   // The dashboard (docs/design.md §7.2): loopback, token in the printed URL. A dashboard that
   // cannot start (port taken) is reported; the gateway keeps running without it.

@@ -24,6 +24,11 @@ export interface Listener {
   port: number;
   host: string;
   mode: ListenerMode;
+  /**
+   * Where to listen when `port` (below 1024) is refused for lack of privileges
+   * (docs/design.md §2); absent: 25 → 2525, 587 → 2587, 465 → 2465, else 2000 + port.
+   */
+  fallbackPort?: number;
 }
 
 export interface Config {
@@ -52,6 +57,8 @@ export interface Config {
   dkim: { selector: string };
   limits: {
     maxMessageBytes: number;
+    /** Below this much free space in the data dir, MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). */
+    minFreeBytes: number;
     maxRecipients: number;
     maxClients: number;
     maxConnectionsPerClient: number;
@@ -127,6 +134,7 @@ export const configSchema = {
           port,
           host: { type: 'string', default: '::' },
           mode: { enum: ['mx', 'submission', 'submissions'] },
+          fallbackPort: { type: 'integer', minimum: 1, maximum: 65535 },
         },
       },
     },
@@ -210,6 +218,8 @@ export const configSchema = {
       default: {},
       properties: {
         maxMessageBytes: { type: 'integer', minimum: 1024, default: 26214400 },
+        // Postfix's queue_minfree (docs/design.md §3.6): 200 MB.
+        minFreeBytes: { type: 'integer', minimum: 0, default: 209715200 },
         maxRecipients: { type: 'integer', minimum: 1, default: 100 },
         maxClients: { type: 'integer', minimum: 1, default: 200 },
         // Per client IP, internal networks exempt (Postfix: smtpd_client_connection_count_limit).

@@ -10,6 +10,7 @@ import { check, CHECK_IDS, within, type CheckId, type DoctorContext } from './co
 import { dkimCheck, dmarcCheck, hostnameCheck, mxCheck, ptrCheck, publicAddresses, spfCheck } from './dns-checks.ts';
 import { listenersCheck } from './listeners.ts';
 import { networksCheck } from './networks-check.ts';
+import { diskCheck } from './disk-check.ts';
 import { relaySelfTestCheck } from './relay-self-test.ts';
 import { smarthostCheck } from './smarthost.ts';
 import { tlsCheck } from './tls-check.ts';
@@ -41,6 +42,7 @@ export async function runDoctor(ctx: DoctorContext): Promise<DoctorReport> {
     tls: () => tlsCheck(ctx),
     smarthost: () => smarthostCheck(ctx),
     networks: () => networksCheck(ctx),
+    disk: () => diskCheck(ctx),
     'relay-self-test': () => relaySelfTestCheck(ctx),
   };
   const checks = await Promise.all(CHECK_IDS.map((id) => run(id, all[id])));

@@ -46,6 +46,7 @@ export const TITLES = {
   tls: 'TLS certificate',
   smarthost: 'Outbound delivery',
   networks: 'Internal networks',
+  disk: 'Disk space',
   'relay-self-test': 'Open-relay self-test',
 } as const;
 

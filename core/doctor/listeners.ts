@@ -15,7 +15,12 @@ function fromStatuses(list: ListenerStatus[]): DoctorCheck {
   if (!list.length) return check('listeners', 'fail', 'no listeners are configured: Postern receives no mail', 'Add listeners to the config, e.g. { "port": 25, "host": "::", "mode": "mx" }.');
   return combine(
     'listeners',
-    list.map((s): Part => (s.ok ? { status: 'ok', detail: `${s.mode} listening on ${hostPort(s.host, s.boundPort)}` } : { status: 'fail', detail: `${s.mode} NOT listening: ${s.error ?? 'not bound'}`, fix: s.fix ?? 'Check the listener settings.' })),
+    list.map((s): Part => {
+      if (!s.ok) return { status: 'fail', detail: `${s.mode} NOT listening: ${s.error ?? 'not bound'}`, fix: s.fix ?? 'Check the listener settings.' };
+      // On the fallback port (docs/design.md §2): mail from the Internet needs the real one, or a router forwarding to it.
+      if (s.fallbackFrom) return { status: 'warn', detail: `${s.mode} listening on ${hostPort(s.host, s.boundPort)} instead of ${s.fallbackFrom} (${s.error ?? 'needs permission'})`, fix: s.fix ?? '' };
+      return { status: 'ok', detail: `${s.mode} listening on ${hostPort(s.host, s.boundPort)}` };
+    }),
   );
 }
 

@@ -28,6 +28,7 @@ export const RULES = [
   'smtp protocol',
   'smtp error',
   // after the 250
+  'disk',
   'outbound queue',
   'delivery',
   'dkim',

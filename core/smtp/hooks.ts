@@ -18,6 +18,7 @@ import { clientKey } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
 import { LIBRARY_OK, type ParsedPath, type PosternConnection } from './connection.ts';
 import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
+import { insufficientStorage, type DiskReading } from '../disk/gauge.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
 import { messageAuthHeaders, withoutForgedAuthResults } from '../spf/authres.ts';
 
@@ -35,6 +36,8 @@ export interface HookContext {
   perClient: Map<string, number>;
   isTrustedProxy(ip: string): boolean;
   checkTls?(): Promise<void>;
+  /** Free space where mail is stored (docs/design.md §3.6); absent: not checked. */
+  disk?(): DiskReading | null;
 }
 
 /** Postern's state on an smtp-server session. */
@@ -236,6 +239,8 @@ export class SmtpHooks {
     const facts = this.facts(session);
     const from = address.address;
     const user = facts.user ?? undefined;
+    const full = insufficientStorage(this.ctx.disk?.() ?? null, from, user);
+    if (full) return full;
     if (this.ctx.bans.banned(facts.ip)) return { stage: 'mail', rule: 'auth ban', reason: 'banned', from, user, code: 421, text: REPLY.banned(facts.ip) };
     if (this.listener.mode === 'submission' && !session.secure && !facts.internal) {
       return { stage: 'mail', rule: 'submission', reason: 'STARTTLS required', from, user, code: 530, text: '5.7.0 Must issue a STARTTLS command first' };

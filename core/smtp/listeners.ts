@@ -6,6 +6,7 @@ import type { SMTPServerOptions } from 'smtp-server';
 import type { Config, Listener } from '../config/schema.ts';
 import { hookOptions, PosternServer, type ConnectionPolicy, type PosternHooks } from './connection.ts';
 import { TLS_OPTIONS, type TlsMaterial } from './tls.ts';
+import { defaultFallbackPort, runningBinary, setcapCommand } from '../service/ports.ts';
 
 export interface ListenerStatus {
   mode: Listener['mode'];
@@ -16,16 +17,25 @@ export interface ListenerStatus {
   ok: boolean;
   error?: string;
   fix?: string;
+  /**
+   * The configured port that was refused (EACCES, below 1024) when this listener runs
+   * on its fallback port `boundPort` instead (docs/design.md §2); `error` and `fix` say why.
+   */
+  fallbackFrom?: number;
+  /** The system's error code of a failed bind (`EACCES`, `EADDRINUSE`, …). */
+  code?: string;
 }
 
-export function describeListenError(l: Listener, e: NodeJS.ErrnoException): { error: string; fix: string } {
+export function describeListenError(l: Listener, e: NodeJS.ErrnoException, binary: string = runningBinary()): { error: string; fix: string } {
   if (e.code === 'EADDRINUSE') {
     return { error: `port ${l.port} on ${l.host} is already in use by another program`, fix: `Stop the other mail server on port ${l.port}, or give Postern another port in "listeners".` };
   }
   if (e.code === 'EACCES' || e.code === 'EPERM') {
     return {
       error: `port ${l.port} needs administrator privileges (ports below 1024 do on Linux)`,
-      fix: `Run \`sudo setcap cap_net_bind_service=+ep "$(readlink -f "$(which node)")"\`, or listen on ${l.port + 2500 > 65535 ? 2525 : l.port === 25 ? 2525 : l.port + 2000} and have the router forward ${l.port} to it.`,
+      // The binary that runs (docs/design.md §8.4), never `which node`: a capability on
+      // the system's Node changes nothing for Postern.
+      fix: `Run \`sudo ${setcapCommand(binary)}\` (or, headless, \`sudo postern service install\`), or listen on ${l.fallbackPort ?? defaultFallbackPort(l.port) ?? 2525} and have the router forward ${l.port} to it.`,
     };
   }
   if (e.code === 'EADDRNOTAVAIL') return { error: `address ${l.host} is not on this computer`, fix: 'Use "::" (all addresses) or an address this computer has.' };
@@ -77,7 +87,7 @@ export function listen(server: PosternServer, l: Listener): Promise<ListenerStat
   return new Promise((resolve) => {
     const onError = (e: NodeJS.ErrnoException) => {
       const { error, fix } = describeListenError(l, e);
-      resolve({ mode: l.mode, host: l.host, port: l.port, boundPort: null, ok: false, error, fix });
+      resolve({ mode: l.mode, host: l.host, port: l.port, boundPort: null, ok: false, error, fix, ...(e.code ? { code: e.code } : {}) });
     };
     server.server.once('error', onError);
     server.server.listen({ port: l.port, host: l.host, ipv6Only: false }, () => {

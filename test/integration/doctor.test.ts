@@ -138,7 +138,7 @@ describe('a complete, correct setup', () => {
     const r = await doctor();
     assert.deepEqual(
       r.checks.map((c) => c.id),
-      ['listeners', 'hostname', 'mx', 'spf', 'dkim', 'dmarc', 'ptr', 'tls', 'smarthost', 'networks', 'relay-self-test'],
+      ['listeners', 'hostname', 'mx', 'spf', 'dkim', 'dmarc', 'ptr', 'tls', 'smarthost', 'networks', 'disk', 'relay-self-test'],
     );
     assert.deepEqual(CHECK_IDS, r.checks.map((c) => c.id));
     for (const c of r.checks) {
@@ -473,7 +473,7 @@ describe('postern doctor (the binary)', () => {
     assert.deepEqual(Object.keys(parsed), ['checks']);
     assert.deepEqual(
       parsed.checks.map((c) => c.id),
-      ['listeners', 'hostname', 'mx', 'spf', 'dkim', 'dmarc', 'ptr', 'tls', 'smarthost', 'networks', 'relay-self-test'],
+      ['listeners', 'hostname', 'mx', 'spf', 'dkim', 'dmarc', 'ptr', 'tls', 'smarthost', 'networks', 'disk', 'relay-self-test'],
     );
     for (const c of parsed.checks) {
       assert.deepEqual(Object.keys(c), ['id', 'status', 'title', 'detail', 'fix']);

@@ -45,6 +45,14 @@ export const TOOLS: Tool[] = [
   { name: 'chromium', usedFor: 'the dashboard in a real browser', packages: ['chromium', 'fonts-liberation'], present: exists('/usr/bin/chromium'), missing: 'Chromium is not installed' },
   { name: 'ip', usedFor: 'bringing up loopback in the network namespace the suite runs in', packages: ['iproute2'], present: exists('/usr/sbin/ip'), missing: 'ip (iproute2) is not installed' },
   { name: 'strace', usedFor: 'proving each message is synced to disk before its 250', packages: ['strace'], present: exists('/usr/bin/strace'), missing: 'strace is not installed' },
+  { name: 'setpriv', usedFor: 'running Postern as an unprivileged user (ports below 1024 refused)', packages: ['util-linux'], present: exists('/usr/bin/setpriv'), missing: 'setpriv (util-linux) is not installed' },
+  {
+    name: 'systemd-analyze',
+    usedFor: 'checking the systemd unit `postern service install` writes',
+    packages: ['systemd'],
+    present: exists('/usr/bin/systemd-analyze'),
+    missing: 'systemd-analyze (systemd) is not installed',
+  },
 ];
 
 /** The Unix account saslauthd -a shadow checks in the tests (created by test/setup.ts as root). */
