@@ -11,6 +11,7 @@ import { accountAddressProblem, addressTakenMessage, ConfigError } from '../conf
 import { ACCOUNT_NAME_PATTERN, type Account, type Config } from '../config/schema.ts';
 import { mailboxKey, parseMailbox } from '../policy/address.ts';
 import { AccountError, type AccountView, type AddAccount, type AddResult } from './types.ts';
+import { passwordProblem } from './passwords.ts';
 
 export { AccountError } from './types.ts';
 export type { AccountErrorCode, AccountView, AddAccount, AddResult } from './types.ts';
@@ -24,7 +25,7 @@ export interface AccountsStore {
   update(mutate: (raw: Record<string, unknown>) => void, what: string): Config;
 }
 
-export const MAX_PASSWORD_LENGTH = 1024;
+export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
 
 const NAME = new RegExp(ACCOUNT_NAME_PATTERN);
 
@@ -38,14 +39,17 @@ function rawAccounts(raw: Record<string, unknown>): Account[] {
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
-    const rule = 'lower-case letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit';
-    throw new AccountError('invalid-name', `"${name}" is not a valid account name (${rule})`);
+    const example = name.toLowerCase().replace(/[^a-z0-9._-]/g, '').replace(/^[._-]+/, '').slice(0, 64) || 'john';
+    throw new AccountError(
+      'invalid-name',
+      `"${name}" cannot be an account name: use only lower-case letters, digits, dots, hyphens and underscores, starting with a letter or digit, at most 64 — for example "${example}"`,
+    );
   }
 }
 
-function checkPassword(password: string): void {
-  if (!password) throw new AccountError('invalid-password', 'the password is empty');
-  if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError('invalid-password', `the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+function checkPassword(password: string, name = ''): void {
+  const problem = passwordProblem(password, name);
+  if (problem) throw new AccountError('invalid-password', problem);
 }
 
 /** The address as delivery looks it up (core/policy/directory.ts): local part in any case. */
@@ -97,7 +101,7 @@ export class AccountsService {
   /** Creates the account, or for an existing name replaces its password and adds the addresses. */
   async add(req: AddAccount): Promise<AddResult> {
     checkName(req.name);
-    checkPassword(req.password);
+    checkPassword(req.password, req.name);
     const cfg = this.store.load();
     const existing = cfg.accounts.find((a) => a.name === req.name);
     const addresses = checkAddresses(cfg, req.name, req.addresses);
@@ -113,7 +117,7 @@ export class AccountsService {
   }
 
   async setPassword(name: string, password: string): Promise<AccountView> {
-    checkPassword(password);
+    checkPassword(password, name);
     this.need(name);
     const passwordHash = await this.hash(password);
     return this.write(name, `password of account ${name} changed`, (list) => list.map((a) => (a.name === name ? { ...a, passwordHash } : a)))!;
@@ -149,7 +153,7 @@ export class AccountsService {
       }, what);
     } catch (e) {
       // The checks above cover the account itself; this is the rest of the file.
-      if (e instanceof ConfigError) throw new AccountError('invalid-config', e.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+      if (e instanceof ConfigError) throw new AccountError('invalid-config', `the account was not saved, because the configuration has a mistake elsewhere: ${e.plain}`);
       throw e;
     }
     const a = cfg.accounts.find((x) => x.name === name);

@@ -15,15 +15,18 @@ function postern(args: string[], input?: string) {
 }
 
 describe('bad input: one line, exit 2, nothing changed', () => {
-  test('an invalid config names each problem by its JSON path and starts nothing', () => {
+  test('an invalid config names every problem at once in plain words and starts nothing', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'c.json');
     fs.writeFileSync(cfg, JSON.stringify({ listeners: [{ port: 'twenty-five', mode: 'mx' }], internalNetworks: [{ cidr: '10.0.0.0/99' }], colour: 'blue' }));
     const r = postern(['serve', '--config', cfg, '--data-dir', path.join(dir, 'data')]);
     assert.equal(r.code, 2);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
-    assert.match(r.err, /\$\.listeners\[0\]\.port: must be integer/);
-    assert.match(r.err, /\$\.colour: unknown setting/);
+    // Every problem at once, in plain words: where, what, and what to type instead.
+    assert.match(r.err, /Listener 1, "port": must be a whole number without quotes, for example 25 \(it is "twenty-five"\)/);
+    assert.match(r.err, /"colour" is not a setting Postern knows: check its spelling/);
+    assert.match(r.err, /Internal network 1: "10\.0\.0\.0\/99": the prefix length must be 0–32/);
+    assert.doesNotMatch(r.err, /\$\.|must match pattern|\^\[/);
     assert.equal(fs.existsSync(path.join(dir, 'data')), false, 'no data dir created');
   });
   test('not JSON at all', () => {
@@ -32,7 +35,7 @@ describe('bad input: one line, exit 2, nothing changed', () => {
     fs.writeFileSync(cfg, '{ "hostname": ');
     const r = postern(['serve', '--config', cfg, '--data-dir', path.join(dir, 'data')]);
     assert.equal(r.code, 2);
-    assert.match(r.err, /not valid JSON/);
+    assert.match(r.err, /The file is not valid JSON near line 1, column 15/);
   });
   test('unknown commands and options', () => {
     assert.equal(postern(['frobnicate']).code, 2);
@@ -64,9 +67,14 @@ describe('postern user', () => {
 
     // An address outside the family's domains: refused, file unchanged.
     const before = fs.readFileSync(cfg, 'utf8');
-    const bad = postern(['user', 'add', 'jane', '--address', 'jane@elsewhere.example', '--config', cfg], 'pw\n');
+    const bad = postern(['user', 'add', 'jane', '--address', 'jane@elsewhere.example', '--config', cfg], 'violin cactus harbour\n');
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /not in one of the local domains/);
+    assert.match(bad.err, /not in one of the family's domains/);
+    // A short or common password is refused by the same rules as the dashboard's.
+    const weak = postern(['user', 'add', 'jane', '--address', 'jane@doe-family.com', '--config', cfg], 'password123\n');
+    assert.equal(weak.code, 2);
+    assert.match(weak.err, /^postern: that password is on the list of the most common passwords/);
+    assert.equal(postern(['user', 'add', 'jane', '--address', 'jane@doe-family.com', '--config', cfg], 'short\n').code, 2, 'too short');
     assert.equal(fs.readFileSync(cfg, 'utf8'), before);
     assert.equal(postern(['user', 'add', 'jane', '--config', cfg], '\n').code, 2, 'empty password');
 

@@ -315,20 +315,21 @@ describe('listeners', () => {
 });
 
 describe('internal networks', () => {
-  test('trusting 0.0.0.0/0 fails `networks` and the open-relay self-test, naming each accepted attempt', async () => {
-    const g = await startGateway({ ...baseConfig, internalNetworks: [...FAMILY.internalNetworks, { cidr: '0.0.0.0/0', label: 'everyone', enabled: true }] }, { dataDir: tempDir() });
+  test('trusting a public /8 around the self-test’s address fails `networks` and the open-relay self-test, naming each accepted attempt', async () => {
+    const g = await startGateway({ ...baseConfig, internalNetworks: [...FAMILY.internalNetworks, { cidr: '192.0.0.0/8', label: 'everyone', enabled: true }] }, { dataDir: tempDir() });
     try {
       const r = await doctor(g.gw);
       const n = byId(r, 'networks');
       assert.equal(n.status, 'fail');
-      assert.match(n.detail, /0\.0\.0\.0\/0 \("everyone"\) is trusted: that is every IPv4 address/);
-      assert.match(n.fix, /Turn off 0\.0\.0\.0\/0/);
+      // (0.0.0.0/0 itself cannot be trusted any more: the config refuses it, docs/design.md §2.2.)
+      assert.match(n.detail, /192\.0\.0\.0\/8 \("everyone"\) is trusted and covers public Internet addresses/);
+      assert.match(n.fix, /Turn off 192\.0\.0\.0\/8/);
       const s = byId(r, 'relay-self-test');
       assert.equal(s.status, 'fail');
       assert.match(s.detail, /^OPEN RELAY: Postern accepted \d+ of 18 relay attempts from the Internet address 192\.0\.2\.77/);
       assert.match(s.detail, /MAIL FROM:<someone@example\.org> RCPT TO:<someone-else@example\.net> → 250/);
       assert.match(s.detail, /MAIL FROM:<postmaster@doe-family\.com> RCPT TO:<someone-else@example\.net> → 250/);
-      assert.match(s.fix, /Turn off 0\.0\.0\.0\/0 in Internal networks/);
+      assert.match(s.fix, /Turn off 192\.0\.0\.0\/8 in Internal networks/);
     } finally {
       await g.stop();
     }
@@ -345,15 +346,15 @@ describe('internal networks', () => {
     }
   });
 
-  test('a public range fails, ::/0 fails, a private LAN is ok', async () => {
+  test('a public range fails (IPv4 and IPv6), a private LAN is ok', async () => {
     const g = await startGateway(
       {
         ...baseConfig,
         internalNetworks: [
           { cidr: '192.168.1.0/24', label: 'LAN', enabled: true },
           { cidr: '8.8.8.0/24', label: 'oops', enabled: true },
-          { cidr: '::/0', label: 'all v6', enabled: true },
-          { cidr: '10.0.0.0/7', label: 'too wide', enabled: true },
+          { cidr: '2a00::/32', label: 'all v6', enabled: true },
+          { cidr: '11.0.0.0/8', label: 'too wide', enabled: true },
           { cidr: '1.1.1.0/24', label: 'off', enabled: false },
         ],
       },
@@ -364,8 +365,8 @@ describe('internal networks', () => {
       assert.equal(n.status, 'fail');
       assert.match(n.detail, /192\.168\.1\.0\/24 \("LAN"\) trusted/);
       assert.match(n.detail, /8\.8\.8\.0\/24 \("oops"\) is trusted and covers public Internet addresses/);
-      assert.match(n.detail, /::\/0 \("all v6"\) is trusted: that is every IPv6 address/);
-      assert.match(n.detail, /10\.0\.0\.0\/7 \("too wide"\) is trusted and covers public Internet addresses/);
+      assert.match(n.detail, /2a00::\/32 \("all v6"\) is trusted and covers public Internet addresses/);
+      assert.match(n.detail, /11\.0\.0\.0\/8 \("too wide"\) is trusted and covers public Internet addresses/);
       assert.doesNotMatch(n.detail, /1\.1\.1\.0/);
     } finally {
       await g.stop();
@@ -485,7 +486,7 @@ describe('postern doctor (the binary)', () => {
   });
 
   test('exit 1 when a check fails; the human output has a line per check', async () => {
-    const file = writeConfig({ internalNetworks: [{ cidr: '0.0.0.0/0', label: 'everyone', enabled: true }] });
+    const file = writeConfig({ internalNetworks: [{ cidr: '192.0.0.0/8', label: 'everyone', enabled: true }] });
     const json = await postern(['doctor', '--json', '--config', file, '--data-dir', t.dataDir]);
     assert.equal(json.code, 1, json.err);
     const parsed = JSON.parse(json.out) as { checks: DoctorCheck[] };
@@ -493,10 +494,10 @@ describe('postern doctor (the binary)', () => {
     assert.equal(byId(parsed, 'relay-self-test').status, 'fail');
     const human = await postern(['doctor', '--config', file, '--data-dir', t.dataDir]);
     assert.equal(human.code, 1);
-    assert.match(human.out, /^✗ Internal networks: 0\.0\.0\.0\/0/m);
+    assert.match(human.out, /^✗ Internal networks: 192\.0\.0\.0\/8/m);
     assert.match(human.out, /^✗ Open-relay self-test: OPEN RELAY/m);
     assert.match(human.out, /^✓ MX records: doe-family\.com: MX 10 mx\.doe-family\.com$/m);
-    assert.match(human.out, /^ {4}fix: Turn off 0\.0\.0\.0\/0 in Internal networks now\.$/m);
+    assert.match(human.out, /^ {4}fix: Turn off 192\.0\.0\.0\/8 in Internal networks \(trust only your own LAN, e\.g\. 192\.168\.1\.0\/24\)\.$/m);
   });
 
   test('exit 2 for bad input: one line naming the problem', async () => {
@@ -505,7 +506,7 @@ describe('postern doctor (the binary)', () => {
     const bad = await postern(['doctor', '--json', '--config', file]);
     assert.equal(bad.code, 2);
     assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
-    assert.match(bad.err, /\$\.internalNetworks\[0\]\.cidr/);
+    assert.match(bad.err, /Internal network 1: "10\.0\.0\.0\/99": the prefix length must be 0–32/);
     assert.equal(bad.out, '');
     const flag = await postern(['doctor', '--frobnicate']);
     assert.equal(flag.code, 2);
