@@ -1,14 +1,20 @@
 // GatewayApi implemented over a Gateway. Transports call validateInput() first; the
 // methods here assume well-formed input and check meaning (a CIDR that parses, an
 // account that exists).
+import fs from 'node:fs';
 import { ApiError, type ApiErrorCode, type EventPage, type EventQuery, type GatewayApi, type QueueEntry, type Settings, type DoctorReport } from './api.ts';
 import type { Gateway } from './gateway.ts';
 import type { GatewayEvent } from './events/types.ts';
 import { parseCidr } from './net/cidr.ts';
+import { cidrInputProblem } from './net/trust.ts';
 import { AccountError, AccountsService, type AccountErrorCode } from './accounts/service.ts';
 import type { SpfHelper } from './spf/record-types.ts';
 import { spfHelperFor } from './spf/record.ts';
 import type { Config } from './config/schema.ts';
+import { SearchError, type HistoryIndex } from './history/index.ts';
+import { exportFile } from './history/export.ts';
+import { findStored } from './history/stored.ts';
+import { viewMessage } from './mail/view.ts';
 
 export type { SpfHelper };
 
@@ -25,6 +31,18 @@ export interface ApiDeps {
   queue?: QueueControl;
   doctor?: () => Promise<DoctorReport>;
   publicAddresses?: () => string[];
+  /** The history index (docs/design.md §4.4); without it, events come from the in-memory ring. */
+  history?: HistoryIndex;
+}
+
+/** A search the user typed wrong is their input, not our error. */
+function searching<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SearchError) throw new ApiError('invalid-input', e.message);
+    throw e;
+  }
 }
 
 function matches(e: GatewayEvent, q: EventQuery, text: string | undefined): boolean {
@@ -74,11 +92,9 @@ export function createApi(deps: ApiDeps): GatewayApi {
   // Through the gateway, so that a change is saved, applied live and announced at once.
   const accounts = new AccountsService({ load: () => gw.config(), update: (mutate, what) => gw.updateConfig(mutate, what) });
   const cidr = (c: string): string => {
-    try {
-      return parseCidr(c).cidr;
-    } catch (e) {
-      throw new ApiError('invalid-input', (e as Error).message);
-    }
+    const problem = cidrInputProblem(c);
+    if (problem) throw new ApiError('invalid-input', problem);
+    return parseCidr(c).cidr;
   };
 
   return {
@@ -93,6 +109,7 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return gw.status();
     },
     async events(q): Promise<EventPage> {
+      if (deps.history) return { events: deps.history.events(q), lastId: gw.bus.lastId };
       const limit = q.limit ?? 500;
       const text = q.text?.toLowerCase();
       const all = gw.bus.recent(q.afterId ?? 0);
@@ -105,7 +122,7 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return gw.listNetworks();
     },
     async setNetwork(a) {
-      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label);
+      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label, { confirmPublic: a.confirmPublic === true });
     },
     async removeNetwork(a) {
       const c = cidr(a.cidr);
@@ -165,6 +182,31 @@ export function createApi(deps: ApiDeps): GatewayApi {
     },
     async doctor() {
       return need(deps.doctor, 'the setup check')();
+    },
+    async messages(q) {
+      const h = need(deps.history, 'the history');
+      return searching(() => h.messages(q));
+    },
+    async message(a) {
+      const d = need(deps.history, 'the history').message(a.id);
+      if (!d) throw new ApiError('not-found', `no message ${a.id} in the history`);
+      const stored = d.message.queueId ? findStored(gw.dataDir, d.message.queueId) : null;
+      return { ...d, stored: stored?.kind ?? null };
+    },
+    async messageContent(a) {
+      const d = need(deps.history, 'the history').message(a.id);
+      if (!d) throw new ApiError('not-found', `no message ${a.id} in the history`);
+      const stored = d.message.queueId ? findStored(gw.dataDir, d.message.queueId) : null;
+      if (!stored) throw new ApiError('not-found', 'no stored copy of this message: it was refused, or delivered onwards and not kept here');
+      const view = await viewMessage(await fs.promises.readFile(stored.file));
+      return { id: a.id, stored: stored.kind, ...view };
+    },
+    async exportMessages(a) {
+      const h = need(deps.history, 'the history');
+      return exportFile(searching(() => h.allMessages(a.q ?? '')), a.format);
+    },
+    async traffic() {
+      return need(deps.history, 'the history').traffic();
     },
   };
 }

@@ -96,8 +96,13 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   events: eventQuery,
   networks: none('networks'),
   setNetwork: (v) => {
-    const o = obj(v, ['cidr', 'enabled', 'label'], 'setNetwork');
-    return { cidr: str(o.cidr, 'cidr', 64)!, enabled: bool(o.enabled, 'enabled'), ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}) };
+    const o = obj(v, ['cidr', 'enabled', 'label', 'confirmPublic'], 'setNetwork');
+    return {
+      cidr: str(o.cidr, 'cidr', 64)!,
+      enabled: bool(o.enabled, 'enabled'),
+      ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}),
+      ...(o.confirmPublic !== undefined ? { confirmPublic: bool(o.confirmPublic, 'confirmPublic') } : {}),
+    };
   },
   removeNetwork: (v) => ({ cidr: str(obj(v, ['cidr'], 'removeNetwork').cidr, 'cidr', 64)! }),
   spfBuild: spfChoices,
@@ -121,6 +126,23 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   deleteQueue: (v) => ({ id: str(obj(v, ['id'], 'deleteQueue').id, 'id', 40)! }),
   settings: none('settings'),
   doctor: none('doctor'),
+  messages: (v) => {
+    const o = obj(v, ['q', 'beforeId', 'limit'], 'messages');
+    const q = str(o.q, 'q', 500, true);
+    const beforeId = int(o.beforeId, 'beforeId', 0, Number.MAX_SAFE_INTEGER, true);
+    const limit = int(o.limit, 'limit', 1, 5000, true);
+    return { ...(q ? { q } : {}), ...(beforeId !== undefined ? { beforeId } : {}), ...(limit !== undefined ? { limit } : {}) };
+  },
+  message: (v) => ({ id: int(obj(v, ['id'], 'message').id, 'id', 1, Number.MAX_SAFE_INTEGER)! }),
+  messageContent: (v) => ({ id: int(obj(v, ['id'], 'messageContent').id, 'id', 1, Number.MAX_SAFE_INTEGER)! }),
+  exportMessages: (v) => {
+    const o = obj(v, ['q', 'format'], 'exportMessages');
+    const format = str(o.format, 'format', 10)!;
+    if (format !== 'csv' && format !== 'json') fail('format: expected "csv" or "json"');
+    const q = str(o.q, 'q', 500, true);
+    return { ...(q ? { q } : {}), format };
+  },
+  traffic: none('traffic'),
 };
 
 export function isApiMethod(m: unknown): m is ApiMethod {

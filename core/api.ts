@@ -52,6 +52,20 @@ export interface Settings {
 
 export type { CheckStatus, DoctorCheck, DoctorReport } from './doctor/types.ts';
 import type { DoctorReport } from './doctor/types.ts';
+import type { ExportFile, ExportFormat, MessageContent, MessageDetail, MessagePage, MessageQuery, TrafficReport } from './history/types.ts';
+export type {
+  ExportFile,
+  ExportFormat,
+  MessageContent,
+  MessageDetail,
+  MessageOutcome,
+  MessagePage,
+  MessageQuery,
+  MessageRow,
+  MessageVerdict,
+  TrafficBucket,
+  TrafficReport,
+} from './history/types.ts';
 
 /** The request/response contract. Every method takes at most one plain-object argument. */
 export interface GatewayApi {
@@ -60,7 +74,8 @@ export interface GatewayApi {
   stop(): Promise<GatewayStatus>;
   events(q: EventQuery): Promise<EventPage>;
   networks(): Promise<NetworkView[]>;
-  setNetwork(a: { cidr: string; enabled: boolean; label?: string }): Promise<NetworkView[]>;
+  /** Trusting a range with public addresses needs `confirmPublic` (else error 'needs-confirmation', docs/design.md §2.2). */
+  setNetwork(a: { cidr: string; enabled: boolean; label?: string; confirmPublic?: boolean }): Promise<NetworkView[]>;
   removeNetwork(a: { cidr: string }): Promise<NetworkView[]>;
   spfBuild(a: SpfChoices): Promise<SpfBuildResult>;
   spfValidate(a: { record: string }): Promise<SpfValidation>;
@@ -73,6 +88,16 @@ export interface GatewayApi {
   deleteQueue(a: { id: string }): Promise<QueueEntry[]>;
   settings(): Promise<Settings>;
   doctor(): Promise<DoctorReport>;
+  /** Transactions from the history, newest first, with the search language (docs/design.md §4.4). */
+  messages(q: MessageQuery): Promise<MessagePage>;
+  /** One transaction with its SMTP events and delivery attempts. */
+  message(a: { id: number }): Promise<MessageDetail>;
+  /** The stored copy (Maildir or outbound queue) of a transaction, parsed for reading. */
+  messageContent(a: { id: number }): Promise<MessageContent>;
+  /** Every transaction matching the search, as CSV or JSON. */
+  exportMessages(a: { q?: string; format: ExportFormat }): Promise<ExportFile>;
+  /** Accepted, refused and deferred per hour and per day, and the top refusal reasons. */
+  traffic(): Promise<TrafficReport>;
 }
 
 export type ApiMethod = keyof GatewayApi;
@@ -102,6 +127,11 @@ export const API_METHODS = [
   'deleteQueue',
   'settings',
   'doctor',
+  'messages',
+  'message',
+  'messageContent',
+  'exportMessages',
+  'traffic',
 ] as const satisfies readonly ApiMethod[];
 
 // Compile-time check that API_METHODS lists every method of GatewayApi.
@@ -109,7 +139,8 @@ type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
 const _complete: Missing extends never ? true : Missing = true;
 void _complete;
 
-export type ApiErrorCode = 'invalid-input' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
+/** `needs-confirmation`: the change is allowed only when asked again with a confirmation; the message says what it means. */
+export type ApiErrorCode = 'invalid-input' | 'needs-confirmation' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
 
 /** The error envelope's error; its `code` survives both transports. */
 export class ApiError extends Error {

@@ -2,12 +2,35 @@
 // here, so both get the same parts: the SPF check at MAIL FROM (DNS from the config),
 // the setup check after every start and on demand, and the full GatewayApi.
 // (Tests build Gateways directly, with DNS on loopback.)
+import path from 'node:path';
 import type { ConfigStore } from './config/store.ts';
 import { Gateway } from './gateway.ts';
 import { createApi } from './api-impl.ts';
 import type { DoctorReport, GatewayApi } from './api.ts';
 import { createSpfCheckFactory } from './spf/check.ts';
 import { doctorForGateway } from './doctor/checks.ts';
+import { HistoryIndex } from './history/index.ts';
+
+/**
+ * The history index (docs/design.md §4.4) beside the event log: caught up from
+ * events.jsonl, fed every event, written when the gateway stops. Null (the dashboard
+ * falls back to the in-memory ring) when the file cannot be opened.
+ */
+function openHistory(gateway: Gateway): HistoryIndex | null {
+  try {
+    const history = new HistoryIndex({ logDir: path.join(gateway.dataDir, 'log'), retentionDays: () => gateway.config().history.retentionDays });
+    history.catchUp();
+    history.startRetention();
+    gateway.bus.subscribe((e) => history.add(e));
+    gateway.onState((s) => {
+      if (s.state === 'stopped') history.flush();
+    });
+    return history;
+  } catch (e) {
+    console.error(`postern: the history index could not be opened, the dashboard shows this run only: ${(e as Error).message}`);
+    return null;
+  }
+}
 
 export function createRuntime(store: ConfigStore, dataDir: string): { gateway: Gateway; api: GatewayApi; setupCheck: () => Promise<DoctorReport> } {
   const gateway = new Gateway({ store, dataDir, spfFactory: createSpfCheckFactory() });
@@ -30,5 +53,6 @@ export function createRuntime(store: ConfigStore, dataDir: string): { gateway: G
     console.error(`postern: ${text}`);
     gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'internal error', text: text.slice(0, 2000) });
   });
-  return { gateway, api: createApi({ gateway, doctor: setupCheck }), setupCheck };
+  const history = openHistory(gateway);
+  return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}) }), setupCheck };
 }

@@ -24,7 +24,7 @@ export const OUT_DIR = path.join(root, 'dist', 'electron');
 const common: BuildOptions = {
   bundle: true,
   format: 'cjs',
-  external: ['electron'],
+  external: ['electron', 'node:sqlite'], // a builtin of Electron's Node (the history index, core/history/)
   sourcemap: 'linked',
   logLevel: 'silent',
   metafile: true,

@@ -64,6 +64,8 @@ export interface Config {
     maxConnectionsPerClient: number;
     idleTimeoutSeconds: number;
   };
+  /** The history index of the live log (docs/design.md §4.4). */
+  history: { retentionDays: number };
   dashboard: { host: string; port: number };
 }
 
@@ -225,6 +227,15 @@ export const configSchema = {
         // Per client IP, internal networks exempt (Postfix: smtpd_client_connection_count_limit).
         maxConnectionsPerClient: { type: 'integer', minimum: 1, default: 20 },
         idleTimeoutSeconds: { type: 'integer', minimum: 5, default: 300 },
+      },
+    },
+    history: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Days of events and messages kept in log/index.sqlite (docs/design.md §4.4).
+        retentionDays: { type: 'integer', minimum: 1, maximum: 3650, default: 30 },
       },
     },
     dashboard: {

@@ -61,7 +61,7 @@ export class EventBus {
       text: input.text ?? '',
     };
     // Optional fields only when present, so the JSONL stays compact.
-    for (const k of ['from', 'to', 'user', 'spf', 'queueId', 'reason'] as const) {
+    for (const k of ['from', 'to', 'user', 'spf', 'queueId', 'reason', 'subject'] as const) {
       const v = input[k];
       if (v !== undefined && v !== null && v !== '') e[k] = v;
     }

@@ -68,6 +68,8 @@ export interface GatewayEvent {
   queueId?: string;
   /** Extension: a finer reason inside the rule (e.g. "unknown local user"). */
   reason?: string;
+  /** Extension: the message's Subject (decoded), on the data-stage event (docs/design.md §4.1). */
+  subject?: string;
 }
 
 export type EventInput = Omit<GatewayEvent, 'id' | 'time' | 'session' | 'client' | 'listener' | 'code' | 'text'> &

@@ -19,6 +19,8 @@ export interface Decision {
   user?: string;
   spf?: string;
   queueId?: string;
+  /** The message's Subject, at the data stage (docs/design.md §4.1). */
+  subject?: string;
 }
 
 export function verdictOf(d: Pick<Decision, 'code' | 'verdict'>): EventVerdict {

@@ -16,6 +16,7 @@ import { authenticate } from '../auth/authenticator.ts';
 import type { BanList } from '../auth/bans.ts';
 import { clientKey } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
+import { subjectOfChunks } from '../mail/subject.ts';
 import { LIBRARY_OK, type ParsedPath, type PosternConnection } from './connection.ts';
 import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
 import { insufficientStorage, type DiskReading } from '../disk/gauge.ts';
@@ -296,7 +297,7 @@ export class SmtpHooks {
     const from = mailFrom.address;
     const to = rcpts.map((r) => r.address).join(', ');
     const decide = (code: number, text: string, reason: string): void => {
-      const d: Decision = { stage: 'data', rule: 'data', reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, code, text };
+      const d: Decision = { stage: 'data', rule: 'data', reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, subject: subjectOfChunks(chunks), code, text };
       this.answer(session, d, cb, code < 400 ? () => cb(null, text) : undefined);
     };
 

@@ -24,6 +24,11 @@ export const METHODS = [
   'deleteQueue',
   'settings',
   'doctor',
+  'messages',
+  'message',
+  'messageContent',
+  'exportMessages',
+  'traffic',
 ] as const satisfies readonly ApiMethod[];
 
 type Missing = Exclude<ApiMethod, (typeof METHODS)[number]>;

@@ -18,7 +18,7 @@ function fakeGateway() {
     hostname: 'h',
     startedAt: null,
     listeners: [],
-    counters: { connections: ++n, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 },
+    counters: { connections: ++n, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0 },
     tls: null,
     queue: { outbound: 0 },
     setup: null,

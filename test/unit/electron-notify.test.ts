@@ -13,7 +13,7 @@ function ev(p: Partial<GatewayEvent>): GatewayEvent {
 }
 
 function status(state: GatewayStatus['state'], listeners: ListenerStatus[]): GatewayStatus {
-  return { state, hostname: 'mx.doe-family.com', startedAt: null, listeners, counters: { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0 }, tls: null, queue: { outbound: 0 }, setup: null };
+  return { state, hostname: 'mx.doe-family.com', startedAt: null, listeners, counters: { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0 }, tls: null, queue: { outbound: 0 }, setup: null };
 }
 
 const failed25: ListenerStatus = {

@@ -1,0 +1,371 @@
+// The history index (docs/design.md §4.4): a SQLite file, <data>/log/index.sqlite, that
+// holds every event of log/events.jsonl and one row per SMTP transaction, so that the
+// dashboard opens on the past and searches all of it. Node 24's built-in node:sqlite.
+//
+// Off the SMTP path: emit() only pushes the event onto an array; a timer writes the
+// batch in one transaction. At start the index catches up from events.jsonl (and its
+// rotations), so a crash loses nothing the log kept. Retention: history.retentionDays.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { EventVerdict, GatewayEvent, Stage } from '../events/types.ts';
+import { applyEvent, MemoryTxnStore, toRow, verdictOf, type TxnState, type TxnStore } from './transactions.ts';
+import { messagesWhere, parseSearch, SearchError } from './search.ts';
+import type { MessageDetail, MessagePage, MessageQuery, MessageRow, TrafficBucket, TrafficReport } from './types.ts';
+
+export { SearchError };
+
+/** GatewayApi's event query (core/api.ts EventQuery has this shape; a component does not import the API). */
+export interface EventFilter {
+  afterId?: number;
+  beforeId?: number;
+  limit?: number;
+  verdict?: EventVerdict[];
+  stage?: Stage[];
+  rule?: string;
+  text?: string;
+  session?: string;
+}
+
+export interface HistoryOptions {
+  /** <data>/log */
+  logDir: string;
+  /** Days of history kept (config `history.retentionDays`). */
+  retentionDays: () => number;
+  /** Milliseconds between batch writes (default 250). */
+  flushMs?: number;
+}
+
+const SCHEMA = `
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, client TEXT NOT NULL,
+  stage TEXT NOT NULL, verdict TEXT NOT NULL, rule TEXT NOT NULL, queue_id TEXT, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_session ON events(session, id) WHERE session <> '';
+CREATE INDEX IF NOT EXISTS events_queue ON events(queue_id) WHERE queue_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, open INTEGER NOT NULL,
+  client TEXT NOT NULL, login TEXT NOT NULL, sender TEXT NOT NULL, rcpts TEXT NOT NULL, subject TEXT NOT NULL,
+  queue_id TEXT NOT NULL, verdict TEXT NOT NULL, rules TEXT NOT NULL, reason TEXT NOT NULL, text TEXT NOT NULL,
+  state TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_ts ON messages(ts);
+CREATE INDEX IF NOT EXISTS messages_session ON messages(session, id);
+CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue_id) WHERE queue_id <> '';
+CREATE INDEX IF NOT EXISTS messages_verdict ON messages(verdict, id);
+`;
+
+/** Transactions by session and queue id: recent ones in memory, older ones from SQLite. */
+class SqlTxnStore implements TxnStore {
+  private readonly mem = new MemoryTxnStore();
+  private readonly queued = new Map<string, TxnState>();
+  readonly dirty = new Set<TxnState>();
+  private readonly bySession: StatementSync;
+  private readonly byQueue: StatementSync;
+  constructor(db: DatabaseSync) {
+    this.bySession = db.prepare('SELECT state FROM messages WHERE session = ? AND open = 1 ORDER BY id DESC LIMIT 1');
+    this.byQueue = db.prepare('SELECT state FROM messages WHERE queue_id = ? ORDER BY id DESC LIMIT 1');
+  }
+  current(session: string): TxnState | null {
+    const t = this.mem.current(session);
+    if (t) return t;
+    const row = this.bySession.get(session) as { state: string } | undefined;
+    if (!row) return null;
+    const found = JSON.parse(row.state) as TxnState;
+    this.mem.setCurrent(session, found);
+    return found;
+  }
+  setCurrent(session: string, t: TxnState | null): void {
+    const old = this.mem.current(session) ?? (t ? null : this.current(session));
+    if (old && old !== t) this.dirty.add(old); // closed: written with open = 0
+    this.mem.setCurrent(session, t);
+    if (t) this.dirty.add(t);
+  }
+  isOpen(t: TxnState): boolean {
+    return this.mem.current(t.session) === t;
+  }
+  byQueueId(queueId: string): TxnState | null {
+    let t = this.queued.get(queueId) ?? null;
+    if (!t) {
+      const row = this.byQueue.get(queueId) as { state: string } | undefined;
+      if (!row) return null;
+      t = JSON.parse(row.state) as TxnState;
+    }
+    this.remember(t);
+    return t;
+  }
+  /** A transaction with a queue id stays at hand for its deliveries. */
+  remember(t: TxnState): void {
+    if (!t.queueId) return;
+    this.queued.delete(t.queueId);
+    this.queued.set(t.queueId, t);
+    if (this.queued.size > 10_000) this.queued.delete(this.queued.keys().next().value as string);
+  }
+}
+
+export class HistoryIndex {
+  readonly file: string;
+  private readonly db: DatabaseSync;
+  private readonly opts: HistoryOptions;
+  private pending: GatewayEvent[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private readonly txns: SqlTxnStore;
+  private readonly insertEvent: StatementSync;
+  private readonly upsertMessage: StatementSync;
+  private closed = false;
+  /** Events written since open (for the benchmark and tests). */
+  written = 0;
+
+  constructor(opts: HistoryOptions) {
+    this.opts = opts;
+    fs.mkdirSync(opts.logDir, { recursive: true, mode: 0o700 });
+    this.file = path.join(opts.logDir, 'index.sqlite');
+    this.db = new DatabaseSync(this.file);
+    try {
+      fs.chmodSync(this.file, 0o600);
+    } catch {
+      // not ours to change (e.g. Windows)
+    }
+    this.db.exec(SCHEMA);
+    this.txns = new SqlTxnStore(this.db);
+    this.insertEvent = this.db.prepare('INSERT OR REPLACE INTO events (id, ts, session, client, stage, verdict, rule, queue_id, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.upsertMessage = this.db.prepare(
+      'INSERT OR REPLACE INTO messages (id, ts, session, open, client, login, sender, rcpts, subject, queue_id, verdict, rules, reason, text, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+  }
+
+  /** The newest event id indexed. */
+  lastId(): number {
+    this.flush();
+    return (this.db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null }).id ?? 0;
+  }
+
+  /** Indexes what events.jsonl (and its rotations, oldest first) holds beyond the index. */
+  catchUp(): number {
+    const have = this.lastId();
+    const dir = this.opts.logDir;
+    const files = [5, 4, 3, 2, 1].map((i) => path.join(dir, `events.${i}.jsonl`)).concat(path.join(dir, 'events.jsonl'));
+    let added = 0;
+    for (const f of files) {
+      let text: string;
+      try {
+        text = fs.readFileSync(f, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        let e: GatewayEvent;
+        try {
+          e = JSON.parse(line) as GatewayEvent;
+        } catch {
+          continue; // a torn line after a crash
+        }
+        if (!Number.isInteger(e.id) || e.id <= have) continue;
+        this.pending.push(e);
+        added++;
+        if (this.pending.length >= 5000) this.flush();
+      }
+    }
+    this.flush();
+    return added;
+  }
+
+  /** Called for every event (the bus's subscriber): cheap, the write happens later. */
+  add(e: GatewayEvent): void {
+    if (this.closed) return;
+    this.pending.push(e);
+    if (this.pending.length >= 5000) setImmediate(() => this.safeFlush());
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.safeFlush(), this.opts.flushMs ?? 250);
+      this.timer.unref();
+    }
+  }
+
+  /** A timer's flush: a failed write (disk full) is reported once per minute, never thrown into the event loop. */
+  private safeFlush(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      if (Date.now() - this.lastComplaint > 60_000) {
+        this.lastComplaint = Date.now();
+        console.error(`postern: the history index could not be written: ${(e as Error).message}`);
+      }
+    }
+  }
+  private lastComplaint = 0;
+
+  /** Writes the pending batch in one transaction. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.closed || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.db.exec('BEGIN');
+    try {
+      for (const e of batch) {
+        this.insertEvent.run(e.id, Date.parse(e.time), e.session, e.client, e.stage, e.verdict, e.rule, e.queueId ?? null, JSON.stringify(e));
+        const ch = applyEvent(this.txns, e);
+        if (ch) {
+          this.txns.dirty.add(ch.after);
+          this.txns.remember(ch.after);
+        }
+      }
+      for (const t of this.txns.dirty) this.writeTxn(t);
+      this.txns.dirty.clear();
+      this.db.exec('COMMIT');
+      this.written += batch.length;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      this.txns.dirty.clear();
+      throw err;
+    }
+  }
+
+  private writeTxn(t: TxnState): void {
+    this.upsertMessage.run(
+      t.id,
+      Date.parse(t.time),
+      t.session,
+      this.txns.isOpen(t) ? 1 : 0,
+      t.client,
+      t.user,
+      t.from,
+      t.to.join(', '),
+      t.subject,
+      t.queueId,
+      verdictOf(t),
+      `|${t.rules.join('|')}|`,
+      t.reason,
+      t.text,
+      JSON.stringify(t),
+    );
+  }
+
+  /** Drops what is older than the retention; returns the number of events removed. */
+  prune(now = Date.now()): number {
+    this.flush();
+    const cut = now - this.opts.retentionDays() * 86_400_000;
+    const r = this.db.prepare('DELETE FROM events WHERE ts < ?').run(cut);
+    this.db.prepare('DELETE FROM messages WHERE ts < ?').run(cut);
+    return Number(r.changes);
+  }
+
+  /** Prunes now and every hour. */
+  startRetention(): void {
+    this.prune();
+    if (this.retentionTimer) return;
+    this.retentionTimer = setInterval(() => this.prune(), 3_600_000);
+    this.retentionTimer.unref();
+  }
+
+  // ---- reading ---------------------------------------------------------------
+
+  /** The event page of GatewayApi.events (docs/design.md §7.1), from the index. */
+  events(q: EventFilter): GatewayEvent[] {
+    this.flush();
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.afterId) (where.push('id > ?'), params.push(q.afterId));
+    if (q.beforeId !== undefined) (where.push('id < ?'), params.push(q.beforeId));
+    if (q.verdict) (where.push(`verdict IN (${q.verdict.map(() => '?').join(',')})`), params.push(...q.verdict));
+    if (q.stage) (where.push(`stage IN (${q.stage.map(() => '?').join(',')})`), params.push(...q.stage));
+    if (q.rule) (where.push('rule = ?'), params.push(q.rule));
+    if (q.session) (where.push('session = ?'), params.push(q.session));
+    if (q.text) (where.push("json LIKE ? ESCAPE '\\'"), params.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+    const sql = `SELECT json FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, q.limit ?? 500) as { json: string }[];
+    return rows.reverse().map((r) => JSON.parse(r.json) as GatewayEvent);
+  }
+
+  /** Transactions, newest first, matching the search (docs/design.md §4.4). */
+  messages(q: MessageQuery, now = Date.now()): MessagePage {
+    this.flush();
+    const limit = q.limit ?? 200;
+    const w = messagesWhere(parseSearch(q.q ?? ''), now);
+    const before = q.beforeId !== undefined ? ' AND id < ?' : '';
+    const params = q.beforeId !== undefined ? [...w.params, q.beforeId] : w.params;
+    const rows = this.db.prepare(`SELECT state FROM messages WHERE ${w.sql}${before} ORDER BY id DESC LIMIT ?`).all(...params, limit + 1) as { state: string }[];
+    const messages = rows.slice(0, limit).map((r) => toRow(JSON.parse(r.state) as TxnState));
+    return { messages, more: rows.length > limit };
+  }
+
+  message(id: number): Omit<MessageDetail, 'stored'> | null {
+    this.flush();
+    const row = this.db.prepare('SELECT state FROM messages WHERE id = ?').get(id) as { state: string } | undefined;
+    if (!row) return null;
+    const t = JSON.parse(row.state) as TxnState;
+    const events = this.db
+      .prepare(
+        `SELECT json FROM events WHERE (session = ? AND session <> '' AND id <= ? AND (stage IN ('connect', 'tls', 'auth') OR id >= ?))
+           OR (queue_id = ? AND stage IN ('queue', 'delivery')) ORDER BY id`,
+      )
+      .all(t.session, t.endId, t.id, t.queueId || '\u0000') as { json: string }[];
+    return { message: toRow(t), events: events.map((r) => JSON.parse(r.json) as GatewayEvent) };
+  }
+
+  /** Accepted, refused and deferred per hour (last 24 h) and per day (last 30 days, server's local days). */
+  traffic(now = Date.now()): TrafficReport {
+    this.flush();
+    const HOUR = 3_600_000;
+    const hourStart = Math.floor(now / HOUR) * HOUR;
+    const hours = this.buckets(hourStart - 23 * HOUR, 24, () => HOUR, (t) => Math.floor(t / HOUR) * HOUR);
+    const today = new Date(now);
+    today.setHours(0, 0, 0, 0);
+    const dayStarts: number[] = [];
+    for (let i = 29; i >= 0; i--) {
+      const d = new Date(today);
+      d.setDate(d.getDate() - i);
+      dayStarts.push(d.getTime());
+    }
+    const dayOf = (t: number) => {
+      const d = new Date(t);
+      d.setHours(0, 0, 0, 0);
+      return d.getTime();
+    };
+    const days = this.bucketsAt(dayStarts, dayOf);
+    const topReasons = this.db
+      .prepare(
+        `SELECT json_extract(state, '$.rule') AS rule, CASE WHEN reason <> '' THEN reason ELSE text END AS reason, count(*) AS count
+           FROM messages WHERE verdict = 'refused' AND ts >= ? GROUP BY 1, 2 ORDER BY count DESC LIMIT 8`,
+      )
+      .all(dayStarts[0]) as { rule: string; reason: string; count: number }[];
+    return { hours, days, topReasons: topReasons.map((r) => ({ rule: r.rule, reason: r.reason, count: Number(r.count) })) };
+  }
+
+  private buckets(from: number, n: number, size: (i: number) => number, keyOf: (t: number) => number): TrafficBucket[] {
+    const starts: number[] = [];
+    let t = from;
+    for (let i = 0; i < n; i++) (starts.push(t), (t += size(i)));
+    return this.bucketsAt(starts, keyOf);
+  }
+
+  private bucketsAt(starts: number[], keyOf: (t: number) => number): TrafficBucket[] {
+    const map = new Map<number, TrafficBucket>(starts.map((s) => [s, { start: new Date(s).toISOString(), accepted: 0, refused: 0, deferred: 0 }]));
+    const rows = this.db.prepare("SELECT ts, verdict FROM messages WHERE ts >= ? AND verdict IN ('accepted', 'refused', 'deferred')").all(starts[0]) as {
+      ts: number;
+      verdict: 'accepted' | 'refused' | 'deferred';
+    }[];
+    for (const r of rows) {
+      const b = map.get(keyOf(Number(r.ts)));
+      if (b) b[r.verdict]++;
+    }
+    return [...map.values()];
+  }
+
+  /** Every matching row, newest first (exports; at most `max`). */
+  allMessages(q: string, max = 100_000): MessageRow[] {
+    return this.messages({ q, limit: max }).messages;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.db.close();
+  }
+}

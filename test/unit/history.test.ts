@@ -1,0 +1,144 @@
+// The history index (core/history/): events → one row per transaction, field search,
+// catch-up from events.jsonl after a restart, retention; the counters' message words.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HistoryIndex } from '../../core/history/index.ts';
+import { parseSearch } from '../../core/history/search.ts';
+import { toCsv } from '../../core/history/export.ts';
+import { subjectOf } from '../../core/mail/subject.ts';
+import { authVerdicts } from '../../core/mail/view.ts';
+import { count, emptyCounters } from '../../core/counters.ts';
+import type { GatewayEvent } from '../../core/events/types.ts';
+
+let nextId = 1;
+const T0 = Date.parse('2026-11-24T10:00:00Z');
+function ev(p: Partial<GatewayEvent> & Pick<GatewayEvent, 'stage' | 'verdict' | 'rule'>): GatewayEvent {
+  const id = nextId++;
+  return { id, time: new Date(T0 + id * 1000).toISOString(), session: '', client: '', listener: 'mx:25', code: 0, text: '', ...p };
+}
+
+/** A mixed run: accepted local, refused relay, deferred SPF, authenticated remote (delivered), a login failure. */
+function mixedRun(): GatewayEvent[] {
+  const s = (session: string, client: string) => ({ session, client });
+  return [
+    ev({ ...s('A', '198.51.100.7'), stage: 'connect', verdict: 'accept', rule: 'connect', code: 220 }),
+    ev({ ...s('A', '198.51.100.7'), stage: 'mail', verdict: 'accept', rule: 'check spf', code: 250, from: 'grandma@example.org' }),
+    ev({ ...s('A', '198.51.100.7'), stage: 'rcpt', verdict: 'accept', rule: 'relay rcpt', code: 250, to: 'john.doe@doe-family.com' }),
+    ev({ ...s('A', '198.51.100.7'), stage: 'data', verdict: 'accept', rule: 'data', code: 250, queueId: 'Q00000000001', subject: 'Cookies', reason: '1 local, 0 remote, 1234 bytes' }),
+    ev({ ...s('B', '203.0.113.9'), stage: 'connect', verdict: 'accept', rule: 'connect', code: 220 }),
+    ev({ ...s('B', '203.0.113.9'), stage: 'mail', verdict: 'accept', rule: 'relay mail from', code: 250, from: 'spam@bad.example' }),
+    ev({ ...s('B', '203.0.113.9'), stage: 'rcpt', verdict: 'reject', rule: 'relay rcpt', code: 554, to: 'victim@example.com', reason: 'not relaying', text: '5.7.1 Relay access denied' }),
+    ev({ ...s('C', '192.0.2.1'), stage: 'mail', verdict: 'defer', rule: 'check spf', code: 451, from: 'x@flaky.example', reason: 'spf=temperror' }),
+    ev({ ...s('D', '10.0.0.5'), stage: 'auth', verdict: 'reject', rule: 'auth', code: 535 }),
+    ev({ ...s('D', '10.0.0.5'), stage: 'auth', verdict: 'accept', rule: 'auth', code: 235, user: 'jane' }),
+    ev({ ...s('D', '10.0.0.5'), stage: 'mail', verdict: 'accept', rule: 'relay mail from', code: 250, from: 'jane.doe@doe-family.com', user: 'jane' }),
+    ev({ ...s('D', '10.0.0.5'), stage: 'rcpt', verdict: 'accept', rule: 'relay rcpt', code: 250, to: 'aunt@example.net', user: 'jane' }),
+    ev({ ...s('D', '10.0.0.5'), stage: 'data', verdict: 'accept', rule: 'data', code: 250, queueId: 'Q00000000002', subject: 'Sunday lunch', reason: '0 local, 1 remote, 900 bytes' }),
+    ev({ stage: 'delivery', verdict: 'defer', rule: 'delivery', code: 451, queueId: 'Q00000000002', to: 'aunt@example.net' }),
+    ev({ stage: 'delivery', verdict: 'accept', rule: 'delivery', code: 250, queueId: 'Q00000000002', to: 'aunt@example.net' }),
+    ev({ stage: 'system', verdict: 'reject', rule: 'setup check', text: 'setup check: 1 problem(s)' }),
+  ];
+}
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'postern-history-'));
+}
+
+test('one row per transaction, with the words a family uses and what happened after the 250', () => {
+  nextId = 1;
+  const dir = tmp();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  for (const e of mixedRun()) h.add(e);
+  const rows = h.messages({}, T0 + 3600_000).messages;
+  assert.deepEqual(
+    rows.map((r) => [r.from, r.verdict, r.subject, r.outcome.join('+')]),
+    [
+      ['jane.doe@doe-family.com', 'accepted', 'Sunday lunch', 'delivered'],
+      ['x@flaky.example', 'deferred', '', ''],
+      ['spam@bad.example', 'refused', '', ''],
+      ['grandma@example.org', 'accepted', 'Cookies', 'maildir'],
+    ],
+  );
+  assert.equal(rows[0].user, 'jane');
+  assert.equal(rows[0].deferrals, 1);
+  assert.equal(rows[3].size, 1234);
+  const detail = h.message(rows[0].id)!;
+  assert.deepEqual(
+    detail.events.map((e) => `${e.stage}:${e.verdict}`),
+    ['auth:reject', 'auth:accept', 'mail:accept', 'rcpt:accept', 'data:accept', 'delivery:defer', 'delivery:accept'],
+  );
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('field search: from, to, subject, ip, rule, verdict, after/before, free words, negation', () => {
+  nextId = 1;
+  const dir = tmp();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  for (const e of mixedRun()) h.add(e);
+  const q = (s: string) => h.messages({ q: s }, T0 + 7_200_000).messages.map((r) => r.from);
+  assert.deepEqual(q('from:grandma'), ['grandma@example.org']);
+  assert.deepEqual(q('to:aunt'), ['jane.doe@doe-family.com']);
+  assert.deepEqual(q('subject:"sunday lunch"'), ['jane.doe@doe-family.com']);
+  assert.deepEqual(q('ip:203.0.113.'), ['spam@bad.example']);
+  assert.deepEqual(q('rule:"check spf"'), ['x@flaky.example', 'grandma@example.org']);
+  assert.deepEqual(q('verdict:refused'), ['spam@bad.example']);
+  assert.deepEqual(q('verdict:rejected'), ['spam@bad.example']);
+  assert.deepEqual(q('relay denied'), ['spam@bad.example']);
+  assert.deepEqual(q('-verdict:accepted -verdict:refused'), ['x@flaky.example']);
+  assert.deepEqual(q('after:2026-11-24T10:00:09Z before:2026-11-24T10:00:12Z'), ['jane.doe@doe-family.com']);
+  assert.equal(q('after:1h').length, 0);
+  assert.equal(q('after:3h').length, 4);
+  assert.throws(() => h.messages({ q: 'verdict:maybe' }), /accepted, refused/);
+  assert.deepEqual(parseSearch('from:a -to:"b c" word'), [
+    { field: 'from', value: 'a', negate: false },
+    { field: 'to', value: 'b c', negate: true },
+    { field: 'text', value: 'word', negate: false },
+  ]);
+  const csv = toCsv(h.messages({ q: 'from:grandma' }).messages);
+  assert.match(csv, /^time,client,user,from,to,subject,size,verdict,outcome,code,rule,reason,queueId\r\n/);
+  assert.match(csv, /grandma@example\.org,john\.doe@doe-family\.com,Cookies,1234,accepted,maildir,250,data/);
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('after a restart the index catches up from events.jsonl, keeps what it had, and prunes by retention', () => {
+  nextId = 1;
+  const dir = tmp();
+  const events = mixedRun();
+  // The first run indexed the first half, then died; the log has everything.
+  let h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  for (const e of events.slice(0, 7)) h.add(e);
+  h.flush();
+  h.close();
+  fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n{"id": 99, "torn');
+  h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  assert.equal(h.catchUp(), events.length - 7);
+  assert.equal(h.lastId(), events.length);
+  assert.equal(h.messages({}, T0).messages.length, 4);
+  assert.equal(h.events({ limit: 5000 }).length, events.length);
+  assert.equal(h.prune(T0 + 31 * 86_400_000), events.length);
+  assert.equal(h.messages({}).messages.length, 0);
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('counters: messages accepted/refused/deferred, logins apart, a setup check is not refused mail', () => {
+  nextId = 1;
+  const c = emptyCounters();
+  for (const e of mixedRun()) count(c, e);
+  assert.deepEqual(c, { connections: 2, accepted: 2, rejected: 1, deferred: 1, relayDenied: 1, authFailures: 1, logins: 1, refusedConnections: 0 });
+});
+
+test('subject: unfolded, RFC 2047 decoded; Authentication-Results as verdicts', () => {
+  assert.equal(subjectOf('From: a@b\r\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n  =?ISO-8859-1?Q?_aus_K=F6ln?=\r\n\r\n'), 'Grüße aus Köln');
+  assert.equal(subjectOf('To: x\r\n\r\n'), '');
+  assert.deepEqual(authVerdicts(['mx.doe-family.com;\r\n spf=pass smtp.mailfrom=a@example.org;\r\n dkim=none (no signatures); dmarc=fail header.from=example.org']), [
+    { method: 'spf', result: 'pass', detail: 'smtp.mailfrom=a@example.org' },
+    { method: 'dkim', result: 'none', detail: '(no signatures)' },
+    { method: 'dmarc', result: 'fail', detail: 'header.from=example.org' },
+  ]);
+});
