@@ -17,7 +17,11 @@ const USAGE = `usage:
   postern spf DOMAIN [--mx] [--a] [--ip4 IP]... [--ip6 IP]... [--include D]... [--soft]
   postern spf --check DOMAIN [--ip IP] [--config FILE]
   postern dkim DOMAIN [--config FILE] [--data-dir DIR]
-  postern doctor [--config FILE] [--data-dir DIR] [--json]`;
+  postern doctor [--config FILE] [--data-dir DIR] [--json]
+  postern service install [--user NAME] [--config FILE] [--data-dir DIR] [--print]
+                                                              (as root: a systemd unit, started at boot)
+  postern service status
+  postern service uninstall`;
 
 const common = { config: { type: 'string' }, 'data-dir': { type: 'string' } } as const;
 
@@ -46,6 +50,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'doctor': {
       const { doctorCommand } = await import('./doctor/cli.ts');
       return doctorCommand(rest);
+    }
+    case 'service': {
+      const { serviceCommand } = await import('./service/systemd.ts');
+      return serviceCommand(rest, fs.realpathSync(new URL('../bin/postern.js', import.meta.url)));
     }
     case undefined:
     case 'help':
