@@ -31,6 +31,13 @@ export interface Listener {
   fallbackPort?: number;
 }
 
+/** ACME directories known by name (docs/design.md §2.5); `acme.directory` may also be any URL. */
+export const ACME_DIRECTORIES: Record<string, string> = {
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+};
+export const ACME_DIRECTORY_NAMES = Object.keys(ACME_DIRECTORIES);
+
 export interface Config {
   hostname: string;
   publicAddress: string | null;
@@ -47,6 +54,18 @@ export interface Config {
   trustedProxies: string[];
   spf: { enabled: boolean; header: 'spf' | 'auth' | 'both' | 'none'; policy: 'soft' | 'strict' };
   tls: { certFile: string | null; keyFile: string | null };
+  /** Built-in ACME (docs/design.md §2.5): a certificate for `hostname`, issued and renewed by Postern. */
+  acme: {
+    enabled: boolean;
+    /** `letsencrypt-staging`, `letsencrypt`, or the https URL of any ACME directory. */
+    directory: string;
+    email: string;
+    challenge: 'http-01' | 'dns-01';
+    /** The HTTP-01 responder's port, open only while a certificate is being issued. */
+    httpPort: number;
+    /** An extra CA (PEM file) to trust for the ACME server itself: private CAs, tests. */
+    caFile: string | null;
+  };
   dns: { servers: string[]; timeoutMs: number };
   outbound: {
     mode: 'smarthost' | 'mx';
@@ -172,6 +191,19 @@ export const configSchema = {
       properties: {
         certFile: { type: ['string', 'null'], default: null },
         keyFile: { type: ['string', 'null'], default: null },
+      },
+    },
+    acme: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        directory: { type: 'string', minLength: 1, default: 'letsencrypt-staging' },
+        email: { type: 'string', default: '' },
+        challenge: { enum: ['http-01', 'dns-01'], default: 'http-01' },
+        httpPort: { ...port, default: 80 },
+        caFile: { type: ['string', 'null'], default: null },
       },
     },
     dns: {

@@ -40,6 +40,7 @@ export const RULES = [
   'config',
   'internal networks',
   'setup check',
+  'acme',
   'system',
   'internal error',
 ] as const;
