@@ -25,6 +25,7 @@ import { SmtpCourier } from './delivery/courier.ts';
 import { DkimKeys } from './dkim/keys.ts';
 import { LiveConfig } from './live-config.ts';
 import { count, emptyCounters, type Counters } from './counters.ts';
+import { CertificateManager, type AcmeStatus, type AcmeTuning } from './acme/manager.ts';
 import { DiskGauge, formatBytes, type DiskReading, type DiskStatus } from './disk/gauge.ts';
 import { defaultFallbackPort } from './service/ports.ts';
 
@@ -54,7 +55,8 @@ export interface GatewayStatus {
   startedAt: string | null;
   listeners: ListenerStatus[];
   counters: Counters;
-  tls: { subject: string; notAfter: string; selfSigned: boolean } | null;
+  /** The certificate served; `acme`: the built-in ACME's state when enabled (docs/design.md §2.5). */
+  tls: { subject: string; notAfter: string; selfSigned: boolean; acme?: AcmeStatus | null } | null;
   queue: { outbound: number };
   setup: SetupSummary | null;
   /** Free space where mail is stored; `ok` false: MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). null before the first reading. */
@@ -69,6 +71,8 @@ export interface GatewayOptions {
   eventCapacity?: number;
   /** Outbound retry schedule (ms); tests shorten it. */
   outboundRetryMs?: number[];
+  /** ACME's clock and waits; tests shorten them. */
+  acme?: AcmeTuning;
   /** How often the free space of the data dir is read (ms, default 5000); tests shorten it. */
   diskCheckMs?: number;
 }
@@ -83,6 +87,7 @@ export class Gateway {
   readonly outbound: OutboundQueue;
   readonly dkim: DkimKeys;
   readonly live: LiveConfig;
+  readonly certificates: CertificateManager;
   private servers: { listener: Listener; server: PosternServer }[] = [];
   private listenerStatus: ListenerStatus[] = [];
   private state: GatewayState = 'stopped';
@@ -120,6 +125,14 @@ export class Gateway {
       dkim: this.dkim,
       retryMs: opts.outboundRetryMs,
       courier: new SmtpCourier({ config: () => this.live.config, dns: () => this.live.dns, isSelf: (ip, port) => this.isSelf(ip, port) }),
+    });
+    this.certificates = new CertificateManager({
+      dataDir: this.dataDir,
+      config: () => this.live.config,
+      emit: (e) => this.bus.emit(e),
+      installed: () => this.certificateInstalled(),
+      changed: () => this.emitState(),
+      tuning: opts.acme,
     });
     this.bus.subscribe((e) => count(this.counters, e));
   }
@@ -176,7 +189,7 @@ export class Gateway {
 
   private async prepareTls(): Promise<void> {
     const cfg = this.live.config;
-    const files = cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(this.dataDir, cfg.hostname);
+    const files = this.certificates.tlsFiles() ?? (cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(this.dataDir, cfg.hostname));
     this.tlsWatcher = new TlsWatcher(
       files,
       (m) => {
@@ -187,6 +200,21 @@ export class Gateway {
       (e) => this.system(`TLS certificate could not be reloaded: ${e.message}`, 'reject', 'tls'),
     );
     this.tls = await this.tlsWatcher.prime();
+  }
+
+  /** ACME's hook (docs/design.md §2.5): a new certificate in <data>/acme/, served through the reload path (a switch to those files the first time). */
+  private async certificateInstalled(): Promise<void> {
+    const files = this.certificates.tlsFiles();
+    if (!files || !this.tlsWatcher || this.state !== 'running') return;
+    if (this.tls?.files.certFile === files.certFile) {
+      this.tlsWatcher.expire();
+      return this.tlsWatcher.check();
+    }
+    await this.prepareTls();
+    const m = this.tls!;
+    for (const s of this.servers) s.server.updateSecureContext({ key: m.key, cert: m.cert, ...TLS_OPTIONS });
+    this.system(`TLS certificate now ${files.certFile}: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
+    this.emitState();
   }
 
   async start(): Promise<GatewayStatus> {
@@ -214,6 +242,7 @@ export class Gateway {
     this.state = bound > 0 ? 'running' : 'error';
     this.startedAt = new Date();
     this.outbound.start();
+    this.certificates.start();
     this.disk.start();
     // Lifted bans are events too.
     this.banTimer = setInterval(() => {
@@ -274,6 +303,7 @@ export class Gateway {
     this.disk.stop();
     this.banTimer = null;
     await this.outbound.stop();
+    await this.certificates.stop();
     await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
     this.listenerStatus = [];
     this.state = 'stopped';
@@ -291,7 +321,7 @@ export class Gateway {
       startedAt: this.startedAt?.toISOString() ?? null,
       listeners: this.listenerStatus.map((l) => ({ ...l })),
       counters: { ...this.counters },
-      tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated } : null,
+      tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated, acme: this.certificates.status() } : null,
       queue: { outbound: this.outbound.size },
       setup: this.setup,
       disk: this.diskStatus(),

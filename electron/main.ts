@@ -19,6 +19,9 @@ import { eventNotification, Notifier, ProblemList, type NotificationModel } from
 import { ElectronConfigStore, type StoreClass } from './store.ts';
 import { TrayService } from './tray.ts';
 import type { MenuAction } from './tray-model.ts';
+import { permissionOutcome, portPermissionOffer } from './port-permission.ts';
+import { runningBinary } from '../core/service/ports.ts';
+import { spawn } from 'node:child_process';
 import { createDashboardWindow, hardenSession, registerScheme, serveRenderer } from './window.ts';
 
 // The same folder as `postern serve` (core/paths.ts; POSTERN_HOME overrides), set
@@ -103,6 +106,7 @@ async function startApp(): Promise<void> {
     tray?.setStatus(s);
     tray?.setNetworks(gw.listNetworks());
     for (const n of notifier.fromStatus(s, Date.now())) notify(n);
+    offerPortPermission(s);
   }));
   gw.bus.subscribe(guard((e) => {
     const n = eventNotification(e);
@@ -158,9 +162,37 @@ function onAction(a: MenuAction): void {
       autostart?.set(a.enabled);
       tray?.setOpenAtLogin(autostart?.isEnabled() ?? false);
       return;
+    case 'ports':
+      return offerPortPermission(gw.status(), true);
     case 'quit':
       return app.quit();
   }
+}
+
+/** Ports refused: offer the one-time authorisation (electron/port-permission.ts decides what), once per port per run. */
+const portsAsked = new Set<number>();
+function offerPortPermission(s: ReturnType<Gateway['status']>, force = false): void {
+  const binary = runningBinary();
+  const offer = portPermissionOffer(s, process.platform, binary, force ? new Set() : portsAsked);
+  if (!offer) return;
+  for (const p of offer.ports) portsAsked.add(p);
+  void dialog.showMessageBox({ type: 'question', title: offer.title, message: offer.message, detail: offer.detail, buttons: offer.buttons, defaultId: 0, cancelId: 1 }).then(({ response }) => {
+    if (response !== 0) return;
+    const [cmd, ...args] = offer.command;
+    let stderr = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => notify({ key: 'ports', title: 'Ports not allowed', body: `pkexec could not run: ${e.message}`, summary: '' }));
+    child.on('close', (code) => {
+      const r = permissionOutcome(code, stderr, binary);
+      notify({ key: 'ports', title: r.title, body: r.body, summary: '' });
+      // A file capability takes effect when the program starts again.
+      if (r.ok) {
+        app.relaunch();
+        app.quit();
+      }
+    });
+  });
 }
 
 function notify(n: NotificationModel): void {

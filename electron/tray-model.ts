@@ -12,6 +12,7 @@ export type MenuAction =
   | { kind: 'open' }
   | { kind: 'network'; cidr: string; enabled: boolean }
   | { kind: 'login'; enabled: boolean }
+  | { kind: 'ports' }
   | { kind: 'quit' };
 
 export interface MenuItemModel {
@@ -52,7 +53,8 @@ export function iconState(input: TrayInput): TrayIconState {
   if (!s) return 'stopped';
   if (s.state === 'error') return 'error';
   if (s.state === 'stopped' || s.state === 'starting') return 'stopped';
-  return failedListeners(s).length || input.problems.length || s.setup?.fails ? 'attention' : 'running';
+  const moved = s.listeners.some((l) => l.fallbackFrom) || (s.disk && !s.disk.ok);
+  return moved || failedListeners(s).length || input.problems.length || s.setup?.fails ? 'attention' : 'running';
 }
 
 export function statusLine(s: GatewayStatus | null): string {
@@ -70,6 +72,9 @@ export function statusLine(s: GatewayStatus | null): string {
       const ok = s.listeners.filter((l) => l.ok);
       const bad = failedListeners(s);
       const ports = ok.map((l) => l.boundPort ?? l.port).join(', ');
+      // On a fallback port (docs/design.md §2): say which, and why.
+      const moved = ok.filter((l) => l.fallbackFrom);
+      if (moved.length && !bad.length) return `Listening on ${moved.map((l) => `${l.boundPort} instead of ${l.fallbackFrom}`).join(', ')} (needs permission)`;
       return bad.length ? `Running on ${ports}; port ${bad.map((l) => l.port).join(', ')} not listening` : `Running on port${ok.length > 1 ? 's' : ''} ${ports}`;
     }
   }
@@ -94,6 +99,7 @@ export function trayModel(input: TrayInput): TrayModel {
   const extra = [
     ...(s ? failedListeners(s).filter(() => s.state === 'running').map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`) : []),
     ...(s?.state === 'running' ? (s.setup?.failing ?? []).map((title) => `Setup: ${title}`) : []),
+    ...(s?.state === 'running' && s.disk && !s.disk.ok ? ['Disk full: new mail is refused (452) until space is freed'] : []),
     ...input.problems,
   ];
   for (const p of extra.slice(0, 3)) menu.push({ type: 'normal', label: menuLabel(`⚠ ${p}`), enabled: false });
@@ -104,6 +110,8 @@ export function trayModel(input: TrayInput): TrayModel {
       ? { type: 'normal', label: 'Stop gateway', enabled: s?.state === 'running', action: { kind: 'stop' } }
       : { type: 'normal', label: 'Start gateway', enabled: s !== null, action: { kind: 'start' } },
     { type: 'normal', label: 'Open dashboard', action: { kind: 'open' } },
+    // Ports refused (docs/design.md §7.3): the one-time authorisation, again on demand.
+    ...(s?.listeners.some((l) => l.fallbackFrom) ? [{ type: 'normal' as const, label: 'Allow mail ports 25, 587, 465…', action: { kind: 'ports' as const } }] : []),
     {
       type: 'submenu',
       label: 'Internal networks',

@@ -38,12 +38,27 @@ export function StatusStrip() {
       <ul className="listeners" aria-label="Listeners">
         {s.listeners.length === 0 && <li className="muted">no listeners</li>}
         {s.listeners.map((l, i) => (
-          <li key={i} className={l.ok ? 'listener ok' : 'listener failed'} title={l.ok ? `${l.mode} listening on ${l.host}:${l.boundPort}` : `${l.error}. ${l.fix ?? ''}`}>
+          <li
+            key={i}
+            className={l.ok ? (l.fallbackFrom ? 'listener moved' : 'listener ok') : 'listener failed'}
+            title={l.ok && !l.fallbackFrom ? `${l.mode} listening on ${l.host}:${l.boundPort}` : `${l.error}. ${l.fix ?? ''}`}
+          >
             <Icon name={l.ok ? 'check' : 'cross'} /> {l.mode} :{l.boundPort ?? l.port}
             {!l.ok && <span className="listener-error"> — {l.error}</span>}
+            {l.ok && l.fallbackFrom && (
+              <span className="listener-error" data-testid="listener-fallback">
+                {' '}
+                — listening on {l.boundPort} instead of {l.fallbackFrom} (needs permission)
+              </span>
+            )}
           </li>
         ))}
       </ul>
+      {s.disk && !s.disk.ok && (
+        <span className="listener failed" data-testid="disk-full" title="Free space where Postern stores mail (docs: Troubleshooting, disk)">
+          <Icon name="warn" /> Disk full: {Math.round(s.disk.freeBytes / 1e6)} MB free — new mail refused (452) until space is freed
+        </span>
+      )}
       {s.setup && s.setup.fails > 0 && (
         <a className="listener failed setup-problems" href="#/setup" data-testid="setup-problems" title={s.setup.failing.join('; ')}>
           <Icon name="warn" /> {s.setup.fails} setup problem{s.setup.fails > 1 ? 's' : ''}
