@@ -6,7 +6,6 @@ import { ApiError, type ApiErrorCode, type EventPage, type EventQuery, type Gate
 import type { Gateway } from './gateway.ts';
 import type { GatewayEvent } from './events/types.ts';
 import { parseCidr } from './net/cidr.ts';
-import { cidrInputProblem } from './net/trust.ts';
 import { AccountError, AccountsService, type AccountErrorCode } from './accounts/service.ts';
 import type { SpfHelper } from './spf/record-types.ts';
 import { spfHelperFor } from './spf/record.ts';
@@ -92,9 +91,11 @@ export function createApi(deps: ApiDeps): GatewayApi {
   // Through the gateway, so that a change is saved, applied live and announced at once.
   const accounts = new AccountsService({ load: () => gw.config(), update: (mutate, what) => gw.updateConfig(mutate, what) });
   const cidr = (c: string): string => {
-    const problem = cidrInputProblem(c);
-    if (problem) throw new ApiError('invalid-input', problem);
-    return parseCidr(c).cidr;
+    try {
+      return parseCidr(c).cidr;
+    } catch (e) {
+      throw new ApiError('invalid-input', (e as Error).message);
+    }
   };
 
   return {
@@ -122,7 +123,7 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return gw.listNetworks();
     },
     async setNetwork(a) {
-      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label, { confirmPublic: a.confirmPublic === true });
+      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label);
     },
     async removeNetwork(a) {
       const c = cidr(a.cidr);

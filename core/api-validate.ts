@@ -96,13 +96,8 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   events: eventQuery,
   networks: none('networks'),
   setNetwork: (v) => {
-    const o = obj(v, ['cidr', 'enabled', 'label', 'confirmPublic'], 'setNetwork');
-    return {
-      cidr: str(o.cidr, 'cidr', 64)!,
-      enabled: bool(o.enabled, 'enabled'),
-      ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}),
-      ...(o.confirmPublic !== undefined ? { confirmPublic: bool(o.confirmPublic, 'confirmPublic') } : {}),
-    };
+    const o = obj(v, ['cidr', 'enabled', 'label'], 'setNetwork');
+    return { cidr: str(o.cidr, 'cidr', 64)!, enabled: bool(o.enabled, 'enabled'), ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}) };
   },
   removeNetwork: (v) => ({ cidr: str(obj(v, ['cidr'], 'removeNetwork').cidr, 'cidr', 64)! }),
   spfBuild: spfChoices,

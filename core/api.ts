@@ -74,8 +74,7 @@ export interface GatewayApi {
   stop(): Promise<GatewayStatus>;
   events(q: EventQuery): Promise<EventPage>;
   networks(): Promise<NetworkView[]>;
-  /** Trusting a range with public addresses needs `confirmPublic` (else error 'needs-confirmation', docs/design.md §2.2). */
-  setNetwork(a: { cidr: string; enabled: boolean; label?: string; confirmPublic?: boolean }): Promise<NetworkView[]>;
+  setNetwork(a: { cidr: string; enabled: boolean; label?: string }): Promise<NetworkView[]>;
   removeNetwork(a: { cidr: string }): Promise<NetworkView[]>;
   spfBuild(a: SpfChoices): Promise<SpfBuildResult>;
   spfValidate(a: { record: string }): Promise<SpfValidation>;
@@ -139,8 +138,7 @@ type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
 const _complete: Missing extends never ? true : Missing = true;
 void _complete;
 
-/** `needs-confirmation`: the change is allowed only when asked again with a confirmation; the message says what it means. */
-export type ApiErrorCode = 'invalid-input' | 'needs-confirmation' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
+export type ApiErrorCode = 'invalid-input' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
 
 /** The error envelope's error; its `code` survives both transports. */
 export class ApiError extends Error {
