@@ -54,7 +54,7 @@ export function iconState(input: TrayInput): TrayIconState {
   if (s.state === 'error') return 'error';
   if (s.state === 'stopped' || s.state === 'starting') return 'stopped';
   const moved = s.listeners.some((l) => l.fallbackFrom) || (s.disk && !s.disk.ok);
-  return moved || failedListeners(s).length || input.problems.length || s.setup?.fails ? 'attention' : 'running';
+  return moved || failedListeners(s).length || input.problems.length || s.setup?.fails || s.tls?.acme?.lastError ? 'attention' : 'running';
 }
 
 export function statusLine(s: GatewayStatus | null): string {
@@ -99,6 +99,8 @@ export function trayModel(input: TrayInput): TrayModel {
   const extra = [
     ...(s ? failedListeners(s).filter(() => s.state === 'running').map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`) : []),
     ...(s?.state === 'running' ? (s.setup?.failing ?? []).map((title) => `Setup: ${title}`) : []),
+    // A failed certificate issuing or renewal (docs/design.md §2.5), until an attempt succeeds.
+    ...(s?.state === 'running' && s.tls?.acme?.lastError ? [`Certificate ${s.tls.acme.notAfter ? 'renewal' : 'issuing'} failed: ${s.tls.acme.lastError}`] : []),
     ...(s?.state === 'running' && s.disk && !s.disk.ok ? ['Disk full: new mail is refused (452) until space is freed'] : []),
     ...input.problems,
   ];

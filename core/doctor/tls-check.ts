@@ -1,12 +1,18 @@
 // The TLS certificate check (docs/design.md §5): the configured certificate, else the one
 // Postern generates into the data dir; valid for the hostname (SAN, or CN without SANs;
 // wildcards for one label), in date and not expiring within 14 days, matching its key,
-// and issued by a known authority (a self-signed one works, but is a warning).
+// and issued by a known authority (a self-signed one works, but is a warning). With
+// built-in ACME (§2.5) the certificate in <data>/acme/ is checked, and the state the
+// gateway last wrote (issuer, expiry, next renewal, last error, a TXT record to publish)
+// is part of the check: a failed issuing or renewal is a failure.
 import crypto, { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { DoctorCheck } from './types.ts';
 import { ensureSelfSigned, loadTls, type TlsFiles, type TlsMaterial } from '../smtp/tls.ts';
 import { check, type DoctorContext } from './common.ts';
+import { directoryUrl } from '../acme/manager.ts';
+import { acmePaths, readCert, readState, type AcmeStatus } from '../acme/files.ts';
+import type { Config } from '../config/schema.ts';
 
 export const EXPIRY_WARNING_DAYS = 14;
 const DAY = 86_400_000;
@@ -69,14 +75,49 @@ function chainTrust(leaf: X509Certificate, extra: X509Certificate[], anchors: X5
   return { trusted: false, selfSigned: false, issuer: current.issuer.replace(/\n/g, ', ') };
 }
 
+/** What to do about a failed ACME attempt, by challenge. */
+function acmeFix(cfg: Config, st: AcmeStatus | null): string {
+  if (st?.dnsRecord) return `Publish this record at your DNS provider: ${st.dnsRecord.name}. 3600 IN TXT "${st.dnsRecord.value}" — Postern checks for it and continues by itself.`;
+  if (cfg.acme.challenge === 'http-01') {
+    return `Let the CA reach port 80 of ${cfg.hostname} while Postern renews (forward port 80 on the router to this computer, port ${cfg.acme.httpPort} here), or set acme.challenge to "dns-01" and publish the TXT record Postern shows.`;
+  }
+  return `Check acme.directory (${cfg.acme.directory}) and that this computer reaches it; Postern tries again by itself.`;
+}
+
+/** The ACME state in words, for the detail. */
+function acmeSummary(st: AcmeStatus | null): string {
+  if (!st) return 'built-in ACME: no attempt recorded yet';
+  const parts = [`built-in ACME (${st.directory}, ${st.challenge})`];
+  if (st.issuer) parts.push(`issued by ${st.issuer}`);
+  if (st.notAfter) parts.push(`expires ${st.notAfter}`);
+  if (st.nextRenewal) parts.push(`next renewal ${st.nextRenewal}`);
+  if (st.lastError) parts.push(`last error ${st.lastErrorAt ?? ''}: ${st.lastError}`);
+  return parts.join(', ');
+}
+
 export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const cfg = ctx.config;
   const host = cfg.hostname;
-  const letsEncrypt = `Get a free Let's Encrypt certificate for ${host} (e.g. \`certbot certonly --standalone -d ${host}\`) and set tls.certFile and tls.keyFile to its fullchain.pem and privkey.pem.`;
+  const letsEncrypt = cfg.acme.enabled
+    ? `Let Postern's built-in ACME get the certificate (see acme in the config and the README's "TLS certificates").`
+    : `Turn on Postern's built-in ACME ("acme": { "enabled": true, "directory": "letsencrypt", "email": "you@…" }): it gets a free Let's Encrypt certificate for ${host} and renews it.`;
   let files: TlsFiles;
   let m: TlsMaterial;
+  const acme = cfg.acme.enabled ? readState(ctx.dataDir) : null;
+  const acmeFailed = cfg.acme.enabled && acme?.lastError ? { status: 'fail' as const, detail: `${acme.notAfter ? 'certificate renewal' : 'certificate issuing'} failed: ${acme.lastError}`, fix: acmeFix(cfg, acme) } : null;
+  if (cfg.acme.enabled) {
+    const paths = acmePaths(ctx.dataDir);
+    const c = readCert(paths.cert);
+    if (!c || !c.names.includes(host.toLowerCase())) {
+      // Nothing issued yet: the gateway serves its self-signed certificate meanwhile.
+      if (acme?.dnsRecord) return check('tls', 'fail', `waiting for the DNS record ${acme.dnsRecord.name} (${acmeSummary(acme)})`, acmeFix(cfg, acme));
+      if (acmeFailed) return check('tls', 'fail', `${acmeFailed.detail}; Postern serves a self-signed certificate meanwhile (${acmeSummary(acme)})`, acmeFailed.fix);
+      return check('tls', 'warn', `no certificate from ${directoryUrl(cfg.acme.directory)} yet: Postern requests one when the gateway runs (${acmeSummary(acme)})`, 'Start the gateway (postern serve or the desktop app) and run the check again in a minute.');
+    }
+  }
   try {
-    files = cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(ctx.dataDir, host);
+    const acmeFiles = cfg.acme.enabled ? { certFile: acmePaths(ctx.dataDir).cert, keyFile: acmePaths(ctx.dataDir).key, generated: false } : null;
+    files = acmeFiles ?? (cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(ctx.dataDir, host));
     m = await loadTls(files);
   } catch (e) {
     return check('tls', 'fail', `the certificate cannot be loaded: ${(e as Error).message}`, 'Check that tls.certFile and tls.keyFile name readable PEM files (certificate and its private key).');
@@ -84,7 +125,8 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const chain = pemCertificates(m.cert);
   const leaf = chain[0] ?? new X509Certificate(m.cert);
   const what = files.generated ? "Postern's generated certificate" : files.certFile;
-  const problems: { status: 'fail' | 'warn'; detail: string; fix: string }[] = [];
+  const problems: { status: 'fail' | 'warn'; detail: string; fix: string }[] = acmeFailed ? [acmeFailed] : [];
+  const renew = cfg.acme.enabled ? 'Postern renews it by itself; see the ACME state below.' : 'Renew the certificate (e.g. `certbot renew`); Postern picks up the new file without a restart.';
 
   try {
     if (!leaf.checkPrivateKey(crypto.createPrivateKey(m.key))) {
@@ -103,10 +145,10 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const notBefore = new Date(leaf.validFrom).getTime();
   const left = m.notAfter.getTime() - now;
   const until = m.notAfter.toISOString().slice(0, 10);
-  if (left <= 0) problems.push({ status: 'fail', detail: `the certificate expired on ${until}`, fix: files.generated ? letsEncrypt : `Renew the certificate (e.g. \`certbot renew\`); Postern picks up the new file without a restart.` });
+  if (left <= 0) problems.push({ status: 'fail', detail: `the certificate expired on ${until}`, fix: files.generated ? letsEncrypt : renew });
   else if (notBefore > now) problems.push({ status: 'fail', detail: `the certificate is not valid before ${new Date(notBefore).toISOString()}`, fix: "Check this computer's clock, or the certificate's dates." });
   else if (left < EXPIRY_WARNING_DAYS * DAY) {
-    problems.push({ status: 'warn', detail: `the certificate expires in ${Math.ceil(left / DAY)} day(s), on ${until}`, fix: files.generated ? letsEncrypt : `Renew the certificate (e.g. \`certbot renew\`); Postern picks up the new file without a restart.` });
+    problems.push({ status: 'warn', detail: `the certificate expires in ${Math.ceil(left / DAY)} day(s), on ${until}`, fix: files.generated ? letsEncrypt : renew });
   }
 
   const anchors = [...bundledRoots(), ...(ctx.trustedCAs ?? []).flatMap(pemCertificates)];
@@ -114,12 +156,14 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   if (!trust.trusted) {
     if (files.generated || trust.selfSigned) {
       problems.push({ status: 'warn', detail: `${files.generated ? what : 'the certificate'} is self-signed: senders that check certificates will not trust it (most still deliver)`, fix: letsEncrypt });
+    } else if (cfg.acme.enabled) {
+      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which phones do not trust (a staging or test CA)`, fix: 'When issuing works, set acme.directory to "letsencrypt" (production); Postern gets a trusted certificate at the next start.' });
     } else {
       problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`, fix: `Use the full chain (fullchain.pem) as tls.certFile, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}` });
     }
   }
 
-  const summary = `${what}: valid for ${names.join(', ')} until ${until}`;
+  const summary = `${what}: valid for ${names.join(', ')} until ${until}${cfg.acme.enabled ? `; ${acmeSummary(acme)}` : ''}`;
   if (!problems.length) return check('tls', 'ok', `${summary}, issued by ${leaf.issuer.replace(/\n/g, ', ')} (trusted)`);
   const status = problems.some((p) => p.status === 'fail') ? 'fail' : 'warn';
   const first = problems.find((p) => p.status === status)!;

@@ -44,6 +44,8 @@ export const TOOLS: Tool[] = [
   { name: 'saslauthd', usedFor: 'logins checked against Unix accounts (the seed\'s set-up)', packages: ['sasl2-bin'], present: exists('/usr/sbin/saslauthd'), missing: 'saslauthd is not installed' },
   { name: 'chromium', usedFor: 'the dashboard in a real browser', packages: ['chromium', 'fonts-liberation'], present: exists('/usr/bin/chromium'), missing: 'Chromium is not installed' },
   { name: 'ip', usedFor: 'bringing up loopback in the network namespace the suite runs in', packages: ['iproute2'], present: exists('/usr/sbin/ip'), missing: 'ip (iproute2) is not installed' },
+  { name: 'pebble', usedFor: "Let's Encrypt's test ACME server (built-in ACME, end to end)", packages: ['pebble'], present: exists('/usr/bin/pebble'), missing: 'pebble is not installed' },
+  { name: 'openssl', usedFor: 'checking the served certificate chain (s_client) and making test CAs', packages: ['openssl'], present: exists('/usr/bin/openssl'), missing: 'openssl is not installed' },
   { name: 'strace', usedFor: 'proving each message is synced to disk before its 250', packages: ['strace'], present: exists('/usr/bin/strace'), missing: 'strace is not installed' },
   { name: 'setpriv', usedFor: 'running Postern as an unprivileged user (ports below 1024 refused)', packages: ['util-linux'], present: exists('/usr/bin/setpriv'), missing: 'setpriv (util-linux) is not installed' },
   {
