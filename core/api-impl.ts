@@ -6,6 +6,7 @@ import { ApiError, type ApiErrorCode, type EventPage, type EventQuery, type Gate
 import type { Gateway } from './gateway.ts';
 import type { GatewayEvent } from './events/types.ts';
 import { parseCidr } from './net/cidr.ts';
+import { cidrInputProblem } from './net/trust.ts';
 import { AccountError, AccountsService, type AccountErrorCode } from './accounts/service.ts';
 import type { SpfHelper } from './spf/record-types.ts';
 import { spfHelperFor } from './spf/record.ts';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   publicAddresses?: () => string[];
   /** The history index (docs/design.md §4.4); without it, events come from the in-memory ring. */
   history?: HistoryIndex;
+  /** Makes a new dashboard access link (`postern serve`, docs/design.md §7.2); absent in the desktop app. */
+  renewDashboardToken?: () => { token: string; url: string };
 }
 
 /** A search the user typed wrong is their input, not our error. */
@@ -91,11 +94,9 @@ export function createApi(deps: ApiDeps): GatewayApi {
   // Through the gateway, so that a change is saved, applied live and announced at once.
   const accounts = new AccountsService({ load: () => gw.config(), update: (mutate, what) => gw.updateConfig(mutate, what) });
   const cidr = (c: string): string => {
-    try {
-      return parseCidr(c).cidr;
-    } catch (e) {
-      throw new ApiError('invalid-input', (e as Error).message);
-    }
+    const problem = cidrInputProblem(c);
+    if (problem) throw new ApiError('invalid-input', problem);
+    return parseCidr(c).cidr;
   };
 
   return {
@@ -123,7 +124,7 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return gw.listNetworks();
     },
     async setNetwork(a) {
-      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label);
+      return gw.setNetwork(cidr(a.cidr), a.enabled, a.label, { confirmPublic: a.confirmPublic === true });
     },
     async removeNetwork(a) {
       const c = cidr(a.cidr);
@@ -208,6 +209,16 @@ export function createApi(deps: ApiDeps): GatewayApi {
     },
     async traffic() {
       return need(deps.history, 'the history').traffic();
+    },
+    async bans() {
+      return gw.listBans();
+    },
+    async liftBan(a) {
+      if (!gw.liftBan(a.address.trim())) throw new ApiError('not-found', `${a.address} is not blocked (any more)`);
+      return gw.listBans();
+    },
+    async newDashboardToken() {
+      return need(deps.renewDashboardToken, 'a new dashboard link')();
     },
   };
 }

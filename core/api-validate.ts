@@ -96,8 +96,13 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   events: eventQuery,
   networks: none('networks'),
   setNetwork: (v) => {
-    const o = obj(v, ['cidr', 'enabled', 'label'], 'setNetwork');
-    return { cidr: str(o.cidr, 'cidr', 64)!, enabled: bool(o.enabled, 'enabled'), ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}) };
+    const o = obj(v, ['cidr', 'enabled', 'label', 'confirmPublic'], 'setNetwork');
+    return {
+      cidr: str(o.cidr, 'cidr', 64)!,
+      enabled: bool(o.enabled, 'enabled'),
+      ...(o.label !== undefined ? { label: str(o.label, 'label', 80)! } : {}),
+      ...(o.confirmPublic !== undefined ? { confirmPublic: bool(o.confirmPublic, 'confirmPublic') } : {}),
+    };
   },
   removeNetwork: (v) => ({ cidr: str(obj(v, ['cidr'], 'removeNetwork').cidr, 'cidr', 64)! }),
   spfBuild: spfChoices,
@@ -138,6 +143,9 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
     return { ...(q ? { q } : {}), format };
   },
   traffic: none('traffic'),
+  bans: none('bans'),
+  liftBan: (v) => ({ address: str(obj(v, ['address'], 'liftBan').address, 'address', 64)! }),
+  newDashboardToken: none('newDashboardToken'),
 };
 
 export function isApiMethod(m: unknown): m is ApiMethod {

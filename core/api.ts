@@ -4,7 +4,7 @@
 // route names from API_METHODS and validate every input with validateInput() before
 // it reaches the gateway. The renderer imports only this file's types.
 import type { GatewayEvent, EventVerdict, Stage } from './events/types.ts';
-import type { GatewayStatus } from './gateway.ts';
+import type { BanView, GatewayStatus } from './gateway.ts';
 import type { NetworkView } from './net/networks.ts';
 import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
 import type { OutboundRecipient } from './spool/store.ts';
@@ -12,7 +12,7 @@ import type { QueueEntry } from './delivery/queue-entry.ts';
 import type { AccountView } from './accounts/types.ts';
 
 export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient, QueueEntry, AccountView };
-export type { ListenerStatus, Counters, GatewayState } from './gateway.ts';
+export type { ListenerStatus, Counters, GatewayState, BanView, RelayStatus } from './gateway.ts';
 export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';
 
 export interface EventQuery {
@@ -74,7 +74,8 @@ export interface GatewayApi {
   stop(): Promise<GatewayStatus>;
   events(q: EventQuery): Promise<EventPage>;
   networks(): Promise<NetworkView[]>;
-  setNetwork(a: { cidr: string; enabled: boolean; label?: string }): Promise<NetworkView[]>;
+  /** Trusting a range with public addresses needs `confirmPublic` (else error 'needs-confirmation', docs/design.md §2.2). */
+  setNetwork(a: { cidr: string; enabled: boolean; label?: string; confirmPublic?: boolean }): Promise<NetworkView[]>;
   removeNetwork(a: { cidr: string }): Promise<NetworkView[]>;
   spfBuild(a: SpfChoices): Promise<SpfBuildResult>;
   spfValidate(a: { record: string }): Promise<SpfValidation>;
@@ -97,6 +98,12 @@ export interface GatewayApi {
   exportMessages(a: { q?: string; format: ExportFormat }): Promise<ExportFile>;
   /** Accepted, refused and deferred per hour and per day, and the top refusal reasons. */
   traffic(): Promise<TrafficReport>;
+  /** Addresses blocked after failed logins, with why and until when (docs/design.md §2.4). */
+  bans(): Promise<BanView[]>;
+  /** Lifts a block (an address, IPv6 /64 or network as bans() lists it). */
+  liftBan(a: { address: string }): Promise<BanView[]>;
+  /** A new dashboard access link (headless dashboard only); the old link stops working (docs/design.md §7.2). */
+  newDashboardToken(): Promise<{ token: string; url: string }>;
 }
 
 export type ApiMethod = keyof GatewayApi;
@@ -131,6 +138,9 @@ export const API_METHODS = [
   'messageContent',
   'exportMessages',
   'traffic',
+  'bans',
+  'liftBan',
+  'newDashboardToken',
 ] as const satisfies readonly ApiMethod[];
 
 // Compile-time check that API_METHODS lists every method of GatewayApi.
@@ -138,7 +148,8 @@ type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
 const _complete: Missing extends never ? true : Missing = true;
 void _complete;
 
-export type ApiErrorCode = 'invalid-input' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
+/** `needs-confirmation`: the change is allowed only when asked again with a confirmation; the message says what it means. */
+export type ApiErrorCode = 'invalid-input' | 'needs-confirmation' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
 
 /** The error envelope's error; its `code` survives both transports. */
 export class ApiError extends Error {

@@ -18,6 +18,9 @@ const USAGE = `usage:
   postern spf --check DOMAIN [--ip IP] [--config FILE]
   postern dkim DOMAIN [--config FILE] [--data-dir DIR]
   postern doctor [--config FILE] [--data-dir DIR] [--json]
+  postern dashboard [--config FILE] [--data-dir DIR]           (prints the dashboard's link)
+  postern bans list [--data-dir DIR]
+  postern bans lift ADDR [--data-dir DIR]
   postern service install [--user NAME] [--config FILE] [--data-dir DIR] [--print]
                                                               (as root: a systemd unit, started at boot)
   postern service status
@@ -54,6 +57,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'service': {
       const { serviceCommand } = await import('./service/systemd.ts');
       return serviceCommand(rest, fs.realpathSync(new URL('../bin/postern.js', import.meta.url)));
+    }
+    case 'dashboard': {
+      const { dashboardCommand } = await import('./http/dashboard-cli.ts');
+      return dashboardCommand(rest);
+    }
+    case 'bans': {
+      const { bansCommand } = await import('./bans-cli.ts');
+      return bansCommand(rest);
     }
     case undefined:
     case 'help':

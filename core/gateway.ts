@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config, Listener } from './config/schema.ts';
 import type { ConfigStore } from './config/store.ts';
+import { watchFile, type FileWatch } from './config/watch.ts';
 import { EventBus } from './events/bus.ts';
 import { EventLog } from './events/log.ts';
 import type { EventVerdict, Rule } from './events/types.ts';
@@ -23,7 +24,8 @@ import type { MailFromCheck } from './spf/types.ts';
 import { OutboundQueue } from './delivery/outbound.ts';
 import { SmtpCourier } from './delivery/courier.ts';
 import { DkimKeys } from './dkim/keys.ts';
-import { LiveConfig } from './live-config.ts';
+import { LiveConfig, type ConfigProblemStatus, type SetNetworkOptions } from './live-config.ts';
+import { relaySelfTestCheck } from './doctor/relay-self-test.ts';
 import { count, emptyCounters, type Counters } from './counters.ts';
 import { CertificateManager, type AcmeStatus, type AcmeTuning } from './acme/manager.ts';
 import { DiskGauge, formatBytes, type DiskReading, type DiskStatus } from './disk/gauge.ts';
@@ -46,7 +48,20 @@ export interface SetupSummary {
 /** What setSetupReport needs of a setup check's report. */
 export interface SetupReport {
   ranAt: string;
-  checks: { status: string; title: string }[];
+  checks: { id?: string; status: string; title: string; detail?: string; fix?: string }[];
+}
+
+/**
+ * The last open-relay self-test (docs/design.md §5): run after every start with the setup
+ * check, and at once after any change of internal networks, trusted proxies or
+ * listeners. `ok` false turns the status strip and the tray red.
+ */
+export interface RelayStatus {
+  ok: boolean;
+  status: 'ok' | 'warn' | 'fail';
+  ranAt: string;
+  detail: string;
+  fix: string;
 }
 
 export interface GatewayStatus {
@@ -59,8 +74,29 @@ export interface GatewayStatus {
   tls: { subject: string; notAfter: string; selfSigned: boolean; acme?: AcmeStatus | null } | null;
   queue: { outbound: number };
   setup: SetupSummary | null;
+  /** The last relay self-test (null: not run yet). */
+  relay?: RelayStatus | null;
+  /** The config file changed from outside and was refused: the running config stays (the dashboard's banner). */
+  configError?: ConfigProblemStatus | null;
   /** Free space where mail is stored; `ok` false: MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). null before the first reading. */
   disk?: DiskStatus | null;
+}
+
+/** A ban as the dashboard and `postern bans list` show it. */
+export interface BanView {
+  /** An IPv4 address, an IPv6 /64, or a network (`192.0.2.0/24`) for a per-network ban. */
+  address: string;
+  /** When it ends (ISO 8601). */
+  until: string;
+  failures: number;
+  /** Why, in words. */
+  reason: string;
+}
+
+export function banReason(b: { ip: string; failures: number }): string {
+  return b.ip.includes('/') && !b.ip.endsWith('/64')
+    ? `${b.failures} failed logins from addresses in this network within 15 minutes`
+    : `${b.failures} failed logins within 15 minutes`;
 }
 
 export interface GatewayOptions {
@@ -98,6 +134,10 @@ export class Gateway {
   private readonly perClient = new Map<string, number>();
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
+  private relay: RelayStatus | null = null;
+  private relayRun: Promise<void> | null = null;
+  private relayAgain = false;
+  private watches: FileWatch[] = [];
   private readonly counters = emptyCounters();
   /** Free space of the data dir's file system (docs/design.md §3.6). */
   readonly disk: DiskGauge;
@@ -109,7 +149,7 @@ export class Gateway {
     this.store = new MessageStore(this.dataDir);
     const first = opts.store.load();
     this.bans = new BanList(this.dataDir, first.auth.maxFailures, first.auth.banSeconds);
-    this.live = new LiveConfig({ store: opts.store, bus: this.bus, spool: this.store, bans: this.bans, spfFactory: opts.spfFactory, changed: () => this.emitState() });
+    this.live = new LiveConfig({ store: opts.store, bus: this.bus, spool: this.store, bans: this.bans, spfFactory: opts.spfFactory, changed: () => this.emitState(), trustChanged: () => this.relayCheckSoon() });
     this.dkim = new DkimKeys(this.dataDir);
     this.disk = new DiskGauge({
       dir: this.dataDir,
@@ -249,6 +289,7 @@ export class Gateway {
       for (const b of this.bans.expire()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
     }, 10_000);
     this.banTimer.unref();
+    this.watchFiles();
     this.system(
       `Postern started: ${this.listenerStatus.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}${s.fallbackFrom ? ` (instead of ${s.fallbackFrom}: needs permission)` : ''}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
         (recovered.outbound.length ? `; ${recovered.outbound.length} queued message(s) recovered` : ''),
@@ -296,12 +337,15 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    await this.relayRun?.catch(() => {});
     if (this.state === 'stopped') return;
     const servers = this.servers;
     this.servers = [];
     if (this.banTimer) clearInterval(this.banTimer);
     this.disk.stop();
     this.banTimer = null;
+    for (const w of this.watches) w.close();
+    this.watches = [];
     await this.outbound.stop();
     await this.certificates.stop();
     await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
@@ -324,6 +368,8 @@ export class Gateway {
       tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated, acme: this.certificates.status() } : null,
       queue: { outbound: this.outbound.size },
       setup: this.setup,
+      relay: this.relay,
+      configError: this.live.problem,
       disk: this.diskStatus(),
     };
   }
@@ -333,6 +379,8 @@ export class Gateway {
     const failing = r.checks.filter((c) => c.status === 'fail');
     const warns = r.checks.filter((c) => c.status === 'warn').length;
     this.setup = { ranAt: r.ranAt, fails: failing.length, warns, failing: failing.map((c) => c.title) };
+    const relay = r.checks.find((c) => c.id === 'relay-self-test');
+    if (relay) this.relay = relayStatus(relay, r.ranAt);
     this.system(
       failing.length ? `setup check: ${failing.length} problem(s) — ${failing.map((c) => c.title).join('; ')}` : `setup check: nothing failed${warns ? ` (${warns} warning(s))` : ''}`,
       failing.length ? 'reject' : 'info',
@@ -371,8 +419,8 @@ export class Gateway {
   listNetworks(): NetworkView[] {
     return this.live.networks.list();
   }
-  setNetwork(cidr: string, enabled: boolean, label?: string): NetworkView[] {
-    return this.live.setNetwork(cidr, enabled, label);
+  setNetwork(cidr: string, enabled: boolean, label?: string, opts?: SetNetworkOptions): NetworkView[] {
+    return this.live.setNetwork(cidr, enabled, label, opts);
   }
   removeNetwork(cidr: string): NetworkView[] {
     return this.live.removeNetwork(cidr);
@@ -380,8 +428,73 @@ export class Gateway {
   updateConfig(mutate: (raw: Record<string, unknown>) => void, what?: string): Config {
     return this.live.update(mutate, what);
   }
-  reload(): void {
-    this.live.reload();
+  /** Applies the config file after an outside edit (or records why not, for the banner); true when something changed. */
+  reload(): boolean {
+    return this.live.reload();
+  }
+
+  // ---- outside edits: the config file and the ban file (docs/design.md §8.2, §2.4) ------
+
+  /**
+   * While running: the config file (when the store has one) is re-read after an edit from
+   * outside and applied, or refused with a banner (LiveConfig.reload); the ban file is
+   * re-read so that `postern bans lift` reaches this process.
+   */
+  private watchFiles(): void {
+    const file = (this.live.store as { file?: string }).file;
+    if (file) this.watches.push(watchFile(file, () => this.reload()));
+    this.watches.push(watchFile(path.join(this.dataDir, 'auth-bans.json'), () => this.reloadBans()));
+  }
+
+  /** Re-reads the ban file; each ban lifted there is an event (rule `auth ban`). */
+  reloadBans(): void {
+    for (const b of this.bans.reloadFromFile()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unblocked (the block was lifted outside the dashboard)` });
+  }
+
+  /** Bans in force, soonest to end first (docs/design.md §2.4). */
+  listBans(): BanView[] {
+    return this.bans
+      .list()
+      .sort((a, b) => a.until - b.until)
+      .map((b) => ({ address: b.ip, until: new Date(b.until).toISOString(), failures: b.failures, reason: banReason(b) }));
+  }
+
+  /** Lifts a ban (an address, an IPv6 /64 or a network as listBans shows it); false if there was none. */
+  liftBan(address: string): boolean {
+    const ok = this.bans.unban(address);
+    if (ok) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: address, text: `${address} unblocked (lifted by hand)` });
+    return ok;
+  }
+
+  // ---- the relay self-test after a change of trust (docs/design.md §5) ---------------
+
+  /**
+   * Runs the open-relay self-test now (after the one running, if any) and records it in
+   * the status; a failure is a reject event. Resolves when the latest requested run is done.
+   */
+  relayCheckSoon(): Promise<void> {
+    if (this.relayRun) {
+      this.relayAgain = true;
+      return this.relayRun;
+    }
+    this.relayRun = (async () => {
+      do {
+        this.relayAgain = false;
+        const cfg = this.live.config;
+        const c = await relaySelfTestCheck({ config: cfg, dataDir: this.dataDir, dns: this.live.dns, relaySelfTest: () => this.startSelfTestListener(), smtpTimeoutMs: 3000 }).catch(
+          (e: Error) => ({ id: 'relay-self-test', status: 'warn' as const, title: 'Open-relay self-test', detail: `the self-test could not run: ${e.message}`, fix: 'Run the setup check again.' }),
+        );
+        const before = this.relay;
+        this.relay = relayStatus(c, new Date().toISOString());
+        if (!this.relay.ok || before?.ok === false) {
+          this.system(this.relay.ok ? `relay self-test after the change: passed again — ${c.detail}` : `relay self-test after the change: ${c.detail}. ${c.fix}`, this.relay.ok ? 'info' : 'reject', 'setup check');
+        }
+        this.emitState();
+      } while (this.relayAgain);
+    })().finally(() => {
+      this.relayRun = null;
+    });
+    return this.relayRun;
   }
 
   // ---- open-relay self-test (docs/design.md §5; used by core/doctor) ------------
@@ -411,4 +524,9 @@ export class Gateway {
     if (!status.ok) throw new Error(`the relay self-test could not listen: ${status.error}`);
     return { port: status.boundPort!, close: () => closeServer(server, 1000) };
   }
+}
+
+function relayStatus(c: { status: string; detail?: string; fix?: string }, ranAt: string): RelayStatus {
+  const status = c.status === 'fail' ? 'fail' : c.status === 'warn' ? 'warn' : 'ok';
+  return { ok: status !== 'fail', status, ranAt, detail: c.detail ?? '', fix: c.fix ?? '' };
 }

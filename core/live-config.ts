@@ -1,8 +1,11 @@
 // The configuration in force, and everything derived from it that the SMTP hooks
 // read per transaction: the directory of accounts, internal networks, trusted
 // proxies, the SPF check and the DNS client. A change is checked and written by the
-// ConfigStore, then applied and announced here — in one place.
-import type { Config, InternalNetwork } from './config/schema.ts';
+// ConfigStore, then applied and announced here — in one place. A change that cannot be
+// written is not applied (docs/design.md §2.2, §8.2): the page never shows as saved what
+// is not in the file. An edit of the file from outside (the CLI, an editor) is applied
+// by reload(), or refused with an event while the running config stays (`problem`).
+import type { Config } from './config/schema.ts';
 import type { ConfigStore } from './config/store.ts';
 import type { EventBus } from './events/bus.ts';
 import { Directory } from './policy/directory.ts';
@@ -12,6 +15,25 @@ import type { MailFromCheck } from './spf/types.ts';
 import { dnsClientFor, type DnsClient } from './dns/client.ts';
 import type { BanList } from './auth/bans.ts';
 import type { MessageStore } from './spool/store.ts';
+import { ApiError } from './api.ts';
+import { ConfigError, fileProblem } from './config/load.ts';
+import { trustVerdict } from './net/trust.ts';
+
+/** Trusting a network with public addresses needs this (docs/design.md §2.2). */
+export interface SetNetworkOptions {
+  confirmPublic?: boolean;
+}
+
+/** Why the file the running config came from was refused, when it was (the dashboard's banner). */
+export interface ConfigProblemStatus {
+  message: string;
+  at: string;
+}
+
+/** The part of a config that decides who may relay: a change runs the relay self-test (docs/design.md §5). */
+function trustKey(cfg: Config): string {
+  return JSON.stringify([cfg.internalNetworks.filter((n) => n.enabled).map((n) => n.cidr).sort(), [...cfg.trustedProxies].sort(), cfg.listeners]);
+}
 
 export interface LiveConfigOptions {
   store: ConfigStore;
@@ -22,6 +44,8 @@ export interface LiveConfigOptions {
   spfFactory?: (cfg: Config) => MailFromCheck | null;
   /** Called after every applied change (the gateway re-announces its status). */
   changed(): void;
+  /** Called after a change of networks, proxies or listeners (the gateway runs the relay self-test). */
+  trustChanged?(): void;
 }
 
 export class LiveConfig {
@@ -37,6 +61,12 @@ export class LiveConfig {
    */
   readonly proxyList: string[] = [];
   private readonly o: LiveConfigOptions;
+  /** Where the config comes from (the gateway watches its file, when it has one). */
+  get store(): ConfigStore {
+    return this.o.store;
+  }
+  /** The last outside edit that was refused (null once a reload or a save succeeds). */
+  problem: ConfigProblemStatus | null = null;
 
   constructor(o: LiveConfigOptions) {
     this.o = o;
@@ -65,55 +95,119 @@ export class LiveConfig {
     return this.proxySet.has(ip);
   }
 
-  /** Enables/disables a network (adding it if new). Applies to the next transaction; saved; logged. */
-  setNetwork(cidr: string, enabled: boolean, label?: string): NetworkView[] {
+  /**
+   * Enables/disables a network (adding it if new). Trust is explicit (docs/design.md §2.2):
+   * a range wider than /8 (IPv4) or /32 (IPv6) is refused, one with public addresses
+   * needs `confirmPublic` (else ApiError 'needs-confirmation' with the sentence to show).
+   * Saved first; applied to the next transaction only once saved; logged.
+   */
+  setNetwork(cidr: string, enabled: boolean, label?: string, opts: SetNetworkOptions = {}): NetworkView[] {
     const norm = parseCidr(cidr).cidr;
+    const verdict = trustVerdict(norm);
+    if (verdict.kind === 'refuse') throw new ApiError('invalid-input', verdict.message);
+    if (enabled && verdict.kind === 'confirm' && !opts.confirmPublic) throw new ApiError('needs-confirmation', verdict.message);
+    const before = this.networks.configured();
     const next = this.networks.setEnabled(norm, enabled, label);
-    this.saveNetworks(next);
+    try {
+      this.save((raw) => {
+        raw.internalNetworks = next;
+      }, `${norm} was not ${enabled ? 'trusted' : 'changed'}`);
+    } catch (e) {
+      this.networks.replace(before); // roll back: nothing changes that was not written
+      throw e;
+    }
     const entry = next.find((n) => n.cidr === norm);
     this.o.bus.emit({
       stage: 'network',
       verdict: 'info',
       rule: 'internal networks',
-      text: `${entry?.label || norm} (${norm}) ${enabled ? 'trusted: clients there may relay' : 'no longer trusted'}`,
+      text: `${entry?.label || norm} (${norm}) ${enabled ? 'trusted: clients there may relay' : 'no longer trusted'}${enabled && verdict.kind === 'confirm' ? ' (public addresses, confirmed)' : ''}`,
     });
     this.o.changed();
+    this.o.trustChanged?.();
     return this.networks.list();
   }
 
   removeNetwork(cidr: string): NetworkView[] {
+    const before = this.networks.configured();
     const next = this.networks.remove(cidr);
-    this.saveNetworks(next);
+    try {
+      this.save((raw) => {
+        raw.internalNetworks = next;
+      }, `${cidr} was not removed`);
+    } catch (e) {
+      this.networks.replace(before);
+      throw e;
+    }
     this.o.bus.emit({ stage: 'network', verdict: 'info', rule: 'internal networks', text: `${cidr} removed` });
     this.o.changed();
+    this.o.trustChanged?.();
     return this.networks.list();
   }
 
-  private saveNetworks(list: InternalNetwork[]): void {
+  /**
+   * One store update. A failure is an event and an ApiError whose message starts
+   * "not saved:" and says why in plain words (the technical detail goes to the log).
+   * A ConfigError about the change itself is left to the caller (the accounts service
+   * words its own) unless `what` is given.
+   */
+  private save(mutate: (raw: Record<string, unknown>) => void, what?: string): Config {
     try {
-      this.cfg = this.o.store.update((raw) => {
-        raw.internalNetworks = list;
-      });
+      const cfg = this.o.store.update(mutate);
+      this.cfg = cfg;
+      return cfg;
     } catch (e) {
-      // Keep running with the in-memory change, and say that it was not saved.
-      this.o.bus.emit({ stage: 'system', verdict: 'reject', rule: 'config', text: `internal networks changed but could not be saved: ${(e as Error).message}` });
+      if (e instanceof ConfigError && !what) throw e;
+      const file = (this.o.store as { file?: string }).file ?? 'the configuration file';
+      const why = e instanceof ConfigError ? `the configuration file has a mistake to fix first — ${e.plain}` : fileProblem(e, file, 'write');
+      console.error(`postern: config not saved: ${e instanceof ConfigError ? e.technical || e.message : (e as Error).message}`);
+      this.o.bus.emit({ stage: 'system', verdict: 'reject', rule: 'config', text: `not saved${what ? ` (${what})` : ''}: ${why}` });
+      throw new ApiError(e instanceof ConfigError ? 'invalid-input' : 'unavailable', `not saved: ${why}`);
     }
   }
 
-  /** Changes the stored config (validated; nothing is saved if invalid) and applies it. */
+  /** Changes the stored config (validated; nothing is saved if invalid or unwritable) and applies it. */
   update(mutate: (raw: Record<string, unknown>) => void, what = 'configuration changed'): Config {
-    const cfg = this.o.store.update(mutate);
-    this.apply(cfg, what);
+    const before = this.cfg;
+    const cfg = this.save(mutate);
+    this.apply(cfg, what, before);
     return cfg;
   }
 
-  /** Re-reads the config store (after accounts or settings changed) without dropping connections. */
-  reload(): void {
-    this.apply(this.o.store.load(), 'configuration reloaded');
+  /**
+   * Re-reads the config store after an outside edit (`postern user add`, an editor) and
+   * applies it without dropping connections. Unchanged: nothing happens. A file that
+   * does not load is refused whole — an event, `problem` set for the banner — and the
+   * running config stays. Returns whether something was applied.
+   */
+  reload(): boolean {
+    let cfg: Config;
+    try {
+      cfg = this.o.store.load();
+    } catch (e) {
+      const message = e instanceof ConfigError ? e.plain : fileProblem(e, (this.o.store as { file?: string }).file ?? 'the configuration file', 'read');
+      const first = this.problem?.message !== message;
+      this.problem = { message, at: new Date().toISOString() };
+      if (first) {
+        console.error(`postern: config not applied: ${e instanceof ConfigError ? e.technical || e.message : (e as Error).message}`);
+        this.o.bus.emit({ stage: 'system', verdict: 'reject', rule: 'config', text: `the changed configuration file was not applied, the running settings stay: ${message}` });
+        this.o.changed();
+      }
+      return false;
+    }
+    const hadProblem = this.problem !== null;
+    this.problem = null;
+    if (JSON.stringify(cfg) === JSON.stringify(this.cfg)) {
+      if (hadProblem) this.o.changed();
+      return false;
+    }
+    this.apply(cfg, 'configuration file changed: applied', this.cfg);
+    return true;
   }
 
-  private apply(cfg: Config, what: string): void {
+  private apply(cfg: Config, what: string, before: Config): void {
     this.cfg = cfg;
+    this.problem = null;
     this.dir = new Directory(cfg);
     this.networks.replace(cfg.internalNetworks);
     this.proxySet = new NetworkSet(cfg.trustedProxies);
@@ -124,5 +218,6 @@ export class LiveConfig {
     for (const a of cfg.accounts) this.o.spool.ensureMaildir(a.name);
     this.o.bus.emit({ stage: 'system', verdict: 'info', rule: 'config', text: what });
     this.o.changed();
+    if (trustKey(before) !== trustKey(cfg)) this.o.trustChanged?.();
   }
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { ConfigStore } from './config/store.ts';
 import { Gateway } from './gateway.ts';
-import { createApi } from './api-impl.ts';
+import { createApi, type ApiDeps } from './api-impl.ts';
 import type { DoctorReport, GatewayApi } from './api.ts';
 import { createSpfCheckFactory } from './spf/check.ts';
 import { doctorForGateway } from './doctor/checks.ts';
@@ -32,7 +32,11 @@ function openHistory(gateway: Gateway): HistoryIndex | null {
   }
 }
 
-export function createRuntime(store: ConfigStore, dataDir: string): { gateway: Gateway; api: GatewayApi; setupCheck: () => Promise<DoctorReport> } {
+export function createRuntime(
+  store: ConfigStore,
+  dataDir: string,
+  extra: Pick<ApiDeps, 'renewDashboardToken'> = {},
+): { gateway: Gateway; api: GatewayApi; setupCheck: () => Promise<DoctorReport> } {
   const gateway = new Gateway({ store, dataDir, spfFactory: createSpfCheckFactory() });
   const setupCheck = async (): Promise<DoctorReport> => {
     const report = await doctorForGateway(gateway);
@@ -54,5 +58,5 @@ export function createRuntime(store: ConfigStore, dataDir: string): { gateway: G
     gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'internal error', text: text.slice(0, 2000) });
   });
   const history = openHistory(gateway);
-  return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}) }), setupCheck };
+  return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}), ...extra }), setupCheck };
 }

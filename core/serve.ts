@@ -7,6 +7,8 @@ import { writeConfigFile } from './config/load.ts';
 import type { Gateway } from './gateway.ts';
 import { createRuntime } from './runtime.ts';
 import { startDashboard, type Dashboard } from './http/server.ts';
+import { dashboardToken, renewDashboardToken as renewToken } from './http/token.ts';
+import { ApiError } from './api.ts';
 
 export interface ServeOptions {
   configFile: string;
@@ -30,7 +32,15 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   const store = new FileConfigStore(opts.configFile);
   store.load(); // refuse a bad file before touching anything
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const { gateway, api } = createRuntime(store, opts.dataDir);
+  // The dashboard link survives restarts (docs/design.md §7.2): its token is kept in the data dir.
+  let dashboard: Dashboard | null = null;
+  const renewDashboardToken = () => {
+    if (!dashboard) throw new ApiError('unavailable', 'the dashboard is not running');
+    dashboard.setToken(renewToken(opts.dataDir));
+    out(`  ${'dashboard'.padEnd(12)} ${dashboard.url}  (a new link: the old one no longer works)`);
+    return { token: dashboard.token, url: dashboard.url };
+  };
+  const { gateway, api } = createRuntime(store, opts.dataDir, { renewDashboardToken });
   const status = await gateway.start();
   out(`Postern ${status.state} as ${status.hostname} (config ${opts.configFile}, data ${path.resolve(opts.dataDir)})`);
   for (const l of status.listeners) {
@@ -41,10 +51,9 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   }
   // The dashboard (docs/design.md §7.2): loopback, token in the printed URL. A dashboard that
   // cannot start (port taken) is reported; the gateway keeps running without it.
-  let dashboard: Dashboard | null = null;
   try {
     const { host, port } = gateway.config().dashboard;
-    dashboard = await startDashboard({ api, gateway, host, port });
+    dashboard = await startDashboard({ api, gateway, host, port, token: dashboardToken(opts.dataDir) });
     out(`  ${'dashboard'.padEnd(12)} ${dashboard.url}`);
     if (!dashboard.uiBuilt) out(`  ${''.padEnd(12)} (the dashboard page is not built: run \`npm run build:renderer\`; the API works)`);
   } catch (e) {

@@ -111,4 +111,35 @@ export class BanList {
   list(): Ban[] {
     return [...this.bans.values()].filter((b) => b.until > this.now());
   }
+
+  /**
+   * Takes in an edit of the ban file made by another process — `postern bans lift` while
+   * `postern serve` runs (docs/design.md §2.4). The file replaces the list in memory; a
+   * file equal to what this list would write is no news. Skipped while this list's own
+   * saves fail (then the file is older than memory). Returns the bans lifted that way.
+   */
+  reloadFromFile(): Ban[] {
+    if (!this.file || this.saveError !== null) return [];
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return [];
+      text = '[]';
+    }
+    if (text === JSON.stringify([...this.bans.values()])) return [];
+    let list: Ban[];
+    try {
+      list = JSON.parse(text) as Ban[];
+      if (!Array.isArray(list)) return [];
+    } catch {
+      return []; // half-written by an editor: the next change brings the whole file
+    }
+    const now = this.now();
+    const keep = new Map(list.filter((b) => b && typeof b.ip === 'string' && typeof b.until === 'number' && b.until > now).map((b) => [b.ip, b] as const));
+    const lifted = [...this.bans.values()].filter((b) => !keep.has(b.ip));
+    this.bans.clear();
+    for (const [k, b] of keep) this.bans.set(k, b);
+    return lifted;
+  }
 }

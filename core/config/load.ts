@@ -316,6 +316,13 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
     }),
   );
   guard(() => {
+    // acme.directory: a known name or the directory's address (docs/design.md §2.5).
+    const d = text((cfg as { acme?: { directory?: unknown } }).acme?.directory);
+    if (d !== null && !ACME_DIRECTORY_NAMES.includes(d) && !/^https?:\/\/\S+$/.test(d)) {
+      add('$.acme.directory', `"${d}" is not an ACME directory Postern knows: write ${ACME_DIRECTORY_NAMES.map((n) => `"${n}"`).join(' or ')}, or the directory's https:// address`);
+    }
+  });
+  guard(() => {
     const h = text(cfg.dashboard.host);
     if (h !== null && !net.isIP(h) && h !== 'localhost') add('$.dashboard.host', `"${h}" is not an IP address: write "127.0.0.1" (this computer only)`);
   });

@@ -67,12 +67,15 @@ export interface Dashboard {
   token: string;
   /** False when dist/renderer is missing (the API still works). */
   uiBuilt: boolean;
+  /** Replaces the access token: the old link stops working and its open streams are closed. */
+  setToken(token: string): void;
   stream(): StreamStats;
   close(): Promise<void>;
 }
 
 const STATUS_OF: Record<ApiErrorCode, number> = {
   'invalid-input': 400,
+  'needs-confirmation': 409,
   unauthorized: 401,
   'not-found': 404,
   conflict: 409,
@@ -101,6 +104,11 @@ export function hostAllowed(header: string | undefined, boundHost: string, port:
   const bound = boundHost.toLowerCase();
   if (bare === bound) return true;
   return isLoopback(bound) && LOOPBACK_NAMES.has(name) && (name === 'localhost' || bound === 'localhost');
+}
+
+/** 32 random bytes, base64url: the dashboard's access token. */
+export function newToken(): string {
+  return crypto.randomBytes(32).toString('base64url');
 }
 
 function sameToken(given: string | null, token: string): boolean {
@@ -162,7 +170,8 @@ async function callApi(api: GatewayApi, method: ApiMethod, input: unknown): Prom
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const host = opts.host ?? '127.0.0.1';
-  const token = opts.token ?? crypto.randomBytes(32).toString('base64url');
+  // Mutable: setToken() makes a new link and the old one stops working (docs/design.md §7.2).
+  let token = opts.token ?? newToken();
   const files = new StaticFiles(opts.staticDir === undefined ? DEFAULT_STATIC_DIR : opts.staticDir);
   const hub = new StreamHub(opts.gateway, opts.stream);
   let boundPort = 0;
@@ -228,10 +237,18 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const urlHost = isWildcard(host) ? '127.0.0.1' : net.isIPv6(host) ? `[${host}]` : host;
 
   return {
-    url: `http://${urlHost}:${boundPort}/?token=${token}`,
+    get url() {
+      return `http://${urlHost}:${boundPort}/?token=${token}`;
+    },
     host,
     port: boundPort,
-    token,
+    get token() {
+      return token;
+    },
+    setToken(t: string) {
+      token = t;
+      hub.close(); // pages with the old link lose their stream; a reconnect gets 401
+    },
     uiBuilt: files.built,
     stream: () => hub.stats(),
     async close() {

@@ -29,6 +29,9 @@ export const METHODS = [
   'messageContent',
   'exportMessages',
   'traffic',
+  'bans',
+  'liftBan',
+  'newDashboardToken',
 ] as const satisfies readonly ApiMethod[];
 
 type Missing = Exclude<ApiMethod, (typeof METHODS)[number]>;
