@@ -29,6 +29,8 @@ export class Notifier {
   private readonly opts: NotifierOptions;
   private readonly lastShown = new Map<string, number>();
   private failing = new Set<string>();
+  private relayFailing = false;
+  private configError: string | null = null;
   private recent: number[] = [];
   private held = 0;
 
@@ -42,6 +44,40 @@ export class Notifier {
    * 25/587/465) are one notification.
    */
   fromStatus(s: GatewayStatus, now: number): NotificationModel[] {
+    return [...this.relayAndConfig(s, now), ...this.listeners(s, now)];
+  }
+
+  /**
+   * The relay self-test failing (docs/design.md §5) — once each time it starts failing,
+   * never held back by the throttle — and a config file edit that was refused.
+   */
+  private relayAndConfig(s: GatewayStatus, now: number): NotificationModel[] {
+    const out: NotificationModel[] = [];
+    const relayFails = !!s.relay && !s.relay.ok;
+    if (relayFails && !this.relayFailing) {
+      const n = this.admit(
+        {
+          key: 'relay',
+          title: 'Postern is an OPEN RELAY',
+          body: `Anyone on the Internet may now send mail through Postern. ${sentence(s.relay!.fix || 'Open the dashboard and undo the last change to Internal networks.')}`,
+          summary: 'OPEN RELAY: undo the last network change',
+        },
+        now,
+        true,
+      );
+      if (n) out.push(n);
+    }
+    if (s.relay) this.relayFailing = relayFails;
+    const cfgError = s.configError?.message ?? null;
+    if (cfgError && cfgError !== this.configError) {
+      const n = this.admit({ key: 'config', title: 'config.json was not applied', body: `${sentence(cfgError)} The previous settings stay in use.`, summary: 'config.json was not applied' }, now, true);
+      if (n) out.push(n);
+    }
+    this.configError = cfgError;
+    return out;
+  }
+
+  private listeners(s: GatewayStatus, now: number): NotificationModel[] {
     const failing = new Set<string>();
     const fresh: GatewayStatus['listeners'] = [];
     for (const l of s.listeners) {

@@ -53,8 +53,10 @@ export function iconState(input: TrayInput): TrayIconState {
   if (!s) return 'stopped';
   if (s.state === 'error') return 'error';
   if (s.state === 'stopped' || s.state === 'starting') return 'stopped';
+  // An open relay is the one thing worse than not running (docs/design.md §5): red at once.
+  if (s.relay && !s.relay.ok) return 'error';
   const moved = s.listeners.some((l) => l.fallbackFrom) || (s.disk && !s.disk.ok);
-  return moved || failedListeners(s).length || input.problems.length || s.setup?.fails || s.tls?.acme?.lastError ? 'attention' : 'running';
+  return s.configError || moved || failedListeners(s).length || input.problems.length || s.setup?.fails || s.tls?.acme?.lastError ? 'attention' : 'running';
 }
 
 export function statusLine(s: GatewayStatus | null): string {
@@ -82,7 +84,8 @@ export function statusLine(s: GatewayStatus | null): string {
 
 export function tooltip(input: TrayInput): string {
   const s = input.status;
-  const state = !s ? 'starting' : s.state === 'running' && iconState(input) === 'attention' ? 'needs attention' : s.state;
+  const icon = iconState(input);
+  const state = !s ? 'starting' : s.state === 'running' && s.relay && !s.relay.ok ? 'OPEN RELAY' : s.state === 'running' && icon === 'attention' ? 'needs attention' : s.state;
   const counts = s ? ` · ${s.counters.accepted} accepted · ${s.counters.rejected} rejected` : '';
   return `Postern: ${state}${counts}`;
 }
@@ -97,11 +100,13 @@ export function trayModel(input: TrayInput): TrayModel {
   const running = s?.state === 'running' || s?.state === 'starting';
   const menu: MenuItemModel[] = [{ type: 'normal', label: menuLabel(statusLine(s)), enabled: false }];
   const extra = [
+    ...(s?.relay && !s.relay.ok ? ['OPEN RELAY: anyone may send mail through Postern — open the dashboard now'] : []),
+    ...(s?.configError ? ['config.json was not applied: open the dashboard'] : []),
     ...(s ? failedListeners(s).filter(() => s.state === 'running').map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`) : []),
     ...(s?.state === 'running' ? (s.setup?.failing ?? []).map((title) => `Setup: ${title}`) : []),
+    ...(s?.state === 'running' && s.disk && !s.disk.ok ? ['Disk full: new mail is refused (452) until space is freed'] : []),
     // A failed certificate issuing or renewal (docs/design.md §2.5), until an attempt succeeds.
     ...(s?.state === 'running' && s.tls?.acme?.lastError ? [`Certificate ${s.tls.acme.notAfter ? 'renewal' : 'issuing'} failed: ${s.tls.acme.lastError}`] : []),
-    ...(s?.state === 'running' && s.disk && !s.disk.ok ? ['Disk full: new mail is refused (452) until space is freed'] : []),
     ...input.problems,
   ];
   for (const p of extra.slice(0, 3)) menu.push({ type: 'normal', label: menuLabel(`⚠ ${p}`), enabled: false });

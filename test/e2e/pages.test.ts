@@ -129,8 +129,13 @@ describe('queue', () => {
     assert.match(text, /bob@example\.net — … waiting/);
     await table.getByRole('row').filter({ hasText: '1K869AAAA001' }).getByRole('button', { name: 'Retry now' }).click();
     await table.getByText('3 attempt(s)').waitFor({ timeout: 2000 });
-    await table.getByRole('row').filter({ hasText: '1K869BBBB002' }).getByRole('button', { name: 'Delete' }).click();
-    await table.getByRole('row').filter({ hasText: '1K869BBBB002' }).waitFor({ state: 'detached', timeout: 2000 });
+    // Delete asks first: nothing is removed until the question is answered.
+    const row = table.getByRole('row').filter({ hasText: '1K869BBBB002' });
+    await row.getByRole('button', { name: 'Delete 1K869BBBB002' }).click();
+    await row.getByText('Delete it? It will not be sent, and the sender is not told.').waitFor({ timeout: 2000 });
+    assert.deepEqual(calls, ['retry 1K869AAAA001']);
+    await row.getByRole('button', { name: 'Delete', exact: true }).click();
+    await row.waitFor({ state: 'detached', timeout: 2000 });
     assert.deepEqual(calls, ['retry 1K869AAAA001', 'remove 1K869BBBB002']);
   });
 });

@@ -1,4 +1,6 @@
-// The status strip: gateway state, each listener (bound, or why not), counters.
+// The status strip: gateway state, each listener (bound, or why not), counters — and the two
+// alarms that must not wait for a visit to a page (docs/design.md §5, §8.2): an open-relay
+// self-test that failed after a change (red), and a config file edit that was refused.
 import type { GatewayStatus } from '../api.ts';
 import { useStatus } from '../hooks.ts';
 import { num } from '../format.ts';
@@ -30,10 +32,22 @@ export function StatusStrip() {
     ['Login failures', c.authFailures, 'auth-failures'],
     ['Queue', s.queue.outbound, 'queue'],
   ];
+  const openRelay = !!s.relay && !s.relay.ok;
   return (
-    <section className="strip" aria-label="Gateway status" data-testid="status-strip">
-      <span className={`state state-${s.state}`} data-testid="state">
-        <Icon name={st.icon} /> {st.text}
+    <>
+    {openRelay && (
+      <div className="banner banner-danger" role="alert" data-testid="relay-alarm">
+        <strong>Postern is an open relay.</strong> Anyone on the Internet may send mail through it. {s.relay!.fix} <a href="#/networks">Internal networks</a> · <a href="#/setup">Setup check</a>
+      </div>
+    )}
+    {s.configError && (
+      <div className="banner banner-warn" role="alert" data-testid="config-error">
+        <strong>The configuration file was changed, but the change was not applied</strong> — Postern keeps running with the settings it had. {s.configError.message}
+      </div>
+    )}
+    <section className={openRelay ? 'strip strip-alarm' : 'strip'} aria-label="Gateway status" data-testid="status-strip">
+      <span className={`state state-${openRelay ? 'error' : s.state}`} data-testid="state">
+        <Icon name={openRelay ? 'warn' : st.icon} /> {openRelay ? 'OPEN RELAY' : st.text}
       </span>
       <ul className="listeners" aria-label="Listeners">
         {s.listeners.length === 0 && <li className="muted">no listeners</li>}
@@ -73,5 +87,6 @@ export function StatusStrip() {
         ))}
       </dl>
     </section>
+    </>
   );
 }

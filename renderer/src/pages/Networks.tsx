@@ -1,11 +1,23 @@
 // Internal networks (docs/design.md §2.2): a toggle each; detected networks are offered
 // untrusted; custom CIDRs are added here and checked by Postern (the page only
-// shows what the server answers).
+// shows what the server answers). Trust is explicit (docs/design.md §2.2): a range with
+// public addresses is trusted only after the server's sentence was shown and "Trust it
+// anyway" clicked; a change that could not be saved shows "not saved: …" and the list
+// as it really is.
 import { useState, type FormEvent } from 'react';
 import type { NetworkView } from '../api.ts';
 import { useApp, useLoad, useOnLiveStage } from '../hooks.ts';
 import { KIND_HINT, KIND_LABEL } from '../format.ts';
 import { ErrorLine } from '../components/Notice.tsx';
+import { Bans } from '../components/Bans.tsx';
+
+interface Pending {
+  cidr: string;
+  label?: string;
+  message: string;
+  /** Came from the add form (clear it once trusted). */
+  fromForm: boolean;
+}
 
 const DEFAULTS = new Set(['127.0.0.0/8', '::1/128']);
 
@@ -64,16 +76,35 @@ export function Networks() {
   const [cidr, setCidr] = useState('');
   const [label, setLabel] = useState('');
   const [addError, setAddError] = useState<string | null>(null);
+  const [pending, setPending] = useState<Pending | null>(null);
   // Another window (or the tray) changed a network: show it.
   useOnLiveStage('network', () => void reload());
 
   const toggle = async (n: NetworkView) => {
     setBusy(n.cidr);
     setError(null);
+    setPending(null);
     const r = await client.call('setNetwork', { cidr: n.cidr, enabled: !n.enabled });
     setBusy(null);
-    if (r.ok) setList(r.value);
-    else setError(r.error.message);
+    if (r.ok) return setList(r.value);
+    if (r.error.code === 'needs-confirmation') return setPending({ cidr: n.cidr, message: r.error.message, fromForm: false });
+    setError(r.error.message);
+    void reload(); // show what is really in force
+  };
+  const confirm = async (p: Pending) => {
+    setBusy(p.cidr);
+    const r = await client.call('setNetwork', { cidr: p.cidr, enabled: true, ...(p.label ? { label: p.label } : {}), confirmPublic: true });
+    setBusy(null);
+    setPending(null);
+    if (!r.ok) {
+      (p.fromForm ? setAddError : setError)(r.error.message);
+      return void reload();
+    }
+    setList(r.value);
+    if (p.fromForm) {
+      setCidr('');
+      setLabel('');
+    }
   };
   const remove = async (n: NetworkView) => {
     setBusy(n.cidr);
@@ -86,8 +117,13 @@ export function Networks() {
   const add = async (ev: FormEvent) => {
     ev.preventDefault();
     setAddError(null);
+    setPending(null);
     const r = await client.call('setNetwork', { cidr: cidr.trim(), enabled: true, ...(label.trim() ? { label: label.trim() } : {}) });
-    if (!r.ok) return setAddError(r.error.message);
+    if (!r.ok && r.error.code === 'needs-confirmation') return setPending({ cidr: cidr.trim(), label: label.trim() || undefined, message: r.error.message, fromForm: true });
+    if (!r.ok) {
+      setAddError(r.error.message);
+      return void reload();
+    }
     setList(r.value);
     setCidr('');
     setLabel('');
@@ -102,6 +138,7 @@ export function Networks() {
       {list.state === 'loading' && <p className="muted">Loading…</p>}
       {list.state === 'error' && <ErrorLine error={list} />}
       <ErrorLine error={error} />
+      {pending && !pending.fromForm && <ConfirmTrust p={pending} busy={busy === pending.cidr} onYes={confirm} onNo={() => setPending(null)} />}
       {list.state === 'ok' && (
         <ul className="nets" aria-label="Networks">
           {list.value.map((n) => (
@@ -124,9 +161,30 @@ export function Networks() {
             Add and trust
           </button>
         </div>
+        {pending?.fromForm && <ConfirmTrust p={pending} busy={busy === pending.cidr} onYes={confirm} onNo={() => setPending(null)} />}
         <ErrorLine error={addError} />
         <p className="hint">A single address (192.168.1.20) means that one device.</p>
       </form>
+      <Bans />
+    </div>
+  );
+}
+
+/** The server's sentence about a range with public addresses, and the explicit "yes". */
+function ConfirmTrust({ p, busy, onYes, onNo }: { p: Pending; busy: boolean; onYes: (p: Pending) => void; onNo: () => void }) {
+  return (
+    <div className="confirm-box" role="alertdialog" aria-label={`Trust ${p.cidr}?`} data-testid="confirm-trust">
+      <p>
+        <strong>Trust {p.cidr}?</strong> {p.message}
+      </p>
+      <div className="button-row">
+        <button type="button" className="danger" disabled={busy} onClick={() => onYes(p)}>
+          Trust it anyway
+        </button>
+        <button type="button" className="secondary" disabled={busy} onClick={onNo}>
+          Cancel
+        </button>
+      </div>
     </div>
   );
 }

@@ -11,11 +11,14 @@ export function Queue() {
   const { client } = useApp();
   const [list, reload, setList] = useLoad('queue');
   const [error, setError] = useState<string | null>(null);
+  // Delete cannot be undone (no bounce is sent): it asks first.
+  const [confirm, setConfirm] = useState<string | null>(null);
   useOnLiveStage('delivery', () => void reload());
   useOnLiveStage('queue', () => void reload());
 
   const act = async (kind: 'retryQueue' | 'deleteQueue', q: QueueEntry) => {
     setError(null);
+    setConfirm(null);
     const r = await client.call(kind, { id: q.id });
     if (r.ok) setList(r.value);
     else setError(r.error.message);
@@ -69,9 +72,21 @@ export function Queue() {
                     <button type="button" className="secondary small" onClick={() => void act('retryQueue', q)}>
                       Retry now
                     </button>
-                    <button type="button" className="danger small" onClick={() => void act('deleteQueue', q)}>
-                      Delete
-                    </button>
+                    {confirm === q.id ? (
+                      <span className="inline-confirm" role="alertdialog" aria-label={`Delete ${q.id}?`}>
+                        <span>Delete it? It will not be sent, and the sender is not told.</span>
+                        <button type="button" className="danger small" onClick={() => void act('deleteQueue', q)}>
+                          Delete
+                        </button>
+                        <button type="button" className="secondary small" onClick={() => setConfirm(null)}>
+                          Keep
+                        </button>
+                      </span>
+                    ) : (
+                      <button type="button" className="danger small" onClick={() => setConfirm(q.id)} aria-label={`Delete ${q.id}`}>
+                        Delete…
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

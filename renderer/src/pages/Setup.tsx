@@ -1,5 +1,5 @@
 // Setup: the doctor's checks (docs/design.md §5), the gateway's on/off, and the settings
-// at a glance.
+// at a glance. Stopping asks first; a new dashboard link can be made here (docs/design.md §7.2).
 import { useState } from 'react';
 import type { CheckStatus } from '../api.ts';
 import { useApp, useLoad, useStatus } from '../hooks.ts';
@@ -19,6 +19,7 @@ export function Setup() {
   const [settings] = useLoad('settings');
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [confirmStop, setConfirmStop] = useState(false);
 
   const again = async () => {
     setRunning(true);
@@ -27,6 +28,7 @@ export function Setup() {
   };
   const startStop = async () => {
     setError(null);
+    setConfirmStop(false);
     const r = status?.state === 'running' ? await client.call('stop') : await client.call('start');
     if (!r.ok) setError(r.error.message);
   };
@@ -77,11 +79,33 @@ export function Setup() {
             )}
           </p>
         )}
-        <button type="button" className={status?.state === 'running' ? 'danger' : 'primary'} onClick={() => void startStop()} disabled={!status}>
-          {status?.state === 'running' ? 'Stop the gateway' : 'Start the gateway'}
-        </button>
+        {status?.state === 'running' && confirmStop ? (
+          <div className="confirm-box" role="alertdialog" aria-label="Stop the gateway?">
+            <p>
+              <strong>Stop the gateway?</strong> While it is stopped no mail is received (senders try again later) and the family cannot send.
+            </p>
+            <div className="button-row">
+              <button type="button" className="danger" onClick={() => void startStop()}>
+                Yes, stop it
+              </button>
+              <button type="button" className="secondary" onClick={() => setConfirmStop(false)}>
+                Keep it running
+              </button>
+            </div>
+          </div>
+        ) : (
+          <button
+            type="button"
+            className={status?.state === 'running' ? 'danger' : 'primary'}
+            onClick={() => (status?.state === 'running' ? setConfirmStop(true) : void startStop())}
+            disabled={!status}
+          >
+            {status?.state === 'running' ? 'Stop the gateway…' : 'Start the gateway'}
+          </button>
+        )}
         <ErrorLine error={error} />
       </section>
+      {client.kind === 'http' && <NewLink />}
 
       {settings.state === 'ok' && (
         <section className="card" aria-label="Settings">
@@ -108,5 +132,49 @@ export function Setup() {
         </section>
       )}
     </div>
+  );
+}
+
+/**
+ * The headless dashboard's access link is kept across restarts; a new one can be made
+ * here (a link that was shared by mistake). The old link stops working at once, this
+ * page moves to the new one.
+ */
+function NewLink() {
+  const { client } = useApp();
+  const [asking, setAsking] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const renew = async () => {
+    setError(null);
+    const r = await client.call('newDashboardToken');
+    setAsking(false);
+    if (!r.ok) return setError(r.error.message);
+    location.replace(`${location.pathname}?token=${encodeURIComponent(r.value.token)}${location.hash}`);
+  };
+  return (
+    <section className="card" aria-label="Dashboard link">
+      <h2>Dashboard link</h2>
+      <p>The address of this dashboard stays the same when Postern restarts; <code>postern dashboard</code> prints it.</p>
+      {asking ? (
+        <div className="confirm-box" role="alertdialog" aria-label="Make a new link?">
+          <p>
+            <strong>Make a new link?</strong> The current link stops working at once — in every browser that has it. This page moves to the new one.
+          </p>
+          <div className="button-row">
+            <button type="button" className="danger" onClick={() => void renew()}>
+              Make a new link
+            </button>
+            <button type="button" className="secondary" onClick={() => setAsking(false)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : (
+        <button type="button" className="secondary" onClick={() => setAsking(true)}>
+          Make a new link…
+        </button>
+      )}
+      <ErrorLine error={error} />
+    </section>
   );
 }
