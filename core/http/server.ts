@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { toResult, type ApiErrorCode, type ApiMethod, type ApiResult, type GatewayApi } from '../api.ts';
 import { isApiMethod, validateInput } from '../api-validate.ts';
 import { StaticFiles } from './static.ts';
+import { serveMessageFrame } from './message-frame.ts';
 import { StreamHub, type DashboardSource, type StreamOptions, type StreamStats } from './stream.ts';
 
 export type { DashboardSource, StreamMessage, StreamOptions, StreamStats } from './stream.ts';
@@ -181,6 +182,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (!hostAllowed(req.headers.host, host, boundPort)) return sendText(res, 403, 'This address is not the dashboard (Host header refused).\n');
     const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
     const pathname = url.pathname;
+
+    if (pathname === '/api/message-html') {
+      // For the viewer's sandboxed frame (message-frame.ts); a frame cannot send headers, so ?token=.
+      if (!sameToken(url.searchParams.get('token') ?? bearer(req), token)) return sendError(res, 401, 'unauthorized', 'missing or wrong access token');
+      return serveMessageFrame(opts.api, url, res);
+    }
 
     if (pathname === '/api/stream') {
       if (!sameToken(url.searchParams.get('token') ?? bearer(req), token)) return sendError(res, 401, 'unauthorized', 'missing or wrong access token', { 'WWW-Authenticate': 'Bearer realm="postern"' });

@@ -5,6 +5,8 @@ import type { LiveStore } from './live.ts';
 import { StatusStrip } from './components/StatusStrip.tsx';
 import { Icon } from './components/Icon.tsx';
 import { LiveLog } from './pages/LiveLog.tsx';
+import { Messages } from './pages/Messages.tsx';
+import { Traffic } from './pages/Traffic.tsx';
 import { Networks } from './pages/Networks.tsx';
 import { SpfHelper } from './pages/SpfHelper.tsx';
 import { Accounts } from './pages/Accounts.tsx';
@@ -13,6 +15,8 @@ import { Setup } from './pages/Setup.tsx';
 
 const PAGES = [
   { id: 'log', title: 'Live log', render: () => <LiveLog /> },
+  { id: 'messages', title: 'Messages', render: () => <Messages /> },
+  { id: 'traffic', title: 'Traffic', render: () => <Traffic /> },
   { id: 'networks', title: 'Networks', render: () => <Networks /> },
   { id: 'spf', title: 'SPF helper', render: () => <SpfHelper /> },
   { id: 'accounts', title: 'Accounts', render: () => <Accounts /> },
@@ -23,7 +27,7 @@ const PAGES = [
 type PageId = (typeof PAGES)[number]['id'];
 
 function currentPage(): PageId {
-  const id = location.hash.replace(/^#\/?/, '');
+  const id = location.hash.replace(/^#\/?/, '').split('?')[0]; // `#/messages?q=…` (url-state.ts)
   return (PAGES.find((p) => p.id === id)?.id ?? 'log') as PageId;
 }
 

@@ -57,3 +57,34 @@ export function route(from?: string, to?: string): string {
   if (!from && !to) return '';
   return `${from === undefined ? '' : from || '<>'} → ${to ?? ''}`.trim();
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A time in the viewer's local time zone: `14:03` today, `Mon 24 Nov 14:03` on another
+ * day of this year, `24 Nov 2025 14:03` before that.
+ */
+export function when(iso: string, now: Date = new Date()): string {
+  const d = new Date(iso);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  if (d.toDateString() === now.toDateString()) return hm;
+  const day = `${d.getDate()} ${MONTHS[d.getMonth()]}`;
+  if (d.getFullYear() === now.getFullYear()) return `${d.toLocaleDateString('en-GB', { weekday: 'short' })} ${day} ${hm}`;
+  return `${day} ${d.getFullYear()} ${hm}`;
+}
+
+/** `in 4 min`, `in 2 h`, `3 min ago`, `now` — for retries and ages. */
+export function relative(iso: string, now: number = Date.now()): string {
+  const ms = new Date(iso).getTime() - now;
+  const abs = Math.abs(ms);
+  if (abs < 45_000) return 'now';
+  const n = abs < 3_600_000 ? `${Math.round(abs / 60_000)} min` : abs < 86_400_000 ? `${Math.round(abs / 3_600_000)} h` : `${Math.round(abs / 86_400_000)} d`;
+  return ms > 0 ? `in ${n}` : `${n} ago`;
+}
+
+/** `1.2 MB`, `340 KB`, `512 B`. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

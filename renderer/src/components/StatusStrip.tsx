@@ -24,13 +24,17 @@ export function StatusStrip() {
   }
   const st = STATE[s.state];
   const c = s.counters;
-  const counters: [string, number, string][] = [
-    ['Connections', c.connections, 'connections'],
-    ['Accepted', c.accepted, 'accepted'],
-    ['Rejected', c.rejected, 'rejected'],
-    ['Relay denied', c.relayDenied, 'relay-denied'],
-    ['Login failures', c.authFailures, 'auth-failures'],
-    ['Queue', s.queue.outbound, 'queue'],
+  // Messages as the family counts them (one per transaction, docs/design.md §4.2); logins
+  // and connections apart; system notices are not counted as refused mail.
+  const counters: [string, number, string, string][] = [
+    ['Accepted', c.accepted, 'accepted', 'Messages accepted since Postern started'],
+    ['Refused', c.rejected, 'refused', 'Messages refused (a sender, every recipient or the message itself)'],
+    ['Deferred', c.deferred, 'deferred', 'Messages told to try again later'],
+    ['Relay denied', c.relayDenied, 'relay-denied', 'Recipients refused because Postern is not an open relay'],
+    ['Connections', c.connections, 'connections', 'Connections greeted'],
+    ['Logins', c.logins, 'logins', 'Successful logins'],
+    ['Login failures', c.authFailures, 'auth-failures', 'Wrong user name or password'],
+    ['Queue', s.queue.outbound, 'queue', 'Messages waiting to be sent on'],
   ];
   const openRelay = !!s.relay && !s.relay.ok;
   return (
@@ -79,8 +83,8 @@ export function StatusStrip() {
         </a>
       )}
       <dl className="counters">
-        {counters.map(([label, value, id]) => (
-          <div key={id} className={`counter counter-${id}`} data-testid={`counter-${id}`}>
+        {counters.map(([label, value, id, hint]) => (
+          <div key={id} className={`counter counter-${id}`} data-testid={`counter-${id}`} title={hint}>
             <dt>{label}</dt>
             <dd>{num(value)}</dd>
           </div>

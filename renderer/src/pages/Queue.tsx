@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import type { QueueEntry } from '../api.ts';
 import { useApp, useLoad, useOnLiveStage } from '../hooks.ts';
-import { dateTime } from '../format.ts';
+import { relative, when } from '../format.ts';
 import { ErrorLine, Unavailable } from '../components/Notice.tsx';
 
 const STATUS: Record<string, string> = { queued: '… waiting', deferred: '↻ will retry', delivered: '✓ delivered', failed: '✕ failed' };
@@ -50,7 +50,7 @@ export function Queue() {
               {list.value.map((q) => (
                 <tr key={q.id}>
                   <td>
-                    {dateTime(q.received)}
+                    <span title={new Date(q.received).toLocaleString()}>{when(q.received)}</span>
                     <div className="muted mono">{q.id}</div>
                   </td>
                   <td className="mono">
@@ -64,6 +64,11 @@ export function Queue() {
                           <span className="mono">{r.address}</span> — {STATUS[r.status] ?? r.status}
                           {r.attempts ? <span className="muted"> · {r.attempts} attempt(s)</span> : null}
                           {r.lastError ? <div className="muted">{r.lastError}</div> : null}
+                          {r.nextAttempt && r.status !== 'delivered' && r.status !== 'failed' ? (
+                            <div className="muted" title={new Date(r.nextAttempt).toLocaleString()}>
+                              next try {relative(r.nextAttempt)}
+                            </div>
+                          ) : null}
                         </li>
                       ))}
                     </ul>
