@@ -217,6 +217,12 @@ export class LiveConfig {
     this.dnsClient = dnsClientFor(cfg);
     for (const a of cfg.accounts) this.o.spool.ensureMaildir(a.name);
     this.o.bus.emit({ stage: 'system', verdict: 'info', rule: 'config', text: what });
+    // A change of trust is a network event too (the Networks page and the log show it).
+    const on = (c: Config) => c.internalNetworks.filter((n) => n.enabled).map((n) => n.cidr);
+    if (JSON.stringify(before.internalNetworks) !== JSON.stringify(cfg.internalNetworks)) {
+      const trusted = on(cfg);
+      this.o.bus.emit({ stage: 'network', verdict: 'info', rule: 'internal networks', text: `internal networks changed in the configuration file: ${trusted.length ? `trusted now ${trusted.join(', ')}` : 'none trusted'}` });
+    }
     this.o.changed();
     if (trustKey(before) !== trustKey(cfg)) this.o.trustChanged?.();
   }
