@@ -4,6 +4,7 @@
 // here without mailing someone: say what it needs.
 import type { DoctorCheck } from './types.ts';
 import { connectionFor, finishOnce, smarthostTarget } from '../delivery/smtp-client.ts';
+import { tlsProblem } from './tls-words.ts';
 import { check, within, type DoctorContext } from './common.ts';
 
 type NmError = Error & { code?: string; response?: string; responseCode?: number };
@@ -29,7 +30,9 @@ function attempt(ctx: DoctorContext, timeoutMs: number): Promise<Outcome> {
       const text = (e.response ?? e.message).trim();
       if (e.code === 'EAUTH') return { ok: false, detail: `${where} refused the login as "${t.auth?.user}": ${text}`, fix: 'Check outbound.smarthost.user and password (many providers want an app password here, not your usual one).' };
       if (e.code === 'ETLS' || /certificate|self[- ]signed|TLS|SSL|EPROTO/i.test(`${e.code} ${e.message}`)) {
-        return { ok: false, detail: `TLS with ${where} failed (${stage}): ${text}`, fix: `Check the smarthost's TLS settings: port 465 needs "secure": true, port 587 uses STARTTLS ("secure": false), and the host name must match its certificate.` };
+        // Plain words on the page; Node's own text (--use-system-ca hints and all) only in the log.
+        console.error(`postern: smarthost TLS (${stage}): ${e.code ?? ''} ${text}`);
+        return { ok: false, detail: `TLS with ${where} failed (${stage}): ${tlsProblem(e, t.host)}`, fix: `Check the smarthost's TLS settings: port 465 needs "secure": true, port 587 uses STARTTLS ("secure": false), and the host name must match its certificate.` };
       }
       return { ok: false, detail: `could not reach the smarthost ${where} (${stage}): ${text}`, fix: 'Check outbound.smarthost.host and port (usually 587, or 465 with "secure": true) and that this computer can reach the Internet.' };
     };

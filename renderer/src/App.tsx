@@ -100,7 +100,7 @@ export function NoAccess({ reason }: { reason: 'missing' | 'invalid' }) {
         <p>This page needs its access link. Open the address that <code>postern serve</code> printed when it started — it ends in <code>?token=…</code>.</p>
       ) : (
         <p>
-          This access link is not valid. Postern makes a new link each time it starts: open the <code>dashboard</code> address it printed most recently.
+          This access link is not valid. A new link may have been made on the Setup page: run <code>postern dashboard</code> on the server to print the current one.
         </p>
       )}
     </div>
