@@ -274,7 +274,7 @@ export class HistoryIndex {
     if (q.verdict) (where.push(`verdict IN (${q.verdict.map(() => '?').join(',')})`), params.push(...q.verdict));
     if (q.stage) (where.push(`stage IN (${q.stage.map(() => '?').join(',')})`), params.push(...q.stage));
     if (q.rule) (where.push('rule = ?'), params.push(q.rule));
-    if (q.session) (where.push('session = ?'), params.push(q.session));
+    if (q.session) (where.push("session = ? AND session <> ''"), params.push(q.session)); // the partial index events_session
     if (q.text) (where.push("json LIKE ? ESCAPE '\\'"), params.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
     const sql = `SELECT json FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, q.limit ?? 500) as { json: string }[];
