@@ -80,6 +80,9 @@ function checkAddresses(cfg: Config, name: string, addresses: string[]): string[
     const key = keyOf(addr);
     const owner = cfg.accounts.find((a) => a.name !== name && a.addresses.some((x) => keyOf(x) === key));
     if (owner) throw new AccountError('address-taken', addressTakenMessage(addr, owner.name));
+    if ((cfg.sharedAddresses ?? []).some((x) => keyOf(x.address) === key)) {
+      throw new AccountError('address-taken', `"${addr}" is a shared address (delivered to several accounts): remove it from the shared addresses first, or choose another`);
+    }
     normal.push(parseMailbox(addr)!.address);
   }
   return union([], normal);
@@ -135,7 +138,18 @@ export class AccountsService {
   /** Removes the account from the config; its Maildir stays on disk. */
   remove(name: string): void {
     this.need(name);
-    this.write(name, `account ${name} removed`, (list) => list.filter((a) => a.name !== name));
+    this.write(
+      name,
+      `account ${name} removed`,
+      (list) => list.filter((a) => a.name !== name),
+      // Out of every shared address too; one left with nobody goes (docs/design.md §8.2).
+      (raw) => {
+        if (!Array.isArray(raw.sharedAddresses)) return;
+        raw.sharedAddresses = (raw.sharedAddresses as { address: string; accounts: string[] }[])
+          .map((x) => ({ ...x, accounts: Array.isArray(x.accounts) ? x.accounts.filter((n) => n !== name) : x.accounts }))
+          .filter((x) => !Array.isArray(x.accounts) || x.accounts.length > 0);
+      },
+    );
   }
 
   private need(name: string, cfg: Config = this.store.load()): Account {
@@ -145,11 +159,12 @@ export class AccountsService {
   }
 
   /** One store update of the accounts list; the account as saved (undefined once removed). */
-  private write(name: string, what: string, change: (list: Account[]) => Account[]): AccountView | undefined {
+  private write(name: string, what: string, change: (list: Account[]) => Account[], more?: (raw: Record<string, unknown>) => void): AccountView | undefined {
     let cfg: Config;
     try {
       cfg = this.store.update((raw) => {
         raw.accounts = change(rawAccounts(raw));
+        more?.(raw);
       }, what);
     } catch (e) {
       // The checks above cover the account itself; this is the rest of the file.

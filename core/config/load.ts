@@ -54,6 +54,7 @@ const SECTION: Record<string, string> = {
   publicAddress: 'The public address',
   domains: 'The list of domains',
   accounts: 'The list of accounts',
+  sharedAddresses: 'The list of shared addresses',
   auth: 'The login settings ("auth")',
   listeners: 'The list of listeners',
   internalNetworks: 'The list of internal networks',
@@ -70,6 +71,7 @@ const SECTION: Record<string, string> = {
 const ITEM: Record<string, string> = {
   domains: 'Domain',
   accounts: 'Account',
+  sharedAddresses: 'Shared address',
   listeners: 'Listener',
   internalNetworks: 'Internal network',
   trustedProxies: 'Trusted proxy',
@@ -283,6 +285,26 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
       });
     }),
   );
+  // Shared addresses (docs/design.md §8.2): local, nobody's own address, listed once, for accounts that exist.
+  const sharedSeen = new Set<string>();
+  list<Config['sharedAddresses'][number]>(cfg.sharedAddresses).forEach((s, i) =>
+    guard(() => {
+      if (typeof s.address === 'string') {
+        const problem = accountAddressProblem(s.address, domains);
+        if (problem) add(`$.sharedAddresses[${i}].address`, problem);
+        else {
+          const key = mailboxKey(parseMailbox(s.address)!);
+          const owner = owners.get(key);
+          if (owner) add(`$.sharedAddresses[${i}].address`, `${addressTakenMessage(s.address, owner)}: a shared address is nobody's own — remove it from that account first`);
+          else if (sharedSeen.has(key)) add(`$.sharedAddresses[${i}].address`, `"${s.address}" is listed twice: list each shared address once, with all its accounts`);
+          sharedSeen.add(key);
+        }
+      }
+      list<string>(s.accounts).forEach((name, j) => {
+        if (typeof name === 'string' && !names.has(name)) add(`$.sharedAddresses[${i}].accounts[${j}]`, `there is no account named "${name}": add the account first, or remove it from this list`);
+      });
+    }),
+  );
   const seen = new Set<string>();
   list<Config['listeners'][number]>(cfg.listeners).forEach((l, i) =>
     guard(() => {
@@ -367,6 +389,10 @@ function normalize(cfg: Config): void {
   for (const a of cfg.accounts) {
     a.addresses = a.addresses.map((x) => parseMailbox(x)!.address);
     if (a.sendAs) a.sendAs = a.sendAs.map((x) => parseMailbox(x)!.address);
+  }
+  for (const s of cfg.sharedAddresses) {
+    s.address = parseMailbox(s.address)!.address;
+    s.accounts = [...new Set(s.accounts)];
   }
   for (const n of cfg.internalNetworks) n.cidr = parseCidr(n.cidr).cidr;
 }

@@ -11,8 +11,10 @@ export class Directory {
   private readonly addressesByAccount = new Map<string, string[]>();
   /** Per account: keys of the addresses it may send as besides its own (`sendAs`, docs/design.md §2.1). */
   private readonly sendAs = new Map<string, Set<string>>();
+  /** Shared addresses (docs/design.md §2.1, §8.2): key → the accounts that each get a copy. */
+  private readonly shared = new Map<string, string[]>();
 
-  constructor(cfg: Pick<Config, 'domains' | 'accounts'>) {
+  constructor(cfg: Pick<Config, 'domains' | 'accounts'> & Partial<Pick<Config, 'sharedAddresses'>>) {
     this.domains = new Set(cfg.domains.map(normalizeDomain));
     this.accounts = cfg.accounts;
     for (const a of cfg.accounts) {
@@ -28,6 +30,15 @@ export class Directory {
         if (mb) shared.add(mailboxKey(mb));
       }
       this.sendAs.set(a.name, shared);
+    }
+    for (const s of cfg.sharedAddresses ?? []) {
+      const mb = parseMailbox(s.address);
+      const members = s.accounts.filter((n) => this.byName.has(n));
+      if (!mb || !members.length) continue;
+      const key = mailboxKey(mb);
+      this.shared.set(key, members);
+      // Each member may send as the shared address too (its replies come from family@).
+      for (const n of members) this.sendAs.get(n)!.add(key);
     }
     // RFC 5321 §4.5.1: postmaster@ every local domain exists; it goes to the first
     // account unless an account lists it.
@@ -57,6 +68,16 @@ export class Directory {
       return d ? (this.owner.get(`postmaster@${d}`) ?? null) : null;
     }
     return this.owner.get(mailboxKey(m)) ?? null;
+  }
+
+  /**
+   * Every account a mailbox delivers to: its one owner, or each account of a shared
+   * address (each gets its own copy); empty when none.
+   */
+  recipientsFor(m: Mailbox): string[] {
+    const one = this.accountFor(m);
+    if (one) return [one];
+    return m.domain ? (this.shared.get(mailboxKey(m)) ?? []) : [];
   }
 
   /**

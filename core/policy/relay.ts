@@ -24,7 +24,7 @@ export interface ClientFacts {
 type RelayRule = Extract<Rule, 'relay mail from' | 'relay rcpt'>;
 
 export type Verdict =
-  | { accept: true; rule: RelayRule; reason: string; text: string; account?: string; remote?: boolean }
+  | { accept: true; rule: RelayRule; reason: string; text: string; account?: string; accounts?: string[]; remote?: boolean }
   | { accept: false; rule: RelayRule; reason: string; code: number; text: string };
 
 export const MAIL_RULE: RelayRule = 'relay mail from';
@@ -62,6 +62,9 @@ export function checkRcpt(rcpt: Mailbox, client: ClientFacts, dir: Directory): V
   if (isLocal) {
     const account = dir.accountFor(rcpt);
     if (account) return { accept: true, rule: RCPT_RULE, reason: 'local recipient', text: '2.1.5 OK', account };
+    // A shared address (docs/design.md §8.2): a copy for each of its accounts.
+    const members = dir.recipientsFor(rcpt);
+    if (members.length) return { accept: true, rule: RCPT_RULE, reason: 'shared address', text: '2.1.5 OK', account: members[0], accounts: members };
     return reject(RCPT_RULE, 'unknown local user', 550, `5.1.1 <${rcpt.address}>: Recipient address rejected: User unknown`);
   }
   if (!rcpt.domain) {
