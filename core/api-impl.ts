@@ -15,6 +15,7 @@ import { SearchError, type HistoryIndex } from './history/index.ts';
 import { exportFile } from './history/export.ts';
 import { findStored } from './history/stored.ts';
 import { viewMessage } from './mail/view.ts';
+import { dnsRecords, editableSettings, saveSettings, testSmarthost } from './settings.ts';
 
 export type { SpfHelper };
 
@@ -99,6 +100,23 @@ export function createApi(deps: ApiDeps): GatewayApi {
     return parseCidr(c).cidr;
   };
 
+  const settingsView = (): Settings => {
+    const c = gw.config();
+    const publicAddresses = deps.publicAddresses?.() ?? (c.publicAddress ? [c.publicAddress] : []);
+    return {
+      hostname: c.hostname,
+      domains: [...c.domains],
+      authBackend: c.auth.backend,
+      spf: { ...c.spf },
+      outbound: { mode: c.outbound.mode, smarthostHost: c.outbound.smarthost.host, smarthostPort: c.outbound.smarthost.port },
+      limits: { maxMessageBytes: c.limits.maxMessageBytes, maxRecipients: c.limits.maxRecipients, maxClients: c.limits.maxClients },
+      spfDefaults: c.domains[0] ? spfHelper().defaults(c.domains[0], publicAddresses) : null,
+      publicAddresses,
+      config: editableSettings(c),
+      firstRun: c.domains.length === 0,
+    };
+  };
+
   return {
     async status() {
       return gw.status();
@@ -169,18 +187,30 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return q.list();
     },
     async settings(): Promise<Settings> {
-      const c = gw.config();
-      const publicAddresses = deps.publicAddresses?.() ?? (c.publicAddress ? [c.publicAddress] : []);
-      return {
-        hostname: c.hostname,
-        domains: [...c.domains],
-        authBackend: c.auth.backend,
-        spf: { ...c.spf },
-        outbound: { mode: c.outbound.mode, smarthostHost: c.outbound.smarthost.host, smarthostPort: c.outbound.smarthost.port },
-        limits: { maxMessageBytes: c.limits.maxMessageBytes, maxRecipients: c.limits.maxRecipients, maxClients: c.limits.maxClients },
-        spfDefaults: c.domains[0] ? spfHelper().defaults(c.domains[0], publicAddresses) : null,
-        publicAddresses,
-      };
+      return settingsView();
+    },
+    // The Settings pages and the first run (docs/design.md §7.1): core/settings.ts.
+    async saveSettings(a) {
+      await saveSettings(gw, a);
+      return settingsView();
+    },
+    async testSmarthost(a) {
+      return testSmarthost(gw, a);
+    },
+    async dnsRecords() {
+      return dnsRecords(gw);
+    },
+    async setPassword(a) {
+      await accounts.setPassword(a.name, a.password).catch(accountError);
+      return accounts.list();
+    },
+    async setAddresses(a) {
+      try {
+        accounts.setAddresses(a.name, a.addresses);
+      } catch (e) {
+        accountError(e);
+      }
+      return accounts.list();
     },
     async doctor() {
       return need(deps.doctor, 'the setup check')();

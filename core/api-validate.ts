@@ -84,6 +84,75 @@ export function spfChoices(v: unknown): SpfChoices {
   };
 }
 
+function nullableStr(v: unknown, what: string, max: number): string | null {
+  return v === null ? null : str(v, what, max)!;
+}
+
+const MODES = ['mx', 'submission', 'submissions'] as const;
+
+/** The smarthost fields of saveSettings.outbound and testSmarthost (docs/design.md §7.1). */
+function outboundFields(v: unknown, what: string, withMode: boolean): Obj {
+  const o = obj(v, [...(withMode ? ['mode'] : []), 'host', 'port', 'secure', 'requireTLS', 'user', 'password'], what);
+  const out: Obj = {};
+  if (withMode && o.mode !== undefined) {
+    if (o.mode !== 'smarthost' && o.mode !== 'mx') fail(`${what}.mode: expected "smarthost" or "mx"`);
+    out.mode = o.mode;
+  }
+  if (o.host !== undefined) out.host = str(o.host, `${what}.host`, 253);
+  if (o.port !== undefined) out.port = int(o.port, `${what}.port`, 1, 65535);
+  if (o.secure !== undefined) out.secure = bool(o.secure, `${what}.secure`);
+  if (o.requireTLS !== undefined) out.requireTLS = bool(o.requireTLS, `${what}.requireTLS`);
+  if (o.user !== undefined) out.user = str(o.user, `${what}.user`, 320);
+  if (o.password !== undefined) out.password = str(o.password, `${what}.password`, 1024);
+  return out;
+}
+
+/** saveSettings: only known groups, each of the right shape; meaning is checked by the config rules. */
+function settingsChange(v: unknown): Obj {
+  const o = obj(v, ['hostname', 'publicAddress', 'domains', 'sharedAddresses', 'trustedProxies', 'outbound', 'listeners', 'spf', 'dkim', 'limits', 'tls'], 'saveSettings');
+  const out: Obj = {};
+  if (o.hostname !== undefined) out.hostname = str(o.hostname, 'hostname', 253);
+  if (o.publicAddress !== undefined) out.publicAddress = nullableStr(o.publicAddress, 'publicAddress', 64);
+  if (o.domains !== undefined) out.domains = strList(o.domains, 'domains', 50, 253);
+  if (o.trustedProxies !== undefined) out.trustedProxies = strList(o.trustedProxies, 'trustedProxies', 50, 64);
+  if (o.sharedAddresses !== undefined) {
+    if (!Array.isArray(o.sharedAddresses) || o.sharedAddresses.length > 100) fail('sharedAddresses: expected a list of at most 100');
+    out.sharedAddresses = (o.sharedAddresses as unknown[]).map((x, i) => {
+      const s = obj(x, ['address', 'accounts'], `sharedAddresses[${i}]`);
+      return { address: str(s.address, `sharedAddresses[${i}].address`, 254)!, accounts: strList(s.accounts, `sharedAddresses[${i}].accounts`, 100, 64) };
+    });
+  }
+  if (o.outbound !== undefined) out.outbound = outboundFields(o.outbound, 'outbound', true);
+  if (o.listeners !== undefined) {
+    if (!Array.isArray(o.listeners) || o.listeners.length > 20) fail('listeners: expected a list of at most 20');
+    out.listeners = (o.listeners as unknown[]).map((x, i) => {
+      const l = obj(x, ['port', 'host', 'mode', 'fallbackPort'], `listeners[${i}]`);
+      const mode = str(l.mode, `listeners[${i}].mode`, 20)!;
+      if (!(MODES as readonly string[]).includes(mode)) fail(`listeners[${i}].mode: expected ${MODES.join(', ')}`);
+      const fallbackPort = int(l.fallbackPort, `listeners[${i}].fallbackPort`, 1, 65535, true);
+      return { port: int(l.port, `listeners[${i}].port`, 0, 65535)!, host: str(l.host, `listeners[${i}].host`, 64)!, mode, ...(fallbackPort ? { fallbackPort } : {}) };
+    });
+  }
+  if (o.spf !== undefined) {
+    const s = obj(o.spf, ['enabled', 'policy'], 'spf');
+    if (s.policy !== undefined && s.policy !== 'soft' && s.policy !== 'strict') fail('spf.policy: expected "soft" or "strict"');
+    out.spf = { ...(s.enabled !== undefined ? { enabled: bool(s.enabled, 'spf.enabled') } : {}), ...(s.policy !== undefined ? { policy: s.policy } : {}) };
+  }
+  if (o.dkim !== undefined) out.dkim = { selector: str(obj(o.dkim, ['selector'], 'dkim').selector, 'dkim.selector', 63)! };
+  if (o.limits !== undefined) {
+    const keys = ['maxMessageBytes', 'maxRecipients', 'maxClients', 'maxConnectionsPerClient', 'idleTimeoutSeconds', 'minFreeBytes'];
+    const l = obj(o.limits, keys, 'limits');
+    const limits: Obj = {};
+    for (const k of keys) if (l[k] !== undefined) limits[k] = int(l[k], `limits.${k}`, 0, Number.MAX_SAFE_INTEGER);
+    out.limits = limits;
+  }
+  if (o.tls !== undefined) {
+    const t = obj(o.tls, ['certFile', 'keyFile'], 'tls');
+    out.tls = { certFile: nullableStr(t.certFile ?? null, 'tls.certFile', 4096), keyFile: nullableStr(t.keyFile ?? null, 'tls.keyFile', 4096) };
+  }
+  return out;
+}
+
 const none = (m: string) => (v: unknown) => {
   obj(v, [], m);
   return undefined;
@@ -125,6 +194,17 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   retryQueue: (v) => ({ id: str(obj(v, ['id'], 'retryQueue').id, 'id', 40)! }),
   deleteQueue: (v) => ({ id: str(obj(v, ['id'], 'deleteQueue').id, 'id', 40)! }),
   settings: none('settings'),
+  saveSettings: settingsChange,
+  testSmarthost: (v) => outboundFields(v, 'testSmarthost', false),
+  dnsRecords: none('dnsRecords'),
+  setPassword: (v) => {
+    const o = obj(v, ['name', 'password'], 'setPassword');
+    return { name: str(o.name, 'name', 64)!, password: str(o.password, 'password', 1024)! };
+  },
+  setAddresses: (v) => {
+    const o = obj(v, ['name', 'addresses'], 'setAddresses');
+    return { name: str(o.name, 'name', 64)!, addresses: strList(o.addresses, 'addresses', 50, 254) };
+  },
   doctor: none('doctor'),
   messages: (v) => {
     const o = obj(v, ['q', 'beforeId', 'limit'], 'messages');

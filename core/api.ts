@@ -48,6 +48,100 @@ export interface Settings {
   spfDefaults: SpfChoices | null;
   /** This server's public addresses as far as it can tell. */
   publicAddresses: string[];
+  /** Everything the Settings pages edit (docs/design.md §7.1); secrets only as "set". */
+  config: EditableSettings;
+  /** A fresh install: no domain yet, so the dashboard offers the guided first run. */
+  firstRun: boolean;
+}
+
+/** A listener as the Settings page edits it (docs/design.md §8.2 `listeners[]`). */
+export interface ListenerSetting {
+  port: number;
+  host: string;
+  mode: 'mx' | 'submission' | 'submissions';
+  fallbackPort?: number;
+}
+
+export interface OutboundSettings {
+  mode: 'smarthost' | 'mx';
+  host: string;
+  port: number;
+  secure: boolean;
+  requireTLS: boolean;
+  user: string;
+}
+
+export interface LimitSettings {
+  maxMessageBytes: number;
+  maxRecipients: number;
+  maxClients: number;
+  maxConnectionsPerClient: number;
+  idleTimeoutSeconds: number;
+  minFreeBytes: number;
+}
+
+/** The settings a family edits in the app, as read (docs/design.md §7.1). */
+export interface EditableSettings {
+  hostname: string;
+  publicAddress: string | null;
+  domains: string[];
+  sharedAddresses: { address: string; accounts: string[] }[];
+  trustedProxies: string[];
+  /** The smarthost password is never returned: only whether one is set. */
+  outbound: OutboundSettings & { passwordSet: boolean };
+  listeners: ListenerSetting[];
+  spf: { enabled: boolean; policy: 'soft' | 'strict' };
+  dkim: { selector: string };
+  limits: LimitSettings;
+  tls: { certFile: string | null; keyFile: string | null };
+}
+
+/**
+ * One change from a Settings page: only the groups given are changed (docs/design.md §7.1).
+ * `outbound.password`: absent keeps the stored one, "" removes it (write-only).
+ */
+export interface SettingsChange {
+  hostname?: string;
+  publicAddress?: string | null;
+  domains?: string[];
+  sharedAddresses?: { address: string; accounts: string[] }[];
+  trustedProxies?: string[];
+  outbound?: Partial<OutboundSettings> & { password?: string };
+  listeners?: ListenerSetting[];
+  spf?: { enabled?: boolean; policy?: 'soft' | 'strict' };
+  dkim?: { selector: string };
+  limits?: Partial<LimitSettings>;
+  tls?: { certFile: string | null; keyFile: string | null };
+}
+
+/** The smarthost connection test (docs/design.md §5 `smarthost`), with the settings on the page. */
+export interface SmarthostTest {
+  ok: boolean;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  fix: string;
+}
+
+/** One DNS record to publish, and what DNS says now (docs/design.md §7.1 dnsRecords). */
+export interface DnsRecordRow {
+  /** The owner name, fully qualified without the trailing dot. */
+  name: string;
+  type: 'MX' | 'A' | 'AAAA' | 'TXT';
+  /** What to publish; null when Postern cannot know it (the A record without a public address). */
+  value: string | null;
+  /** In words, what the record is for. */
+  purpose: string;
+  /** `published`: DNS has it; `missing`: not yet; `different`: DNS has something else; `unknown`: could not be asked. */
+  state: 'published' | 'missing' | 'different' | 'unknown';
+  /** What DNS answered (for `different`), or why it could not be asked. */
+  found: string[];
+}
+
+export interface DnsRecords {
+  domains: string[];
+  hostname: string;
+  records: DnsRecordRow[];
+  checkedAt: string;
 }
 
 export type { CheckStatus, DoctorCheck, DoctorReport } from './doctor/types.ts';
@@ -87,6 +181,16 @@ export interface GatewayApi {
   retryQueue(a: { id: string }): Promise<QueueEntry[]>;
   deleteQueue(a: { id: string }): Promise<QueueEntry[]>;
   settings(): Promise<Settings>;
+  /** Changes settings (validated by the config file's rules, written, applied live; docs/design.md §7.1). */
+  saveSettings(a: SettingsChange): Promise<Settings>;
+  /** Tries the smarthost with the saved settings, or those given (a password not given: the stored one). */
+  testSmarthost(a: Partial<OutboundSettings> & { password?: string }): Promise<SmarthostTest>;
+  /** The DNS records to publish for every domain, each checked live. */
+  dnsRecords(): Promise<DnsRecords>;
+  /** Sets or resets an account's password. */
+  setPassword(a: { name: string; password: string }): Promise<AccountView[]>;
+  /** Replaces an account's addresses (at least one). */
+  setAddresses(a: { name: string; addresses: string[] }): Promise<AccountView[]>;
   doctor(): Promise<DoctorReport>;
   /** Transactions from the history, newest first, with the search language (docs/design.md §4.4). */
   messages(q: MessageQuery): Promise<MessagePage>;
@@ -132,6 +236,11 @@ export const API_METHODS = [
   'retryQueue',
   'deleteQueue',
   'settings',
+  'saveSettings',
+  'testSmarthost',
+  'dnsRecords',
+  'setPassword',
+  'setAddresses',
   'doctor',
   'messages',
   'message',

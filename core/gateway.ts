@@ -336,6 +336,88 @@ export class Gateway {
     return status;
   }
 
+  // ---- settings changed in the app (docs/design.md §7.1 saveSettings, §8.2) ------------
+
+  /**
+   * Brings the running listeners in line with the config without a restart: a listener
+   * whose settings are unchanged keeps its socket and sessions (port 0 keeps the port it
+   * got); a removed or changed one stops accepting and lets its sessions finish; a new one
+   * is bound. The host name and limits are updated in place on every server (smtp-server
+   * reads them per connection). The relay self-test runs after the change (LiveConfig).
+   */
+  async rebindListeners(): Promise<ListenerStatus[]> {
+    if (this.state !== 'running' && this.state !== 'error') return this.status().listeners;
+    const cfg = this.live.config;
+    const key = (l: Listener) => JSON.stringify([l.mode, l.host, l.port, l.fallbackPort ?? null]);
+    const wanted = new Map(cfg.listeners.map((l) => [key(l), l]));
+    const keep: { listener: Listener; server: PosternServer }[] = [];
+    const closing: Promise<void>[] = [];
+    for (const s of this.servers) {
+      if (wanted.has(key(s.listener)) && !keep.some((k) => key(k.listener) === key(s.listener))) keep.push(s);
+      else closing.push(closeServer(s.server, 5000));
+    }
+    // Closing stops accepting at once (the port is free); sessions finish in the background.
+    await new Promise((r) => setImmediate(r));
+    const oldStatus = this.listenerStatus;
+    this.servers = keep;
+    for (const s of keep) this.refreshServerOptions(s.server, cfg);
+    const ctx = this.hookContext();
+    const next: ListenerStatus[] = [];
+    for (const l of cfg.listeners) {
+      const kept = keep.find((k) => key(k.listener) === key(l));
+      const before = kept && oldStatus.find((x) => x.ok && x.mode === l.mode && x.host === l.host && x.port === l.port);
+      if (kept && before) next.push(before);
+      else next.push(await this.bind(l, ctx));
+    }
+    this.listenerStatus = next;
+    const bound = next.filter((x) => x.ok).length;
+    this.state = bound > 0 ? 'running' : 'error';
+    this.system(
+      `listeners now: ${next.map((x) => (x.ok ? `${x.mode} on ${x.host}:${x.boundPort}` : `${x.mode} on port ${x.port} FAILED`)).join(', ') || 'none'}`,
+      bound === next.length ? 'info' : 'reject',
+      'listeners',
+    );
+    this.emitState();
+    void Promise.all(closing);
+    return this.status().listeners;
+  }
+
+  /** Host name and limits of a running server, changed in place (read per connection by smtp-server). */
+  private refreshServerOptions(server: PosternServer, cfg: Config): void {
+    const o = (server as unknown as { options: Record<string, unknown> }).options;
+    o.name = cfg.hostname;
+    o.size = cfg.limits.maxMessageBytes;
+    o.maxRecipients = cfg.limits.maxRecipients;
+    o.socketTimeout = cfg.limits.idleTimeoutSeconds * 1000;
+  }
+
+  /** After a change of the host name or limits: every running server takes them (no rebind needed). */
+  refreshListenerOptions(): void {
+    for (const s of this.servers) this.refreshServerOptions(s.server, this.live.config);
+  }
+
+  /**
+   * After a change of the certificate files (tls.certFile/keyFile): loads them and serves
+   * them on every listener without a restart; a certificate that does not load leaves the
+   * old one serving and throws (the caller says why).
+   */
+  async reloadCertificate(): Promise<void> {
+    if (this.state !== 'running') return;
+    const before = { tls: this.tls, watcher: this.tlsWatcher };
+    try {
+      await this.prepareTls();
+    } catch (e) {
+      this.tls = before.tls;
+      this.tlsWatcher = before.watcher;
+      this.system(`TLS certificate could not be loaded, the old one stays: ${(e as Error).message}`, 'reject', 'tls');
+      throw e;
+    }
+    const m = this.tls!;
+    for (const s of this.servers) s.server.updateSecureContext({ key: m.key, cert: m.cert, ...TLS_OPTIONS });
+    this.system(`TLS certificate now ${m.files.certFile}: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
+    this.emitState();
+  }
+
   async stop(): Promise<void> {
     await this.relayRun?.catch(() => {});
     if (this.state === 'stopped') return;
