@@ -14,15 +14,6 @@ export interface Account {
   passwordHash?: string;
 }
 
-/**
- * An address delivered to several accounts, each getting its own copy (`family@`,
- * docs/design.md §2.1, §8.2); each of those accounts may also send as it.
- */
-export interface SharedAddress {
-  address: string;
-  accounts: string[];
-}
-
 export interface InternalNetwork {
   cidr: string;
   label: string;
@@ -52,8 +43,6 @@ export interface Config {
   publicAddress: string | null;
   domains: string[];
   accounts: Account[];
-  /** Addresses delivered to several accounts (docs/design.md §8.2). */
-  sharedAddresses: SharedAddress[];
   auth: {
     backend: 'builtin' | 'saslauthd';
     saslauthd: { socket: string; service: string; realm: string };
@@ -92,7 +81,15 @@ export interface Config {
     maxRecipients: number;
     maxClients: number;
     maxConnectionsPerClient: number;
+    maxConnectionsPerNetwork: number;
+    maxSubmissionClients: number;
+    reservedInternalSlots: number;
     idleTimeoutSeconds: number;
+    commandSeconds: number;
+    sessionSeconds: number;
+    minDataRate: number;
+    dataRateWindowSeconds: number;
+    maxUnknownRecipients: number;
   };
   /** The history index of the live log (docs/design.md §4.4). */
   history: { retentionDays: number };
@@ -128,19 +125,6 @@ export const configSchema = {
           addresses: { type: 'array', items: { type: 'string', minLength: 3 }, default: [] },
           sendAs: { type: 'array', items: { type: 'string', minLength: 3 } },
           passwordHash: str,
-        },
-      },
-    },
-    sharedAddresses: {
-      type: 'array',
-      default: [],
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['address', 'accounts'],
-        properties: {
-          address: { type: 'string', minLength: 3 },
-          accounts: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
         },
       },
     },
@@ -279,10 +263,24 @@ export const configSchema = {
         // Postfix's queue_minfree (docs/design.md §3.6): 200 MB.
         minFreeBytes: { type: 'integer', minimum: 0, default: 209715200 },
         maxRecipients: { type: 'integer', minimum: 1, default: 100 },
+        // Slots (docs/design.md §2.8): mx listeners and submission listeners have budgets of
+        // their own; the last reservedInternalSlots of each are for internal networks.
         maxClients: { type: 'integer', minimum: 1, default: 200 },
+        maxSubmissionClients: { type: 'integer', minimum: 1, default: 50 },
+        reservedInternalSlots: { type: 'integer', minimum: 0, default: 20 },
         // Per client IP, internal networks exempt (Postfix: smtpd_client_connection_count_limit).
         maxConnectionsPerClient: { type: 'integer', minimum: 1, default: 20 },
+        // Per IPv4 /24 and IPv6 /48, internal networks exempt.
+        maxConnectionsPerNetwork: { type: 'integer', minimum: 1, default: 40 },
         idleTimeoutSeconds: { type: 'integer', minimum: 5, default: 300 },
+        // Deadlines (RFC 5321 §4.5.3.2, stricter): a command line or an AUTH exchange from its
+        // first byte; the whole session; the average data rate inside DATA over a window.
+        commandSeconds: { type: 'integer', minimum: 1, default: 60 },
+        sessionSeconds: { type: 'integer', minimum: 1, default: 1800 },
+        minDataRate: { type: 'integer', minimum: 0, default: 1024 },
+        dataRateWindowSeconds: { type: 'integer', minimum: 1, default: 30 },
+        // Directory harvest: 550 5.1.1 answers per session before 421.
+        maxUnknownRecipients: { type: 'integer', minimum: 1, default: 20 },
       },
     },
     history: {

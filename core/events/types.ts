@@ -14,6 +14,10 @@ export const RULES = [
   // an SMTP session
   'connect',
   'client limits',
+  'connection slots',
+  'session limits',
+  'directory harvest',
+  'smtp parameters',
   'trusted proxies',
   'tls',
   'auth',

@@ -37,6 +37,19 @@ export function clientKey(ip: string): string {
   }
 }
 
+/**
+ * The network a per-network limit counts (docs/design.md §2.8): the IPv4 /24 or the
+ * IPv6 /48 (one site's allocation), e.g. `192.0.2.0/24`.
+ */
+export function networkKey(ip: string): string {
+  const addr = unmapIPv4(ip);
+  try {
+    return parseCidr(`${addr}/${net.isIPv6(addr) ? 48 : 24}`).cidr;
+  } catch {
+    return addr;
+  }
+}
+
 export function ipFamily(ip: string): Family | null {
   const v = net.isIP(unmapIPv4(ip));
   return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : null;

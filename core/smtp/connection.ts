@@ -20,12 +20,26 @@
 //     refused and the connection closed (trusted ones are consumed before SMTP).
 //  6. _onCommand(): remembers the verb of the last command, so that the tap can say
 //     which command a library reply answers.
-// And the server: connect() is the library's, building a PosternConnection instead.
+//  7. Deadlines (docs/design.md §2.8, RFC 5321 §4.5.3.2): _createParser() wraps the
+//     parser's write() to see every byte the client sends, and checkLimits() (called by
+//     the server's one timer) reads the parser's state (_dataMode, _remainder) and the
+//     connection's (_handlerPending, _nextHandler, _dataStream, _upgrading) to bound a
+//     command line, an AUTH exchange, the data rate and the session. The library's idle
+//     timeout resets on every byte, so it alone cannot stop a trickle.
+//  8. handler_MAIL / handler_RCPT: a parameter the listener does not advertise is
+//     refused with 555 5.5.4 (RFC 5321 §4.1.1.11) before the library sees the command.
+//  9. init(): the socket's own peer address is kept on the session (`peerAddress`), so
+//     that onConnect can tell a proxied client from the proxy (§2.3).
+// And the server: connect() is the library's, building a PosternConnection instead;
+// one interval timer checks every connection's deadlines (SessionLimits).
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type net from 'node:net';
 import smtpServerPackage from 'smtp-server/package.json' with { type: 'json' };
 import { parseMailbox, type Mailbox } from '../policy/address.ts';
+import { unmapIPv4 } from '../net/cidr.ts';
+import type { Decision } from './decision.ts';
+import { DEFAULT_SESSION_LIMITS, SessionClock, type SessionLimits } from './session-limits.ts';
 
 export interface ParsedPath {
   address: string;
@@ -44,6 +58,19 @@ export interface ConnectionPolicy {
   /** A PROXY header arrived from a peer that is not a trusted proxy; `code text` is the refusal about to be sent. */
   onUntrustedProxy?(conn: PosternConnection, code: number, text: string): void;
 }
+
+/** What the server adds to the library's options: connection-level limits and where their refusals go. */
+export interface ConnectionLimits {
+  limits: SessionLimits;
+  /**
+   * A refusal the connection makes itself (a deadline, an unsupported parameter): record it
+   * as an event (and mark the reply as answered); the connection then sends `code text`.
+   */
+  onRefusal?(conn: PosternConnection, d: Decision): void;
+}
+
+/** How often every connection's deadlines are checked. */
+export const LIMITS_TICK_MS = 250;
 
 /** The version of smtp-server this adapter was written against. */
 export const SMTP_SERVER_VERSION = '3.21.6';
@@ -79,11 +106,59 @@ export class PosternConnection extends SMTPConnection {
   /** The verb of the last command received (for events about replies the library makes). */
   lastCommand = '';
 
+  /** Deadlines of this connection (7.); created lazily: _createParser runs inside the library's constructor. */
+  private clockState: SessionClock | null = null;
+  /** A limit refused this connection: nothing more is checked. */
+  private limited = false;
+
   private get policy(): ConnectionPolicy {
     return (this._server as unknown as PosternServer).policy;
   }
 
+  private get extras(): ConnectionLimits {
+    return (this._server as unknown as PosternServer).extras;
+  }
+
+  private get clock(): SessionClock {
+    this.clockState ??= new SessionClock(this.extras.limits, Date.now());
+    return this.clockState;
+  }
+
+  // 7.
+  override _createParser(): ReturnType<SMTPConnection['_createParser']> {
+    const parser = super._createParser();
+    const write = parser.write;
+    parser.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      if (chunk?.length) this.clock.bytes(chunk.length, parser._dataMode, Date.now());
+      return (write as (...a: unknown[]) => boolean).call(parser, chunk, ...rest);
+    }) as typeof parser.write;
+    return parser;
+  }
+
+  /** Called by the server's timer: refuses the connection when one of its deadlines passed. */
+  checkLimits(now = Date.now()): void {
+    if (this.limited || this._closing || this._closed || !this._ready) return;
+    const parser = this._parser;
+    const breach = this.clock.check(now, {
+      busy: this._handlerPending || this._upgrading || Boolean(this._dataStream && parser && !parser._dataMode),
+      dataMode: Boolean(parser && parser._dataMode),
+      // the parser waits for the message stream to drain: we are slow, not the client
+      backpressure: Boolean(parser && parser._dataMode && parser.writableLength > 0),
+      partialLine: Boolean(parser && !parser._dataMode && parser._remainder),
+      inAuth: Boolean(this._nextHandler),
+    });
+    if (breach) this.refuse({ ...breach, rule: 'session limits', code: 421 });
+  }
+
+  /** Records `d` (through the server's onRefusal) and sends its reply; a 421 closes. */
+  refuse(d: Decision): void {
+    if (d.code === 421) this.limited = true;
+    this.extras.onRefusal?.(this, d);
+    this.send(d.code, d.text);
+  }
+
   override _onCommand(command: Buffer, callback?: () => void): void {
+    this.clock.lineDone();
     // Only known verbs are kept: any other line (an AUTH continuation, a base64 password
     // sent after a refused AUTH) may be a credential.
     if (!this._nextHandler) {
@@ -93,8 +168,9 @@ export class PosternConnection extends SMTPConnection {
     super._onCommand(command, callback);
   }
 
-  // 1.
+  // 1. (and 9.)
   override init(): void {
+    (this.session as PeerSession).peerAddress = unmapIPv4(this._socket.remoteAddress ?? '');
     if (!this.policy.isTrusted(this.remoteAddress)) return super.init();
     this._setListeners(() => {
       const max = this._server.options.maxClients;
@@ -140,6 +216,33 @@ export class PosternConnection extends SMTPConnection {
     return parseAddressCommand(rawName, String(rawCommand ?? '')) as never;
   }
 
+  // 8.
+  override handler_MAIL(command: Buffer, callback: () => void): void {
+    if (this.refuseParameters('MAIL FROM', command, callback)) return;
+    super.handler_MAIL(command, callback);
+  }
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    if (this.refuseParameters('RCPT TO', command, callback)) return;
+    super.handler_RCPT(command, callback);
+  }
+  private refuseParameters(name: 'MAIL FROM' | 'RCPT TO', command: Buffer, callback: () => void): boolean {
+    const parsed = parseAddressCommand(name, String(command ?? ''));
+    if (!parsed || !parsed.args) return false; // the library answers a syntax error
+    const bad = unsupportedParameters(name, parsed.args, this._server.options);
+    if (!bad.length) return false;
+    const mail = name === 'MAIL FROM';
+    this.refuse({
+      stage: mail ? 'mail' : 'rcpt',
+      rule: 'smtp parameters',
+      reason: `unsupported ${name.split(' ')[0]} parameter ${bad.join(', ')}`.slice(0, 200),
+      ...(mail ? { from: parsed.address } : { to: parsed.address }),
+      code: 555,
+      text: '5.5.4 Unsupported parameter',
+    });
+    callback();
+    return true;
+  }
+
   // 5.
   handler_PROXY(_command: Buffer, callback: () => void): void {
     const text = '4.7.0 PROXY protocol is accepted only from trusted proxies';
@@ -147,6 +250,32 @@ export class PosternConnection extends SMTPConnection {
     this.send(421, text);
     callback();
   }
+}
+
+/** The session field set by init() (9.): the address the socket really comes from. */
+export interface PeerSession {
+  peerAddress?: string;
+}
+
+/**
+ * The parameters a command may carry: exactly the extensions the library advertises in
+ * EHLO (its handler_EHLO) and checks (its _validateMailParams and handler_RCPT):
+ * SIZE, 8BITMIME (BODY), SMTPUTF8, AUTH (RFC 4954 §5), REQUIRETLS (RFC 8689, unless
+ * hidden), and DSN's RET/ENVID and NOTIFY/ORCPT (RFC 3461, unless hideDSN).
+ */
+export function unsupportedParameters(name: 'MAIL FROM' | 'RCPT TO', args: Record<string, unknown>, options: SMTPServerOptions): string[] {
+  const o = options as SMTPServerOptions & { hideDSN?: boolean; hideREQUIRETLS?: boolean; hideSMTPUTF8?: boolean; hide8BITMIME?: boolean };
+  const allowed = new Set<string>();
+  if (name === 'MAIL FROM') {
+    allowed.add('SIZE').add('AUTH');
+    if (!o.hide8BITMIME) allowed.add('BODY');
+    if (!o.hideSMTPUTF8) allowed.add('SMTPUTF8');
+    if (!o.hideREQUIRETLS) allowed.add('REQUIRETLS');
+    if (!o.hideDSN) allowed.add('RET').add('ENVID');
+  } else if (!o.hideDSN) {
+    allowed.add('NOTIFY').add('ORCPT');
+  }
+  return Object.keys(args).filter((k) => !allowed.has(k));
 }
 
 /**
@@ -199,11 +328,25 @@ export function parseAddressCommand(rawName: string, command: string): ParsedPat
 /** SMTPServer that builds PosternConnections and knows the gateway's policy. */
 export class PosternServer extends SMTPServer {
   policy: ConnectionPolicy;
+  extras: ConnectionLimits;
+  private readonly limitsTimer: NodeJS.Timeout;
 
-  constructor(options: SMTPServerOptions, policy: ConnectionPolicy) {
+  constructor(options: SMTPServerOptions, policy: ConnectionPolicy, extras: ConnectionLimits = { limits: DEFAULT_SESSION_LIMITS }) {
     assertLibraryVersion();
     super(options);
     this.policy = policy;
+    this.extras = extras;
+    // One timer for every connection of this server (7.).
+    this.limitsTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) (c as PosternConnection).checkLimits(now);
+    }, LIMITS_TICK_MS);
+    this.limitsTimer.unref();
+  }
+
+  override close(callback?: () => void): void {
+    clearInterval(this.limitsTimer);
+    super.close(callback);
   }
 
   override connect(socket: net.Socket, socketOptions: ConstructorParameters<typeof SMTPConnection>[2]): void {
@@ -224,6 +367,8 @@ export interface PosternHooks {
   onRcptTo(address: ParsedPath, session: never, cb: (err?: Error | null) => void): void;
   onData?: SMTPServerOptions['onData'];
   onClose: NonNullable<SMTPServerOptions['onClose']>;
+  /** Records a refusal the connection makes itself (ConnectionLimits.onRefusal). */
+  onRefusal?(conn: PosternConnection, d: Decision): void;
 }
 
 /**

@@ -14,10 +14,10 @@ import { checkMailFrom, checkRcpt, type ClientFacts, type Verdict } from '../pol
 import { checkFromHeader } from '../policy/from-header.ts';
 import { authenticate } from '../auth/authenticator.ts';
 import type { BanList } from '../auth/bans.ts';
-import { clientKey } from '../net/cidr.ts';
+import { clientKey, networkKey, NetworkSet } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
 import { subjectOfChunks } from '../mail/subject.ts';
-import { LIBRARY_OK, type ParsedPath, type PosternConnection } from './connection.ts';
+import { LIBRARY_OK, type ParsedPath, type PeerSession, type PosternConnection } from './connection.ts';
 import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
 import { insufficientStorage, type DiskReading } from '../disk/gauge.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
@@ -33,7 +33,10 @@ export interface HookContext {
   bans: BanList;
   spf: MailFromCheck | null;
   onMessageQueued?(queueId: string, remote: boolean): void;
-  /** Open connections per client (IPv4 address or IPv6 /64), across listeners. */
+  /**
+   * Open connections per client (IPv4 address or IPv6 /64), across listeners; also
+   * per network (`net:<IPv4 /24 or IPv6 /48>`) and per budget (`pool:mx`, `pool:submission`).
+   */
   perClient: Map<string, number>;
   isTrustedProxy(ip: string): boolean;
   checkTls?(): Promise<void>;
@@ -49,6 +52,10 @@ export interface SessionState {
   answered: boolean;
   /** Counted in HookContext.perClient (released on close). */
   counted: boolean;
+  /** The keys of HookContext.perClient this session holds a slot in (docs/design.md §2.8). */
+  slots?: string[];
+  /** 550 5.1.1 answers so far in this session (directory harvest, §2.1). */
+  unknownRcpts?: number;
 }
 
 export type PSession = SMTPServerSession & { p?: SessionState; user?: { account: string } };
@@ -59,6 +66,9 @@ interface MailFacts extends ClientFacts {
 }
 
 type PParsed = ParsedPath & { facts?: MailFacts; verdict?: Verdict };
+
+/** "This computer": a client a trusted proxy names here is refused (docs/design.md §2.3). */
+const LOOPBACK = new NetworkSet(['127.0.0.0/8', '::1/128']);
 
 /** Postfix's hopcount_limit: more Received headers than this is a loop. */
 export const MAX_HOPS = 50;
@@ -143,6 +153,13 @@ export class SmtpHooks {
     if (session.p) session.p.answered = true;
   }
 
+  /** A refusal the connection makes itself (deadlines, unsupported parameters: §2.8, §2.9). */
+  onRefusal = (conn: PosternConnection, d: Decision): void => {
+    const session = conn.session as PSession;
+    this.record(session, d);
+    if (session.p) session.p.answered = true;
+  };
+
   // ---- hooks ---------------------------------------------------------------
 
   onConnect = (session: PSession, cb: Done): void => {
@@ -164,13 +181,49 @@ export class SmtpHooks {
     if (this.ctx.isTrustedProxy(ip)) {
       return { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header without a client address', code: 421, text: '4.7.0 The PROXY header named no client address' };
     }
-    const key = clientKey(ip);
-    const open = this.ctx.perClient.get(key) ?? 0;
-    const limit = this.ctx.config().limits.maxConnectionsPerClient;
-    if (open >= limit && !this.ctx.networks.isInternal(ip)) {
-      return { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${key}`, code: 421, text: `4.7.0 Too many connections from ${ip}; try again later` };
+    // A proxied client on loopback would be "this computer" (internal); no Internet client
+    // is, so the header is refused (§2.3).
+    const peer = (session as PeerSession).peerAddress ?? ip;
+    if (peer !== ip && this.ctx.isTrustedProxy(peer) && LOOPBACK.has(ip)) {
+      return { stage: 'connect', rule: 'trusted proxies', reason: `PROXY header from ${peer} names a loopback client`, verdict: 'reject', code: 421, text: '4.7.0 The PROXY header named a loopback address' };
     }
-    this.ctx.perClient.set(key, open + 1);
+    return this.takeSlots(session, ip);
+  }
+
+  /**
+   * Slots (§2.8): a budget per listener kind (mx; submission and submissions together),
+   * whose last `reservedInternalSlots` only internal clients may take; and, internal
+   * networks exempt, a bound per client key (IPv4 address, IPv6 /64) and per network
+   * (IPv4 /24, IPv6 /48). Null when the session holds its slots (released on close).
+   */
+  private takeSlots(session: PSession, ip: string): Decision | null {
+    const limits = this.ctx.config().limits;
+    const counts = this.ctx.perClient;
+    const internal = this.ctx.networks.isInternal(ip);
+    const pool = this.listener.mode === 'mx' ? 'mx' : 'submission';
+    const budget = pool === 'mx' ? limits.maxClients : limits.maxSubmissionClients;
+    const poolKey = `pool:${pool}`;
+    const inPool = counts.get(poolKey) ?? 0;
+    const forInternet = Math.max(0, budget - limits.reservedInternalSlots);
+    if (inPool >= budget || (!internal && inPool >= forInternet)) {
+      const reason = `${inPool} of ${budget} ${pool} slots taken${internal ? '' : ` (${budget - forInternet} kept for internal networks)`}`;
+      return { stage: 'connect', rule: 'connection slots', reason, code: 421, text: '4.7.0 Too many connected clients, try again in a moment' };
+    }
+    const key = clientKey(ip);
+    const net = `net:${networkKey(ip)}`;
+    if (!internal) {
+      const open = counts.get(key) ?? 0;
+      if (open >= limits.maxConnectionsPerClient) {
+        return { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${key}`, code: 421, text: `4.7.0 Too many connections from ${ip}; try again later` };
+      }
+      const inNet = counts.get(net) ?? 0;
+      if (inNet >= limits.maxConnectionsPerNetwork) {
+        return { stage: 'connect', rule: 'client limits', reason: `${inNet} connections already open from ${net.slice(4)}`, code: 421, text: `4.7.0 Too many connections from ${net.slice(4)}; try again later` };
+      }
+    }
+    const slots = internal ? [poolKey, key] : [poolKey, key, net];
+    for (const k of slots) counts.set(k, (counts.get(k) ?? 0) + 1);
+    session.p!.slots = slots;
     session.p!.counted = true;
     return null;
   }
@@ -281,8 +334,25 @@ export class SmtpHooks {
     const v = checkRcpt(address.mailbox!, facts, this.ctx.directory());
     if (v.accept) address.verdict = v;
     const reply = v.accept ? LIBRARY_OK.rcpt : { code: v.code, text: v.text };
-    this.answer(session, { stage: 'rcpt', rule: v.rule, reason: v.reason, from: mailFrom ? mailFrom.address : undefined, to: address.address, user: facts.user ?? undefined, ...reply }, cb);
+    const d: Decision = { stage: 'rcpt', rule: v.rule, reason: v.reason, from: mailFrom ? mailFrom.address : undefined, to: address.address, user: facts.user ?? undefined, ...reply };
+    this.answer(session, this.harvestCut(session, d) ?? d, cb);
   };
+
+  /**
+   * Directory harvest (§2.1): after `maxUnknownRecipients` answers of 550 5.1.1 in one
+   * session (RSET and new transactions included), the next unknown recipient ends it.
+   */
+  private harvestCut(session: PSession, d: Decision): Decision | null {
+    const st = session.p;
+    if (!st || d.code !== 550 || d.reason !== 'unknown local user') return null;
+    const max = this.ctx.config().limits.maxUnknownRecipients;
+    const seen = st.unknownRcpts ?? 0;
+    if (seen < max) {
+      st.unknownRcpts = seen + 1;
+      return null;
+    }
+    return { ...d, rule: 'directory harvest', reason: `${seen} unknown recipients in this session, limit ${max}`, code: 421, text: '4.7.0 Too many unknown recipients' };
+  }
 
   onData = (stream: SMTPServerDataStream, session: PSession, cb: (err?: Error | null, message?: string) => void): void => {
     const cfg = this.ctx.config();
@@ -324,8 +394,7 @@ export class SmtpHooks {
       const local: LocalRecipient[] = [];
       const remote: string[] = [];
       for (const r of rcpts) {
-        // A shared address delivers a copy to each of its accounts (docs/design.md §8.2).
-        if (r.verdict?.accept && r.verdict.account) for (const account of r.verdict.accounts ?? [r.verdict.account]) local.push({ account, address: r.address });
+        if (r.verdict?.accept && r.verdict.account) local.push({ account: r.verdict.account, address: r.address });
         else remote.push(r.address);
       }
       const internet = !facts.internal && !facts.user;
@@ -382,9 +451,10 @@ export class SmtpHooks {
   onClose = (session: PSession): void => {
     if (!session.p?.counted) return;
     session.p.counted = false;
-    const key = clientKey(session.remoteAddress);
-    const n = (this.ctx.perClient.get(key) ?? 1) - 1;
-    if (n > 0) this.ctx.perClient.set(key, n);
-    else this.ctx.perClient.delete(key);
+    for (const key of session.p.slots ?? [clientKey(session.remoteAddress)]) {
+      const n = (this.ctx.perClient.get(key) ?? 1) - 1;
+      if (n > 0) this.ctx.perClient.set(key, n);
+      else this.ctx.perClient.delete(key);
+    }
   };
 }

@@ -65,7 +65,9 @@ export function createServer(spec: ServerSpec): PosternServer {
     ...(tls ? { key: tls.key, cert: tls.cert, ...TLS_OPTIONS } : {}),
     size: cfg.limits.maxMessageBytes,
     rejectOversized: true,
-    maxClients: cfg.limits.maxClients,
+    // Slots are counted per budget by SmtpHooks.onConnect (docs/design.md §2.8); the
+    // library's per-server count is only a backstop (twice the listener's budget).
+    maxClients: 2 * (l.mode === 'mx' ? cfg.limits.maxClients : cfg.limits.maxSubmissionClients),
     maxRecipients: cfg.limits.maxRecipients,
     socketTimeout: (spec.relayProbeOnly ? 30 : cfg.limits.idleTimeoutSeconds) * 1000,
     closeTimeout: spec.relayProbeOnly ? 1000 : 5000,
@@ -79,7 +81,11 @@ export function createServer(spec: ServerSpec): PosternServer {
     ...(spec.relayProbeOnly ? { disabledCommands: ['STARTTLS', 'AUTH', 'DATA'] } : {}),
     ...hookOptions(spec.hooks),
   };
-  return new PosternServer(options, spec.policy);
+  const { commandSeconds, sessionSeconds, minDataRate, dataRateWindowSeconds } = cfg.limits;
+  return new PosternServer(options, spec.policy, {
+    limits: { commandSeconds, sessionSeconds, minDataRate, dataRateWindowSeconds },
+    onRefusal: spec.hooks.onRefusal,
+  });
 }
 
 /** Listens; resolves with the listener's status (never rejects: a port that fails is a status). */

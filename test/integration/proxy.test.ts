@@ -33,10 +33,15 @@ test('through the trusted proxy, the PROXY source address is the client', async 
   assert.ok(t.events().some((e) => e.client === '198.51.100.8' && e.stage === 'rcpt' && e.code === 554));
   // …and claiming an internal address through the tunnel makes it internal: the
   // proxy is trusted to tell the truth, which is why it must be listed explicitly.
-  const lan = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'PROXY TCP4 127.0.0.1 203.0.113.1 51001 25\r\n' });
-  await lan.cmd('EHLO pc.lan');
-  assert.equal((await transaction(lan, 'x@example.org', ['y@example.net'])).rcpts[0].code, 250);
-  await lan.quit();
+  t.gw.setNetwork('10.9.0.0/16', true);
+  try {
+    const lan = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: 'PROXY TCP4 10.9.0.5 203.0.113.1 51001 25\r\n' });
+    await lan.cmd('EHLO pc.lan');
+    assert.equal((await transaction(lan, 'x@example.org', ['y@example.net'])).rcpts[0].code, 250);
+    await lan.quit();
+  } finally {
+    t.gw.removeNetwork('10.9.0.0/16');
+  }
 });
 
 test('a trusted proxy that does not send the header is cut off', async () => {
@@ -140,4 +145,16 @@ test("this host's networks are offered, disabled until the user enables one; the
   } finally {
     t.gw.removeNetwork('192.168.1.0/24');
   }
+});
+
+test('a trusted proxy that names a loopback client is refused: no one behind a tunnel is "this computer"', async () => {
+  for (const client of ['TCP4 127.0.0.1 203.0.113.1', 'TCP4 127.3.2.1 203.0.113.1', 'TCP6 ::1 2001:db8::1']) {
+    const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: `PROXY ${client} 51001 25\r\n` });
+    assert.equal(c.greeting.code, 421, client);
+    assert.match(c.greeting.text, /^4\.7\.0 The PROXY header named a loopback address/);
+    c.destroy();
+  }
+  const ev = t.events().filter((e) => e.rule === 'trusted proxies' && /loopback client/.test(e.reason ?? ''));
+  assert.equal(ev.length, 3);
+  assert.equal(ev[0].client, '127.0.0.1');
 });
