@@ -15,6 +15,8 @@ import type { Directory } from './policy/directory.ts';
 import type { Networks, NetworkView } from './net/networks.ts';
 import { MessageStore } from './spool/store.ts';
 import { BanList } from './auth/bans.ts';
+import { AuthThrottle } from './auth/throttle.ts';
+import { SCRYPT_COST } from './auth/builtin.ts';
 import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import type { PosternServer } from './smtp/connection.ts';
 import { closeServer, createServer, listen, type ListenerStatus } from './smtp/listeners.ts';
@@ -119,6 +121,8 @@ export class Gateway {
   readonly bus: EventBus;
   readonly store: MessageStore;
   readonly bans: BanList;
+  /** Per-account delay and the bound on password checks at once (docs/design.md §2.4). */
+  readonly throttle = new AuthThrottle();
   readonly dataDir: string;
   readonly outbound: OutboundQueue;
   readonly dkim: DkimKeys;
@@ -150,6 +154,9 @@ export class Gateway {
     const first = opts.store.load();
     this.bans = new BanList(this.dataDir, first.auth.maxFailures, first.auth.banSeconds);
     this.live = new LiveConfig({ store: opts.store, bus: this.bus, spool: this.store, bans: this.bans, spfFactory: opts.spfFactory, changed: () => this.emitState(), trustChanged: () => this.relayCheckSoon() });
+    this.bans.configure(first.auth.maxFailures, first.auth.banSeconds, first.auth.maxNetworkFailures);
+    // Per-network bans spare the family's own networks and addresses a family member logged in from.
+    this.bans.exempt = (ip) => this.live.networks.isInternal(ip) || this.throttle.isGoodAddress(ip);
     this.dkim = new DkimKeys(this.dataDir);
     this.disk = new DiskGauge({
       dir: this.dataDir,
@@ -209,6 +216,8 @@ export class Gateway {
       bus: this.bus,
       store: this.store,
       bans: this.bans,
+      throttle: this.throttle,
+      upgradePasswordHash: (account, stale, fresh) => this.upgradePasswordHash(account, stale, fresh),
       // a getter: the SPF check is rebuilt when the config changes
       get spf() {
         return live.spf;
@@ -221,6 +230,23 @@ export class Gateway {
       perClient: this.perClient,
       isTrustedProxy: (ip) => live.isTrustedProxy(ip),
     };
+  }
+
+  /**
+   * After a successful login with a hash of a lower cost (docs/design.md §2.4): one config
+   * update that replaces the account's passwordHash only if it is still the old one (a
+   * password changed meanwhile wins).
+   */
+  private upgradePasswordHash(account: string, stale: string, fresh: string): void {
+    if (this.live.config.accounts.find((a) => a.name === account)?.passwordHash !== stale) return;
+    try {
+      this.live.update((raw) => {
+        const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; passwordHash?: string }[]) : []).find((x) => x.name === account);
+        if (a && a.passwordHash === stale) a.passwordHash = fresh;
+      }, `password hash of account ${account} upgraded to scrypt N=${SCRYPT_COST.N}`);
+    } catch (e) {
+      this.system(`password hash of account ${account} could not be upgraded: ${(e as Error).message}`, 'reject', 'config');
+    }
   }
 
   private system(text: string, verdict: EventVerdict, rule: Rule): void {

@@ -212,7 +212,7 @@ export class LiveConfig {
     this.networks.replace(cfg.internalNetworks);
     this.proxySet = new NetworkSet(cfg.trustedProxies);
     this.proxyList.splice(0, this.proxyList.length, ...cfg.trustedProxies);
-    this.o.bans.configure(cfg.auth.maxFailures, cfg.auth.banSeconds);
+    this.o.bans.configure(cfg.auth.maxFailures, cfg.auth.banSeconds, cfg.auth.maxNetworkFailures);
     this.spfCheck = this.o.spfFactory ? this.o.spfFactory(cfg) : null;
     this.dnsClient = dnsClientFor(cfg);
     for (const a of cfg.accounts) this.o.spool.ensureMaildir(a.name);

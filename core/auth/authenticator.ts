@@ -3,11 +3,11 @@
 // toward a ban.
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../policy/directory.ts';
-import { verifyPassword } from './builtin.ts';
+import { needsRehash, verifyPassword } from './builtin.ts';
 import { saslauthdVerify } from './saslauthd.ts';
 
 export type AuthOutcome =
-  | { ok: true; account: string }
+  | { ok: true; account: string; staleHash?: string }
   | { ok: false; temporary: false; reason: string }
   | { ok: false; temporary: true; reason: string };
 
@@ -26,5 +26,6 @@ export async function authenticate(login: string, password: string, cfg: Config,
   const good = await verifyPassword(password, account?.passwordHash);
   if (!account) return { ok: false, temporary: false, reason: 'unknown login' };
   if (!good) return { ok: false, temporary: false, reason: account.passwordHash ? 'wrong password' : 'account has no password' };
-  return { ok: true, account: account.name };
+  // A hash of a lower cost than today's (docs/design.md §2.4): the caller rewrites it.
+  return needsRehash(account.passwordHash) ? { ok: true, account: account.name, staleHash: account.passwordHash } : { ok: true, account: account.name };
 }

@@ -1,14 +1,29 @@
 // Brute-force protection (docs/design.md §2.4): per client IP, `maxFailures` failed AUTHs
-// within 15 minutes ban the IP for `banSeconds`. Bans are saved to
-// <data>/auth-bans.json so that a restart does not forgive an attacker.
+// within 15 minutes ban the IP for `banSeconds`; per network (IPv4 /24, IPv6 /48),
+// `maxNetworkFailures` failed AUTHs from any of its addresses ban the network — so that
+// guessing from many addresses of one network is bounded too. Internal networks and
+// addresses a family member logged in from (the `exempt` predicate) are neither counted
+// nor refused per network. Bans are saved to <data>/auth-bans.json so that a restart
+// does not forgive an attacker.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { clientKey } from '../net/cidr.ts';
+import { clientKey, parseCidr, unmapIPv4 } from '../net/cidr.ts';
+
+/** The network a per-network ban counts: the IPv4 /24 or the IPv6 /48 (one site), e.g. `192.0.2.0/24`. */
+export function guessNetwork(ip: string): string {
+  const addr = unmapIPv4(ip);
+  try {
+    return parseCidr(net.isIPv6(addr) ? `${addr}/48` : `${addr}/24`).cidr;
+  } catch {
+    return addr;
+  }
+}
 
 export const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 
 export interface Ban {
-  /** An IPv4 address or an IPv6 /64. */
+  /** An IPv4 address or an IPv6 /64; for a network ban the IPv4 /24 or IPv6 /48 (`192.0.2.0/24`). */
   ip: string;
   until: number;
   failures: number;
@@ -20,7 +35,10 @@ export class BanList {
   private readonly file: string | null;
   private maxFailures: number;
   private banSeconds: number;
+  private maxNetworkFailures = 20;
   private readonly now: () => number;
+  /** Clients that per-network counting and bans leave alone (internal networks, known-good addresses). */
+  exempt: (ip: string) => boolean = () => false;
 
   constructor(dataDir: string | null, maxFailures: number, banSeconds: number, now: () => number = Date.now) {
     this.maxFailures = maxFailures;
@@ -30,9 +48,10 @@ export class BanList {
     this.load();
   }
 
-  configure(maxFailures: number, banSeconds: number): void {
+  configure(maxFailures: number, banSeconds: number, maxNetworkFailures: number = this.maxNetworkFailures): void {
     this.maxFailures = maxFailures;
     this.banSeconds = banSeconds;
+    this.maxNetworkFailures = maxNetworkFailures;
   }
 
   private load(): void {
@@ -63,7 +82,10 @@ export class BanList {
 
   /** The active ban for an IP, or null (an expired ban is lifted and reported once via `expired`). */
   banned(ip: string): Ban | null {
-    const key = clientKey(ip);
+    return this.active(clientKey(ip)) ?? (this.bans.size && !this.exempt(ip) ? this.active(guessNetwork(ip)) : null);
+  }
+
+  private active(key: string): Ban | null {
     const b = this.bans.get(key);
     if (!b) return null;
     if (b.until > this.now()) return b;
@@ -85,25 +107,45 @@ export class BanList {
     return out;
   }
 
-  /** Records a failure; returns the new ban if this failure triggered one. */
-  fail(ip: string): { count: number; ban: Ban | null } {
-    const key = clientKey(ip);
+  /**
+   * Records a failure; returns the new ban if this failure triggered one — of the
+   * address, or (`network` true) of its /24 or /48 — and the failure counts.
+   */
+  fail(ip: string): { count: number; networkCount: number; ban: Ban | null; network: boolean } {
     const t = this.now();
+    const key = clientKey(ip);
+    const count = this.count(key, t);
+    if (count >= this.maxFailures) return { count, networkCount: 0, ban: this.impose(key, count, t), network: false };
+    if (this.exempt(ip)) return { count, networkCount: 0, ban: null, network: false };
+    const netKey = guessNetwork(ip);
+    const networkCount = this.count(`net ${netKey}`, t);
+    if (networkCount >= this.maxNetworkFailures) {
+      this.failures.delete(`net ${netKey}`);
+      return { count, networkCount, ban: this.impose(netKey, networkCount, t), network: true };
+    }
+    return { count, networkCount, ban: null, network: false };
+  }
+
+  private count(key: string, t: number): number {
     const list = (this.failures.get(key) ?? []).filter((x) => t - x < FAILURE_WINDOW_MS);
     list.push(t);
     this.failures.set(key, list);
-    if (list.length >= this.maxFailures) {
-      const ban = { ip: key, until: t + this.banSeconds * 1000, failures: list.length };
-      this.bans.set(key, ban);
-      this.failures.delete(key);
-      this.save();
-      return { count: list.length, ban };
-    }
-    return { count: list.length, ban: null };
+    // Forget keys whose failures are all old, so that rotating addresses cannot grow memory.
+    if (this.failures.size > 10_000) for (const [k, l] of this.failures) if (!l.some((x) => t - x < FAILURE_WINDOW_MS)) this.failures.delete(k);
+    return list.length;
   }
 
+  private impose(key: string, failures: number, t: number): Ban {
+    const ban = { ip: key, until: t + this.banSeconds * 1000, failures };
+    this.bans.set(key, ban);
+    this.failures.delete(key);
+    this.save();
+    return ban;
+  }
+
+  /** Lifts the ban of an address (its IPv4 address or IPv6 /64) or of a network written as a ban shows it (`192.0.2.0/24`). */
   unban(ip: string): boolean {
-    const ok = this.bans.delete(clientKey(ip));
+    const ok = this.bans.delete(ip.includes('/') ? ip : clientKey(ip));
     if (ok) this.save();
     return ok;
   }

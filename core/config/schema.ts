@@ -48,6 +48,7 @@ export interface Config {
     saslauthd: { socket: string; service: string; realm: string };
     maxFailures: number;
     banSeconds: number;
+    maxNetworkFailures: number;
   };
   listeners: Listener[];
   internalNetworks: InternalNetwork[];
@@ -146,6 +147,8 @@ export const configSchema = {
         },
         maxFailures: { type: 'integer', minimum: 1, default: 5 },
         banSeconds: { type: 'integer', minimum: 1, default: 900 },
+        // Failed logins from one IPv4 /24 or IPv6 /48 within 15 minutes before the network is banned (§2.4).
+        maxNetworkFailures: { type: 'integer', minimum: 1, default: 20 },
       },
     },
     listeners: {

@@ -12,8 +12,11 @@ import type { MessageStore, LocalRecipient } from '../spool/store.ts';
 import { newQueueId } from '../spool/store.ts';
 import { checkMailFrom, checkRcpt, type ClientFacts, type Verdict } from '../policy/relay.ts';
 import { checkFromHeader } from '../policy/from-header.ts';
+import { refuseRenegotiation } from './tls.ts';
 import { authenticate } from '../auth/authenticator.ts';
-import type { BanList } from '../auth/bans.ts';
+import { guessNetwork, type BanList } from '../auth/bans.ts';
+import type { AuthThrottle } from '../auth/throttle.ts';
+import { hashPassword } from '../auth/builtin.ts';
 import { clientKey, networkKey, NetworkSet } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
 import { subjectOfChunks } from '../mail/subject.ts';
@@ -31,6 +34,10 @@ export interface HookContext {
   bus: EventBus;
   store: MessageStore;
   bans: BanList;
+  /** Per-account delay and the global bound on password checks (docs/design.md §2.4). */
+  throttle?: AuthThrottle;
+  /** Rewrites an account's passwordHash `stale` → `fresh` (a stronger cost), if it is still `stale`. */
+  upgradePasswordHash?(account: string, stale: string, fresh: string): void;
   spf: MailFromCheck | null;
   onMessageQueued?(queueId: string, remote: boolean): void;
   /**
@@ -229,6 +236,7 @@ export class SmtpHooks {
   }
 
   onSecure = (socket: { getProtocol?: () => string | null }, session: PSession, cb: Done): void => {
+    refuseRenegotiation(socket); // §2.5: no client-initiated renegotiation
     const proto = socket.getProtocol?.() ?? '';
     const cipher = session.tlsOptions ? session.tlsOptions.name : '';
     // Not a reply: the handshake is over, nothing is sent.
@@ -247,34 +255,66 @@ export class SmtpHooks {
     const ip = session.remoteAddress;
     const login = auth.username ?? '';
     const cfg = this.ctx.config();
-    const refuse = (rule: 'auth' | 'auth ban', reason: string, code: number, text: string, verdict: Decision['verdict']): Decision => ({ stage: 'auth', rule, reason, user: login, code, text, verdict });
-    // A ban applies to connections that were already open too: no more guesses, and no
-    // answer that would tell whether a password is right.
+    const refuse = (rule: 'auth' | 'auth ban' | 'auth throttle', reason: string, code: number, text: string, verdict: Decision['verdict']): Decision => ({ stage: 'auth', rule, reason, user: login, code, text, verdict });
+    // A ban (of the address or of its network) applies to connections that were already
+    // open too: no more guesses, and no answer that would tell whether a password is right.
     if (this.ctx.bans.banned(ip)) return { d: refuse('auth ban', 'banned', 421, REPLY.banned(ip), 'reject') };
     // RFC 4616 proxy authorization ("log in as A, act as B") is not offered.
     if (auth.authzid && auth.authcid && auth.authzid !== auth.authcid) {
       return { d: refuse('auth', 'authorization identity differs from the login', 535, REPLY.badCredentials, 'reject') };
     }
+    const dir = this.ctx.directory();
+    const throttle = this.ctx.throttle;
+    // The account the login names: its failures are answered late (§2.4). An unknown
+    // login is counted under its own name, so that a delay tells nothing about existence.
+    const claimed = (cfg.auth.backend === 'saslauthd' ? dir.account(login) : dir.accountForLogin(login))?.name;
+    const accountKey = claimed ?? `login:${login.toLowerCase().slice(0, 320)}`;
+    const knownGood = this.ctx.networks.isInternal(ip) || (!!claimed && !!throttle?.isKnownGood(claimed, ip));
+    // The global bound: scrypt is CPU- and memory-heavy; over the cap answer at once, unhashed.
+    const leave = throttle ? throttle.enter(knownGood) : () => {};
+    if (!leave) return { d: refuse('auth throttle', `${throttle!.checking} password checks already running`, 454, REPLY.authTempFail, 'defer') };
     // Passwords and AUTH payloads never reach an event: only the login does.
     let r: Awaited<ReturnType<typeof authenticate>>;
     try {
-      r = await authenticate(login, auth.password ?? '', cfg, this.ctx.directory());
+      r = await authenticate(login, auth.password ?? '', cfg, dir);
     } catch (e) {
       return { d: refuse('auth', `backend error: ${(e as Error).message}`, 454, REPLY.authTempFail, 'defer') };
+    } finally {
+      leave();
     }
     if (r.ok) {
+      throttle?.success(r.account, ip);
+      if (r.staleHash) this.upgradeHash(r.account, r.staleHash, auth.password ?? '');
       return { d: { stage: 'auth', rule: 'auth', reason: `${auth.method} as ${login}`, user: r.account, code: LIBRARY_OK.auth.code, text: LIBRARY_OK.auth.text, verdict: 'accept' }, account: r.account };
     }
     if (r.temporary) return { d: refuse('auth', r.reason, 454, REPLY.authTempFail, 'defer') };
-    const { count, ban } = this.ctx.bans.fail(ip);
-    const failed = refuse('auth', `${r.reason} (failure ${count} of ${cfg.auth.maxFailures})`, 535, REPLY.badCredentials, 'reject');
-    if (!ban) return { d: failed };
+    const { count, networkCount, ban, network } = this.ctx.bans.fail(ip);
+    const slow = throttle?.fail(accountKey, knownGood) ?? { delayMs: 0, failures: 0 };
+    const counts = [`failure ${count} of ${cfg.auth.maxFailures}`];
+    if (networkCount) counts.push(`${networkCount} of ${cfg.auth.maxNetworkFailures} from ${guessNetwork(ip)}`);
+    if (slow.delayMs) counts.push(`answered after ${slow.delayMs / 1000} s: ${slow.failures} failed logins for this account within 15 minutes`);
+    const failed = refuse('auth', `${r.reason} (${counts.join('; ')})`, 535, REPLY.badCredentials, 'reject');
+    if (!ban) {
+      if (slow.delayMs) await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
+      return { d: failed };
+    }
     // The failure that triggers the ban is recorded as such, and answered with 421,
     // which closes the session.
+    const who = network ? `network ${ban.ip}` : ip;
     return {
       before: [failed],
-      d: refuse('auth ban', `${ban.failures} failed logins within 15 minutes`, 421, `4.7.0 Too many failed logins from ${ip}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject'),
+      d: refuse('auth ban', `${ban.failures} failed logins from ${network ? `network ${ban.ip}` : 'this address'} within 15 minutes`, 421, `4.7.0 Too many failed logins from ${who}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject'),
     };
+  }
+
+  /** In the background, after a successful login: the account's hash at today's cost (§2.4). */
+  private upgradeHash(account: string, stale: string, password: string): void {
+    const up = this.ctx.upgradePasswordHash;
+    if (!up) return;
+    hashPassword(password).then(
+      (fresh) => up(account, stale, fresh),
+      () => {},
+    );
   }
 
   private facts(session: PSession): ClientFacts {

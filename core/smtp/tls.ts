@@ -24,7 +24,40 @@ export interface TlsMaterial {
   names: string[];
 }
 
-export const TLS_OPTIONS = { minVersion: 'TLSv1.2' as const };
+/**
+ * docs/design.md §2.5: TLS 1.2 or 1.3 only; for TLS 1.2 only ECDHE key exchange with AEAD
+ * ciphers (Mozilla's "intermediate" list without its DHE suites): no static-RSA key
+ * exchange, no CBC. The TLS 1.3 suites are named too, so that the list is the whole truth.
+ * The client's preference order is kept (Mozilla: ChaCha20 for phones without AES hardware).
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export const TLS_OPTIONS = {
+  minVersion: 'TLSv1.2' as const,
+  ciphers: TLS_CIPHERS,
+  ecdhCurve: 'X25519:prime256v1:secp384r1',
+  honorCipherOrder: false,
+};
+
+/**
+ * No client-initiated renegotiation (§2.5): called on every secure socket once its
+ * handshake is over (STARTTLS and implicit TLS alike, from the onSecure hook). A client
+ * that asks anyway gets its connection closed. (TLS 1.3 has no renegotiation at all.)
+ */
+export function refuseRenegotiation(socket: unknown): void {
+  const s = socket as { disableRenegotiation?: () => void };
+  if (typeof s.disableRenegotiation === 'function') s.disableRenegotiation();
+}
 
 /** Ensures a self-signed certificate exists in `<dataDir>/tls`; returns its files. */
 export async function ensureSelfSigned(dataDir: string, hostname: string): Promise<TlsFiles> {
