@@ -14,6 +14,15 @@ export interface Account {
   passwordHash?: string;
 }
 
+/**
+ * An address delivered to several accounts, each getting its own copy (`family@`,
+ * docs/design.md §2.1, §8.2); each of those accounts may also send as it.
+ */
+export interface SharedAddress {
+  address: string;
+  accounts: string[];
+}
+
 export interface InternalNetwork {
   cidr: string;
   label: string;
@@ -43,6 +52,8 @@ export interface Config {
   publicAddress: string | null;
   domains: string[];
   accounts: Account[];
+  /** Addresses delivered to several accounts (docs/design.md §8.2). */
+  sharedAddresses: SharedAddress[];
   auth: {
     backend: 'builtin' | 'saslauthd';
     saslauthd: { socket: string; service: string; realm: string };
@@ -126,6 +137,19 @@ export const configSchema = {
           addresses: { type: 'array', items: { type: 'string', minLength: 3 }, default: [] },
           sendAs: { type: 'array', items: { type: 'string', minLength: 3 } },
           passwordHash: str,
+        },
+      },
+    },
+    sharedAddresses: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['address', 'accounts'],
+        properties: {
+          address: { type: 'string', minLength: 3 },
+          accounts: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
         },
       },
     },

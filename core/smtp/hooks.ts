@@ -434,7 +434,8 @@ export class SmtpHooks {
       const local: LocalRecipient[] = [];
       const remote: string[] = [];
       for (const r of rcpts) {
-        if (r.verdict?.accept && r.verdict.account) local.push({ account: r.verdict.account, address: r.address });
+        // A shared address delivers a copy to each of its accounts (docs/design.md §8.2).
+        if (r.verdict?.accept && r.verdict.account) for (const account of r.verdict.accounts ?? [r.verdict.account]) local.push({ account, address: r.address });
         else remote.push(r.address);
       }
       const internet = !facts.internal && !facts.user;
