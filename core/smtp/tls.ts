@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 
 export interface TlsFiles {
@@ -47,16 +47,25 @@ export const TLS_OPTIONS = {
   ciphers: TLS_CIPHERS,
   ecdhCurve: 'X25519:prime256v1:secp384r1',
   honorCipherOrder: false,
+  // OpenSSL refuses a client's renegotiation with a no_renegotiation alert (§2.5).
+  secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
 };
 
 /**
- * No client-initiated renegotiation (§2.5): called on every secure socket once its
- * handshake is over (STARTTLS and implicit TLS alike, from the onSecure hook). A client
- * that asks anyway gets its connection closed. (TLS 1.3 has no renegotiation at all.)
+ * No client-initiated renegotiation (§2.5), a second layer under SSL_OP_NO_RENEGOTIATION:
+ * called on every secure socket once its handshake is over (STARTTLS and implicit TLS
+ * alike, from the onSecure hook). A client that asks anyway gets its connection closed.
+ * (TLS 1.3 has no renegotiation at all.)
  */
 export function refuseRenegotiation(socket: unknown): void {
-  const s = socket as { disableRenegotiation?: () => void };
-  if (typeof s.disableRenegotiation === 'function') s.disableRenegotiation();
+  const s = socket as { disableRenegotiation?: () => void; on?: (ev: string, fn: (e: NodeJS.ErrnoException) => void) => void; destroy?: () => void };
+  if (typeof s.disableRenegotiation !== 'function') return;
+  s.disableRenegotiation();
+  // Node reports the attempt as an 'error' but leaves an established server socket open
+  // (on the implicit-TLS path nothing else closes it): close it here.
+  s.on?.('error', (e) => {
+    if (e.code === 'ERR_TLS_RENEGOTIATION_DISABLED') s.destroy?.();
+  });
 }
 
 /** Ensures a self-signed certificate exists in `<dataDir>/tls`; returns its files. */
