@@ -1,6 +1,6 @@
 // The dashboard shell: top bar with the pages, the status strip, the current page.
 import { useEffect, useMemo, useState } from 'react';
-import { Ctx, useConnection } from './hooks.ts';
+import { Ctx, useApp, useConnection } from './hooks.ts';
 import type { LiveStore } from './live.ts';
 import { StatusStrip } from './components/StatusStrip.tsx';
 import { Icon } from './components/Icon.tsx';
@@ -12,6 +12,8 @@ import { SpfHelper } from './pages/SpfHelper.tsx';
 import { Accounts } from './pages/Accounts.tsx';
 import { Queue } from './pages/Queue.tsx';
 import { Setup } from './pages/Setup.tsx';
+import { Settings } from './pages/Settings.tsx';
+import { FirstRun } from './pages/FirstRun.tsx';
 
 const PAGES = [
   { id: 'log', title: 'Live log', render: () => <LiveLog /> },
@@ -22,7 +24,22 @@ const PAGES = [
   { id: 'accounts', title: 'Accounts', render: () => <Accounts /> },
   { id: 'queue', title: 'Queue', render: () => <Queue /> },
   { id: 'setup', title: 'Setup', render: () => <Setup /> },
+  { id: 'settings', title: 'Settings', render: () => <Settings /> },
+  // The guided first run (docs/design.md §7.1): not a tab; opened on a fresh install.
+  { id: 'welcome', title: 'First run', render: () => <FirstRun /> },
 ] as const;
+
+/** A fresh install (no domain yet) opening on the log goes to the first run instead. */
+function useFirstRunRedirect(): void {
+  const { client } = useApp();
+  useEffect(() => {
+    const at = location.hash.replace(/^#\/?/, '');
+    if (at !== '' && at !== 'log') return;
+    void client.call('settings').then((r) => {
+      if (r.ok && r.value.firstRun && currentPage() === 'log') location.hash = '#/welcome';
+    });
+  }, [client]);
+}
 
 type PageId = (typeof PAGES)[number]['id'];
 
@@ -53,6 +70,9 @@ export function App({ live }: { live: LiveStore }) {
 function Shell() {
   const page = usePage();
   const connection = useConnection();
+  const [menuOpen, setMenuOpen] = useState(false);
+  useFirstRunRedirect();
+  useEffect(() => setMenuOpen(false), [page]);
   if (connection === 'unauthorized') return <NoAccess reason="invalid" />;
   const current = PAGES.find((p) => p.id === page)!;
   return (
@@ -62,9 +82,13 @@ function Shell() {
         <a className="brand" href="#/log" aria-label="Postern home">
           <Icon name="mail" className="brand-mark" /> Postern
         </a>
-        <nav className="tabs" aria-label="Pages">
-          {PAGES.map((p) => (
-            <a key={p.id} href={`#/${p.id}`} className={p.id === page ? 'tab active' : 'tab'} aria-current={p.id === page ? 'page' : undefined}>
+        {/* Phone width (styles.css "phone layout"): the tabs fold into this menu; the current page's name shows beside it. */}
+        <button type="button" className="menu-button" aria-expanded={menuOpen} aria-controls="page-tabs" onClick={() => setMenuOpen(!menuOpen)}>
+          <span aria-hidden="true">☰</span> <span className="menu-current">{current.title}</span>
+        </button>
+        <nav id="page-tabs" className={menuOpen ? 'tabs open' : 'tabs'} aria-label="Pages">
+          {PAGES.filter((p) => p.id !== 'welcome' || page === 'welcome').map((p) => (
+            <a key={p.id} href={`#/${p.id}`} className={p.id === page ? 'tab active' : 'tab'} aria-current={p.id === page ? 'page' : undefined} onClick={() => setMenuOpen(false)}>
               {p.title}
             </a>
           ))}

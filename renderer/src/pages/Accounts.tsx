@@ -16,6 +16,7 @@ export function Accounts() {
   const [password, setPassword] = useState('');
   const [addError, setAddError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [editing, setEditing] = useState<{ name: string; what: 'password' | 'addresses' } | null>(null);
 
   const remove = async (a: AccountView) => {
     setError(null);
@@ -66,7 +67,7 @@ export function Accounts() {
                   <td className="mono">{a.addresses.join(', ') || <span className="muted">none</span>}</td>
                   <td>{a.hasPassword ? '✓ set' : <span className="muted">{system ? 'the system password (saslauthd)' : 'not set: cannot send from outside'}</span>}</td>
                   <td className="actions">
-                    {confirm === a.name ? (
+                    {editing?.name === a.name ? null : confirm === a.name ? (
                       <>
                         <span>Remove {a.name}? The mailbox stays on disk.</span>
                         <button type="button" className="danger small" onClick={() => void remove(a)}>
@@ -77,10 +78,21 @@ export function Accounts() {
                         </button>
                       </>
                     ) : (
-                      <button type="button" className="secondary small" onClick={() => setConfirm(a.name)} aria-label={`Remove ${a.name}`}>
-                        Remove…
-                      </button>
+                      <>
+                        {!system && (
+                          <button type="button" className="secondary small" onClick={() => setEditing({ name: a.name, what: 'password' })} aria-label={`Set the password of ${a.name}`}>
+                            {a.hasPassword ? 'Reset password…' : 'Set password…'}
+                          </button>
+                        )}
+                        <button type="button" className="secondary small" onClick={() => setEditing({ name: a.name, what: 'addresses' })} aria-label={`Change the addresses of ${a.name}`}>
+                          Addresses…
+                        </button>
+                        <button type="button" className="secondary small" onClick={() => setConfirm(a.name)} aria-label={`Remove ${a.name}`}>
+                          Remove…
+                        </button>
+                      </>
                     )}
+                    {editing?.name === a.name && <AccountEdit account={a} what={editing.what} onDone={(v) => { setEditing(null); if (v) setList(v); }} />}
                   </td>
                 </tr>
               ))}
@@ -110,5 +122,39 @@ export function Accounts() {
         <ErrorLine error={addError} />
       </form>
     </div>
+  );
+}
+
+/** Sets or resets a password, or replaces the addresses, of one account (docs/design.md §7.1 setPassword, setAddresses). */
+function AccountEdit({ account, what, onDone }: { account: AccountView; what: 'password' | 'addresses'; onDone: (list: AccountView[] | null) => void }) {
+  const { client } = useApp();
+  const [value, setValue] = useState(what === 'addresses' ? account.addresses.join(' ') : '');
+  const [error, setError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setSaving(true);
+    setError(null);
+    const r = what === 'password' ? await client.call('setPassword', { name: account.name, password: value }) : await client.call('setAddresses', { name: account.name, addresses: value.split(/[\s,;]+/).filter(Boolean) });
+    setSaving(false);
+    if (!r.ok) return setError(r.error.message);
+    onDone(r.value);
+  };
+  return (
+    <form className="account-edit" onSubmit={(e) => void submit(e)} aria-label={what === 'password' ? `New password for ${account.name}` : `Addresses of ${account.name}`}>
+      <label className="field">
+        <span>{what === 'password' ? `New password for ${account.name} (10 characters or more)` : `Addresses of ${account.name} (separated by spaces)`}</span>
+        <input type={what === 'password' ? 'password' : 'text'} value={value} onChange={(e) => setValue(e.target.value)} autoComplete={what === 'password' ? 'new-password' : 'off'} spellCheck={false} autoFocus />
+      </label>
+      <div className="button-row">
+        <button type="submit" className="primary small" disabled={saving}>
+          {saving ? 'Saving…' : 'Save'}
+        </button>
+        <button type="button" className="secondary small" onClick={() => onDone(null)}>
+          Cancel
+        </button>
+      </div>
+      <ErrorLine error={error} />
+    </form>
   );
 }

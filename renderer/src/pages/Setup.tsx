@@ -5,6 +5,7 @@ import type { CheckStatus } from '../api.ts';
 import { useApp, useLoad, useStatus } from '../hooks.ts';
 import { dateTime, num } from '../format.ts';
 import { ErrorLine, Unavailable } from '../components/Notice.tsx';
+import { DnsRecords } from '../components/DnsRecords.tsx';
 
 const CHECK: Record<CheckStatus, { icon: string; text: string }> = {
   ok: { icon: '✓', text: 'OK' },
@@ -63,6 +64,8 @@ export function Setup() {
           <p className="muted">Checked {dateTime(report.value.ranAt)}</p>
         </>
       )}
+
+      {settings.state === 'ok' && settings.value.domains.length > 0 && <DnsRecords />}
 
       <section className="card" aria-label="Gateway">
         <h2>Gateway</h2>
@@ -128,7 +131,9 @@ export function Setup() {
             <dt>Largest message</dt>
             <dd>{num(Math.round(settings.value.limits.maxMessageBytes / 1048576))} MB</dd>
           </dl>
-          <p className="hint">These are changed in the configuration file.</p>
+          <p className="hint">
+            Change them under <a href="#/settings">Settings</a>.
+          </p>
         </section>
       )}
     </div>
