@@ -11,8 +11,11 @@ import { FilteredView, NO_FILTER, type LogFilter } from './log-filter.ts';
 import { SessionPanel } from './SessionPanel.tsx';
 
 export const ROW_H = 30;
+/** At phone width a row is a card of three lines (styles.css "phone layout"); the size is read once at load. */
+export const CARD_H = 86;
+const PHONE = typeof matchMedia === 'function' && matchMedia('(max-width: 640px)').matches;
 // Stable functions: the virtualiser recomputes its 100,000 positions when they change.
-const rowSize = () => ROW_H;
+const rowSize = () => (PHONE ? CARD_H : ROW_H);
 
 export function VerdictBadge({ verdict }: { verdict: EventVerdict }) {
   return (
