@@ -9,6 +9,7 @@ import { createRuntime } from './runtime.ts';
 import { startDashboard, type Dashboard } from './http/server.ts';
 import { dashboardToken, renewDashboardToken as renewToken } from './http/token.ts';
 import { ApiError } from './api.ts';
+import { startLoopStats } from './loop-stats.ts';
 
 export interface ServeOptions {
   configFile: string;
@@ -40,6 +41,8 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
     out(`  ${'dashboard'.padEnd(12)} ${dashboard.url}  (a new link: the old one no longer works)`);
     return { token: dashboard.token, url: dashboard.url };
   };
+  // Event-loop delay for attack tests (core/loop-stats.ts).
+  if (process.env.POSTERN_LOOP_STATS) startLoopStats(process.env.POSTERN_LOOP_STATS);
   const { gateway, api } = createRuntime(store, opts.dataDir, { renewDashboardToken });
   const status = await gateway.start();
   out(`Postern ${status.state} as ${status.hostname} (config ${opts.configFile}, data ${path.resolve(opts.dataDir)})`);

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type Message } from 'esbuild';
+import { build, type BuildOptions, type Message, type Plugin } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const OUT_DIR = path.join(root, 'dist', 'electron');
@@ -29,6 +29,27 @@ const common: BuildOptions = {
   logLevel: 'silent',
   metafile: true,
   absWorkingDir: root,
+};
+
+/**
+ * core/work/worker-file.ts finds the worker thread's code through import.meta, which
+ * a CJS bundle lacks: in main.cjs it is replaced by this, which reads the worker's own
+ * bundle (postern-worker.cjs, beside main.cjs) and runs it as code — a file inside
+ * app.asar can be read but not started as a worker.
+ */
+const workerFilePlugin: Plugin = {
+  name: 'postern-worker-file',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]core[\\/]work[\\/]worker-file\.ts$/ }, () => ({
+      loader: 'ts',
+      contents: [
+        "import fs from 'node:fs';",
+        "import path from 'node:path';",
+        'export type WorkerSource = { file: string } | { code: string };',
+        "export function workerSource(): WorkerSource { return { code: fs.readFileSync(path.join(__dirname, 'postern-worker.cjs'), 'utf8') }; }",
+      ].join('\n'),
+    }));
+  },
 };
 
 function fatalWarnings(warnings: Message[]): Message[] {
@@ -59,7 +80,9 @@ export function appManifest(rootPkg: Record<string, unknown>): Record<string, un
 export async function buildElectron(outDir = OUT_DIR): Promise<{ file: string; bytes: number }[]> {
   const targets: BuildOptions[] = [
     // Electron 45 runs Node 24 in main.
-    { ...common, entryPoints: ['electron/main.ts'], outfile: path.join(outDir, 'main.cjs'), platform: 'node', target: 'node22' },
+    { ...common, entryPoints: ['electron/main.ts'], outfile: path.join(outDir, 'main.cjs'), platform: 'node', target: 'node22', plugins: [workerFilePlugin] },
+    // The worker thread of core/work/pool.ts (DKIM verification and signing with a deadline).
+    { ...common, entryPoints: ['core/work/worker.ts'], outfile: path.join(outDir, 'postern-worker.cjs'), platform: 'node', target: 'node22' },
     // The sandboxed preload gets a renderer `require` that knows only `electron` and a few shims.
     { ...common, entryPoints: ['electron/preload.ts'], outfile: path.join(outDir, 'preload.cjs'), platform: 'browser', target: 'chrome120' },
   ];

@@ -90,6 +90,9 @@ export interface Config {
     maxMessageBytes: number;
     /** Below this much free space in the data dir, MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). */
     minFreeBytes: number;
+    /** Header section bounds, counted while DATA streams (docs/design.md §2.8). */
+    maxHeaderLines: number;
+    maxHeaderBytes: number;
     maxRecipients: number;
     maxClients: number;
     maxConnectionsPerClient: number;
@@ -289,6 +292,10 @@ export const configSchema = {
         maxMessageBytes: { type: 'integer', minimum: 1024, default: 26214400 },
         // Postfix's queue_minfree (docs/design.md §3.6): 200 MB.
         minFreeBytes: { type: 'integer', minimum: 0, default: 209715200 },
+        // The header section (docs/design.md §2.8): far above real mail, far below what makes
+        // header parsers slow (mailauth joins continuation lines quadratically).
+        maxHeaderLines: { type: 'integer', minimum: 100, maximum: 100000, default: 1000 },
+        maxHeaderBytes: { type: 'integer', minimum: 16384, maximum: 16777216, default: 262144 },
         maxRecipients: { type: 'integer', minimum: 1, default: 100 },
         // Slots (docs/design.md §2.8): mx listeners and submission listeners have budgets of
         // their own; the last reservedInternalSlots of each are for internal networks.

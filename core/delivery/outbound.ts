@@ -21,7 +21,8 @@ import type { MessageStore, OutboundEnvelope, OutboundRecipient } from '../spool
 import type { Courier, RcptOutcome } from './courier.ts';
 import { systemClock, type Cancel, type Clock } from './clock.ts';
 import { buildBounce, enhancedFromReply } from './bounce.ts';
-import { DkimKeys, fromHeaderDomain, signMessage } from '../dkim/keys.ts';
+import { DkimKeys, fromHeaderDomain } from '../dkim/keys.ts';
+import { signInWorker } from '../work/pool.ts';
 
 /** Delay before attempt n+1 after n failed attempts (ms): 1 m, 5 m, 15 m, 30 m, 1 h, 2 h, then every 4 h. */
 export const DEFAULT_RETRY_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
@@ -240,7 +241,8 @@ export class OutboundQueue {
     const domain = (fromDomain && dir.isLocalDomain(fromDomain) ? ours(fromDomain) : null) ?? (envDomain && dir.isLocalDomain(envDomain) ? ours(envDomain) : null);
     if (!domain) return message;
     try {
-      const { header, error } = await signMessage(message, this.o.dkim.get(domain, cfg.dkim.selector));
+      // In a worker thread with a deadline (§2.8): past it, 'timeout', and the message goes unsigned.
+      const { header, error } = await signInWorker(message, this.o.dkim.get(domain, cfg.dkim.selector));
       if (error) throw new Error(error);
       return Buffer.concat([Buffer.from(header), message]);
     } catch (err) {

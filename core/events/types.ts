@@ -29,6 +29,7 @@ export const RULES = [
   'from header',
   'check spf',
   'data',
+  'header limits',
   'smtp protocol',
   'smtp error',
   // after the 250

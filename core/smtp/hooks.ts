@@ -19,12 +19,16 @@ import type { AuthThrottle } from '../auth/throttle.ts';
 import { hashPassword } from '../auth/builtin.ts';
 import { clientKey, networkKey, NetworkSet } from '../net/cidr.ts';
 import { LineEndings, receivedHeader } from './message.ts';
-import { subjectOfChunks } from '../mail/subject.ts';
 import { LIBRARY_OK, type ParsedPath, type PeerSession, type PosternConnection } from './connection.ts';
 import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
-import { insufficientStorage, type DiskReading } from '../disk/gauge.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
-import { messageAuthHeaders, withoutForgedAuthResults } from '../spf/authres.ts';
+import { withoutForgedAuthResults } from '../spf/authres.ts';
+import { HeaderLimits } from './header-limits.ts';
+import { verifyInWorker } from '../work/pool.ts';
+import type { IncomingPart } from '../spool/store.ts';
+import type { Rule } from '../events/types.ts';
+import { subjectOf } from '../mail/subject.ts';
+import { insufficientStorage, type DiskReading } from '../disk/gauge.ts';
 
 /** What the hooks need from the gateway. */
 export interface HookContext {
@@ -401,35 +405,59 @@ export class SmtpHooks {
     const rcpts = session.envelope.rcptTo as PParsed[];
     const queueId = newQueueId();
     const lines = new LineEndings();
-    // The message is held in memory (at most limits.maxMessageBytes): its DKIM and DMARC
-    // results must be known before the trace headers are written in front of it.
-    const chunks: Buffer[] = [];
+    // The header section is counted as it arrives and kept (it is bounded: §2.8,
+    // header-limits.ts); the body goes to a spool file as it arrives, so a connection's
+    // memory does not grow with its message. Both are needed whole before the 250: DKIM
+    // and DMARC results go into the trace headers written in front of the message.
+    const header = new HeaderLimits(cfg.limits);
+    const part = this.ctx.store.incomingPart(queueId);
+    let ended = false;
     const from = mailFrom.address;
     const to = rcpts.map((r) => r.address).join(', ');
-    const decide = (code: number, text: string, reason: string): void => {
-      const d: Decision = { stage: 'data', rule: 'data', reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, subject: subjectOfChunks(chunks), code, text };
+    const decide = (code: number, text: string, reason: string, rule: Rule = 'data'): void => {
+      const d: Decision = { stage: 'data', rule, reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, subject: subjectOf(header.head()), code, text };
       this.answer(session, d, cb, code < 400 ? () => cb(null, text) : undefined);
+    };
+    const refuse = (code: number, text: string, reason: string, rule: Rule = 'data'): void => {
+      void part.discard();
+      decide(code, text, reason, rule);
+    };
+    const take = (chunk: Buffer): void => {
+      const body = header.push(chunk);
+      // The spool file's back-pressure reaches the socket: smtp-server waits for 'drain'.
+      if (body.length && !part.write(body)) {
+        stream.pause();
+        part.onDrain(() => stream.resume());
+      }
     };
 
     stream.on('data', (chunk: Buffer) => {
-      if (stream.sizeExceeded) return; // keep reading, stop keeping
-      chunks.push(lines.push(chunk));
+      if (stream.sizeExceeded || (header.over && header.done)) return; // keep reading, stop keeping
+      take(lines.push(chunk)); // over the header limits: still counted (for the reply), not kept
     });
-    stream.once('error', (e: Error) => decide(451, '4.3.0 Error while receiving the message', `stream error: ${e.message}`));
+    stream.once('error', (e: Error) => refuse(451, '4.3.0 Error while receiving the message', `stream error: ${e.message}`));
+    // The client went away mid-DATA: nothing of it stays.
+    stream.once('close', () => ended || void part.discard());
     stream.on('end', () => {
+      ended = true;
       if (stream.sizeExceeded) {
-        return decide(552, `5.3.4 Message size exceeds the limit of ${cfg.limits.maxMessageBytes} bytes`, `over the size limit of ${cfg.limits.maxMessageBytes} bytes`);
+        return refuse(552, `5.3.4 Message size exceeds the limit of ${cfg.limits.maxMessageBytes} bytes`, `over the size limit of ${cfg.limits.maxMessageBytes} bytes`);
       }
-      chunks.push(lines.end());
+      if (!header.over) take(lines.end());
+      if (header.over) {
+        const r = header.refusal();
+        return refuse(552, r.text, r.reason, 'header limits');
+      }
       if (lines.bare && !facts.internal && !facts.user) {
         // Postfix's smtpd_forbid_bare_newline: from the Internet a bare CR or LF is a
         // protocol violation (and the raw material of SMTP smuggling).
-        return decide(550, '5.5.2 Message contains bare CR or LF line endings: use CRLF', 'bare CR or LF in the message');
+        return refuse(550, '5.5.2 Message contains bare CR or LF line endings: use CRLF', 'bare CR or LF in the message');
       }
-      const hops = countReceived(chunks);
+      let head = header.head();
+      const hops = countReceived([head]);
       if (hops > MAX_HOPS) {
         // RFC 5321 §6.3: a message that has been around this many times is looping.
-        return decide(554, `5.4.6 Too many hops (${hops} Received headers): mail loop`, `${hops} Received headers: mail loop`);
+        return refuse(554, `5.4.6 Too many hops (${hops} Received headers): mail loop`, `${hops} Received headers: mail loop`);
       }
       const local: LocalRecipient[] = [];
       const remote: string[] = [];
@@ -439,14 +467,22 @@ export class SmtpHooks {
         else remote.push(r.address);
       }
       const internet = !facts.internal && !facts.user;
-      let body: Buffer = Buffer.concat(chunks);
-      const fromRefused = this.decideFromHeader(body, facts, { from, to, queueId }); // §2.1 From header
-      if (fromRefused) return this.answer(session, fromRefused, cb);
+      const fromRefused = this.decideFromHeader(head, facts, { from, to, queueId }); // §2.1 From header
+      if (fromRefused) {
+        void part.discard();
+        return this.answer(session, fromRefused, cb);
+      }
       // Authentication-Results claiming to be ours can only be forged (RFC 8601 §5).
-      if (internet) body = withoutForgedAuthResults(body, cfg.hostname);
+      if (internet) head = withoutForgedAuthResults(head, cfg.hostname);
+      // DKIM/DMARC in a worker thread with a deadline (§2.7, §2.8), fed from the spool file.
       const authHeaders: Promise<string> =
-        internet && this.ctx.spf ? messageAuthHeaders(body, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }) : Promise.resolve(facts.spf?.headers ?? '');
-      const commit = (auth: string, authError?: Error) => this.commitMessage(session, { queueId, from, local, remote, body, auth, rcpts, cfg }, authError).then(({ code, text, reason }) => decide(code, text, reason));
+        internet && this.ctx.spf
+          ? part.finish().then((bodyFile) => verifyInWorker({ head, bodyFile }, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }))
+          : Promise.resolve(facts.spf?.headers ?? '');
+      const commit = (auth: string, authError?: Error) =>
+        this.commitMessage(session, { queueId, from, local, remote, head, part, auth, rcpts, cfg }, authError)
+          .finally(() => part.discard())
+          .then(({ code, text, reason }) => decide(code, text, reason));
       authHeaders.then(
         (auth) => commit(auth),
         (e: Error) => commit(facts.spf?.headers ?? '', e),
@@ -457,7 +493,7 @@ export class SmtpHooks {
   /** Prepends the trace headers and commits; the 250 comes only once the message is on disk. */
   private async commitMessage(
     session: PSession,
-    m: { queueId: string; from: string; local: LocalRecipient[]; remote: string[]; body: Buffer; auth: string; rcpts: PParsed[]; cfg: Config },
+    m: { queueId: string; from: string; local: LocalRecipient[]; remote: string[]; head: Buffer; part: IncomingPart; auth: string; rcpts: PParsed[]; cfg: Config },
     authError?: Error,
   ): Promise<{ code: number; text: string; reason: string }> {
     const { queueId, from, local, remote, cfg } = m;
@@ -475,9 +511,10 @@ export class SmtpHooks {
         for: m.rcpts.length === 1 ? m.rcpts[0].address : undefined,
       }),
     );
-    const data = Buffer.concat([Buffer.from(headers.join('')), m.body]);
+    // Trace headers and the header section; the body is copied from its spool file.
+    const data = Buffer.concat([Buffer.from(headers.join('')), m.head]);
     try {
-      await this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data });
+      await this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data, body: m.part });
     } catch (e) {
       return { code: 451, text: '4.3.0 Local error in processing: the message was not stored, try again later', reason: `could not store the message: ${(e as Error).message}` };
     }
@@ -485,7 +522,7 @@ export class SmtpHooks {
     return {
       code: 250,
       text: `2.0.0 OK: queued as ${queueId}`,
-      reason: `${local.length} local, ${remote.length} remote, ${data.length} bytes${authError ? `; DKIM/DMARC not evaluated: ${authError.message}` : ''}`,
+      reason: `${local.length} local, ${remote.length} remote, ${data.length + m.part.bytes} bytes${authError ? `; DKIM/DMARC not evaluated: ${authError.message}` : ''}`,
     };
   }
 

@@ -8,6 +8,8 @@
 // dkimVerify(), then evaluateDmarc() fed with the SPF result we have — and skips
 // ARC and BIMI (BIMI would fetch logos over HTTPS). Strict mode, as for SPF: a body
 // changed in transit is dkim=fail (RFC 8601 §2.7.1), not mailauth's lenient neutral.
+import fs from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
 import { dkimVerify } from 'mailauth';
 import type { DKIMVerifyResult } from 'mailauth';
 import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
@@ -80,7 +82,32 @@ export function firstSignatures(message: Buffer, max = MAX_DKIM_SIGNATURES): { m
   return { message: Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), end < 0 ? Buffer.alloc(0) : message.subarray(end)]), dropped };
 }
 
-export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContext, opts: { resolver?: Resolver } = {}): Promise<string> {
+/**
+ * A message as the DATA path keeps it (docs/design.md §2.8): the header section in
+ * memory (bounded), the body in its spool file (null: no body).
+ */
+export interface SpooledMessage {
+  head: Buffer;
+  bodyFile: string | null;
+}
+
+/** The message to verify, first `max` DKIM signatures only; a spooled body is streamed from its file. */
+function verifyInput(message: Buffer | SpooledMessage): { input: Buffer | Readable; dropped: number } {
+  if (Buffer.isBuffer(message)) {
+    const { message: m, dropped } = firstSignatures(message);
+    return { input: m, dropped };
+  }
+  const { message: head, dropped } = firstSignatures(message.head);
+  if (!message.bodyFile) return { input: head, dropped };
+  const out = new PassThrough();
+  out.write(head);
+  const body = fs.createReadStream(message.bodyFile);
+  body.on('error', (e) => out.destroy(e));
+  body.pipe(out);
+  return { input: out, dropped };
+}
+
+export async function messageAuthHeaders(message: Buffer | SpooledMessage, ctx: MessageAuthContext, opts: { resolver?: Resolver } = {}): Promise<string> {
   const mode = ctx.cfg.spf.header;
   const out: string[] = [];
   if (mode === 'auth' || mode === 'both') {
@@ -100,9 +127,9 @@ export async function messageAuthHeaders(message: Buffer, ctx: MessageAuthContex
   return out.join('');
 }
 
-async function dkimAndDmarc(full: Buffer, ctx: MessageAuthContext, resolver: Resolver): Promise<string[]> {
+async function dkimAndDmarc(full: Buffer | SpooledMessage, ctx: MessageAuthContext, resolver: Resolver): Promise<string[]> {
   const resinfos: string[] = [];
-  const { message, dropped } = firstSignatures(full);
+  const { input: message, dropped } = verifyInput(full);
   {
     let dkim: DKIMVerifyResult | null = null;
     try {

@@ -20,6 +20,37 @@ export async function writeFileDurable(file: string, data: Buffer | string): Pro
   }
 }
 
+/**
+ * Creates `file` (must not exist) with `head` followed by the contents of `rest` (a
+ * spooled body, copied in pieces: memory does not grow with its size), fsynced.
+ */
+export async function writeFileDurableFrom(file: string, head: Buffer, rest: string): Promise<void> {
+  const fh = await fsp.open(file, 'wx', 0o600);
+  try {
+    await fh.writeFile(head);
+    const src = await fsp.open(rest, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(256 * 1024);
+      let pos = head.length;
+      for (;;) {
+        const { bytesRead } = await src.read(buf, 0, buf.length, null);
+        if (!bytesRead) break;
+        let off = 0;
+        while (off < bytesRead) {
+          const { bytesWritten } = await fh.write(buf, off, bytesRead - off, pos);
+          off += bytesWritten;
+          pos += bytesWritten;
+        }
+      }
+    } finally {
+      await src.close();
+    }
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Replaces `file` atomically with `data` (temp file, fsync, rename); the caller syncs the directory. */
 export async function replaceFileDurable(file: string, data: Buffer | string): Promise<void> {
   const tmp = `${file}.tmp`;

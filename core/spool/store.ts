@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DirSyncer, fsyncDirSync, writeFileDurable } from './durable.ts';
+import { DirSyncer, fsyncDirSync, writeFileDurable, writeFileDurableFrom } from './durable.ts';
 
 export interface LocalRecipient {
   account: string;
@@ -44,6 +44,8 @@ export interface CommitInput {
   local: LocalRecipient[];
   remote: string[];
   data: Buffer;
+  /** The rest of the message, after `data`: a body spooled while DATA streamed. */
+  body?: IncomingPart;
 }
 
 export interface CommitResult {
@@ -100,7 +102,9 @@ export class MessageStore {
   /** Puts a message on stable storage for every recipient. Resolve = safe to say 250. */
   async commit(msg: CommitInput): Promise<CommitResult> {
     const incomingFile = path.join(this.incoming, msg.id);
-    await writeFileDurable(incomingFile, msg.data);
+    if (msg.body) await writeFileDurableFrom(incomingFile, msg.data, await msg.body.finish());
+    else await writeFileDurable(incomingFile, msg.data);
+    const size = msg.data.length + (msg.body?.bytes ?? 0);
     const syncs: Promise<void>[] = [];
     const maildirFiles: string[] = [];
     const now = Date.now();
@@ -109,7 +113,7 @@ export class MessageStore {
       if (seen.has(r.account)) continue; // one copy per account, however many of its addresses
       seen.add(r.account);
       this.ensureMaildir(r.account);
-      const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${msg.data.length}`;
+      const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${size}`;
       const target = path.join(this.maildir(r.account), 'new', name);
       await linkOrCopy(incomingFile, target);
       maildirFiles.push(target);
@@ -132,6 +136,16 @@ export class MessageStore {
     // crash before this unlink, recovery removes it.
     await fsp.unlink(incomingFile).catch(() => {});
     return { id: msg.id, maildirFiles };
+  }
+
+  /**
+   * A file for one message's body while DATA streams (`queue/incoming/<id>.part`), so
+   * that a connection's memory does not grow with its message (§2.8). Not durable
+   * itself: commit() copies it, after the trace headers and the header section, into
+   * the incoming file that is fsynced. Recovery at start removes a leftover.
+   */
+  incomingPart(id: string): IncomingPart {
+    return new IncomingPart(path.join(this.incoming, `${id}.part`));
   }
 
   /** Puts one message (a bounce, say) durably into an account's Maildir. */
@@ -169,6 +183,69 @@ export class MessageStore {
       if (f.endsWith('.eml') && !files.has(`${f.slice(0, -4)}.json`)) fs.rmSync(path.join(this.outbound, f), { force: true });
     }
     return { removedIncoming, outbound };
+  }
+}
+
+/**
+ * One message body on its way to the spool: written as it arrives, with back-pressure
+ * (`write` false → wait for `onDrain`), opened on the first write.
+ */
+export class IncomingPart {
+  readonly file: string;
+  /** Bytes written so far. */
+  bytes = 0;
+  private ws: fs.WriteStream | null = null;
+  private error: Error | null = null;
+  private closed: Promise<void> | null = null;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  private stream(): fs.WriteStream {
+    if (!this.ws) {
+      this.ws = fs.createWriteStream(this.file, { flags: 'wx', mode: 0o600, highWaterMark: 64 * 1024 });
+      this.ws.on('error', (e) => (this.error ??= e));
+    }
+    return this.ws;
+  }
+
+  /** False: wait for `onDrain` before writing more. */
+  write(chunk: Buffer): boolean {
+    if (!chunk.length) return true;
+    this.bytes += chunk.length;
+    if (this.error) return true; // finish() reports it
+    return this.stream().write(chunk);
+  }
+
+  onDrain(f: () => void): void {
+    if (!this.ws || this.error) return f();
+    this.ws.once('drain', f);
+  }
+
+  /** Ends the file (not fsynced: it is copied); resolves to its path. */
+  async finish(): Promise<string> {
+    const ws = this.stream();
+    this.closed ??= new Promise<void>((resolve) => {
+      if (ws.closed) return resolve();
+      ws.once('close', () => resolve());
+      ws.end();
+    });
+    await this.closed;
+    if (this.error) throw this.error;
+    return this.file;
+  }
+
+  /** Closes and removes the file; safe to call more than once, and after finish(). */
+  async discard(): Promise<void> {
+    if (this.ws && !this.ws.closed) {
+      const ws = this.ws;
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.destroy();
+      });
+    }
+    if (this.ws) await fsp.unlink(this.file).catch(() => {});
   }
 }
 

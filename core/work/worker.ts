@@ -1,0 +1,41 @@
+// The worker thread's side of core/work/pool.ts (docs/design.md §2.8): DKIM/DMARC
+// verification of a received message and DKIM signing of an outbound one, off the
+// event loop, where the pool's deadline can stop them (Worker.terminate) whatever
+// the message's shape. Built as its own bundle for the desktop app (electron/build.ts).
+import { parentPort } from 'node:worker_threads';
+import type { Config } from '../config/schema.ts';
+import { dnsClientFor, type DnsClient } from '../dns/client.ts';
+import { signMessage, type DkimKey } from '../dkim/keys.ts';
+import { messageAuthHeaders, type MessageAuthContext } from '../spf/authres.ts';
+import type { WorkReply, WorkRequest } from './pool.ts';
+
+// One DNS client (and cache) per DNS setting, for the worker's life.
+const clients = new Map<string, DnsClient>();
+function dnsFor(cfg: Config): DnsClient {
+  const key = JSON.stringify(cfg.dns);
+  let c = clients.get(key);
+  if (!c) {
+    c = dnsClientFor(cfg);
+    clients.set(key, c);
+    if (clients.size > 8) clients.delete(clients.keys().next().value!);
+  }
+  return c;
+}
+
+const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+async function run(req: WorkRequest): Promise<unknown> {
+  if (req.kind === 'verify') {
+    const ctx = req.ctx as MessageAuthContext;
+    return messageAuthHeaders({ head: buf(req.head), bodyFile: req.bodyFile }, ctx, { resolver: dnsFor(ctx.cfg).resolver });
+  }
+  if (req.kind === 'sign') return signMessage(buf(req.message), req.key as DkimKey);
+  throw new Error(`unknown work ${(req as { kind: string }).kind}`);
+}
+
+parentPort!.on('message', (req: WorkRequest) => {
+  run(req).then(
+    (value) => parentPort!.postMessage({ id: req.id, ok: true, value } satisfies WorkReply),
+    (e: Error) => parentPort!.postMessage({ id: req.id, ok: false, error: e?.message ?? String(e) } satisfies WorkReply),
+  );
+});
