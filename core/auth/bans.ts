@@ -126,6 +126,22 @@ export class BanList {
     return { count, networkCount, ban: null, network: false };
   }
 
+  /**
+   * A login attempt refused unchecked because too many password checks were running
+   * (docs/design.md §2.4, rule `auth throttle`): it counts toward its network's failures
+   * (not the address's: a family member at a new place may meet the bound too). Returns
+   * the network ban this attempt triggered, or null.
+   */
+  throttled(ip: string): Ban | null {
+    if (this.exempt(ip)) return null;
+    const t = this.now();
+    const netKey = guessNetwork(ip);
+    const n = this.count(`net ${netKey}`, t);
+    if (n < this.maxNetworkFailures) return null;
+    this.failures.delete(`net ${netKey}`);
+    return this.impose(netKey, n, t);
+  }
+
   private count(key: string, t: number): number {
     const list = (this.failures.get(key) ?? []).filter((x) => t - x < FAILURE_WINDOW_MS);
     list.push(t);

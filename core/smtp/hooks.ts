@@ -276,7 +276,13 @@ export class SmtpHooks {
     const knownGood = this.ctx.networks.isInternal(ip) || (!!claimed && !!throttle?.isKnownGood(claimed, ip));
     // The global bound: scrypt is CPU- and memory-heavy; over the cap answer at once, unhashed.
     const leave = throttle ? throttle.enter(knownGood) : () => {};
-    if (!leave) return { d: refuse('auth throttle', `${throttle!.checking} password checks already running`, 454, REPLY.authTempFail, 'defer') };
+    if (!leave) {
+      const throttled = refuse('auth throttle', `${throttle!.checking} password checks already running`, 454, REPLY.authTempFail, 'defer');
+      // Unchecked attempts count toward the network's bound: a flood from one /24 ends in a ban.
+      const netBan = this.ctx.bans.throttled(ip);
+      if (!netBan) return { d: throttled };
+      return { before: [throttled], d: refuse('auth ban', `${netBan.failures} failed or unchecked logins from network ${netBan.ip} within 15 minutes`, 421, `4.7.0 Too many failed logins from network ${netBan.ip}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject') };
+    }
     // Passwords and AUTH payloads never reach an event: only the login does.
     let r: Awaited<ReturnType<typeof authenticate>>;
     try {

@@ -49,6 +49,15 @@ describe('per-network bans', () => {
   });
 });
 
+test('unchecked attempts (over the global bound) count toward the network, not the address', () => {
+  const bans = new BanList(null, 5, 900, () => 1_000_000);
+  bans.configure(5, 900, 3);
+  assert.equal(bans.throttled('203.0.113.5'), null);
+  assert.equal(bans.throttled('203.0.113.5'), null);
+  assert.equal(bans.throttled('203.0.113.6')?.ip, '203.0.113.0/24');
+  assert.ok(bans.banned('203.0.113.77'));
+});
+
 describe('per-account delay', () => {
   test('grows after the free failures, doubles, is capped; a known-good place gets none', () => {
     const clock = new FakeClock(1_000_000);
