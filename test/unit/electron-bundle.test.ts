@@ -194,7 +194,7 @@ function pngSize(file: string): { w: number; h: number; colorType: number } {
 async function runApp(tmp: string, config: unknown, args: string[], env: NodeJS.ProcessEnv = {}) {
   const appDir = path.join(tmp, 'app');
   const built = await buildElectron(path.join(appDir, 'dist', 'electron'));
-  assert.deepEqual(built.map((b) => path.basename(b.file)).sort(), ['main.cjs', 'preload.cjs']);
+  assert.deepEqual(built.map((b) => path.basename(b.file)).sort(), ['main.cjs', 'postern-worker.cjs', 'preload.cjs']);
   fs.mkdirSync(path.join(appDir, 'dist', 'renderer'), { recursive: true });
   fs.writeFileSync(path.join(appDir, 'dist', 'renderer', 'index.html'), '<!doctype html><title>Postern</title><h1>test page</h1>');
   fs.symlinkSync(path.join(root, 'build'), path.join(appDir, 'build'));
@@ -445,7 +445,7 @@ test('electron-builder packs dist/ into app.asar with no node_modules, tray icon
     const asar = require('@electron/asar') as { listPackage(p: string): string[]; extractFile(p: string, f: string): Buffer };
     const archive = path.join(unpacked, 'resources', 'app.asar');
     const files = asar.listPackage(archive).map((f) => f.replace(/\\/g, '/'));
-    assert.deepEqual(files.filter((f) => !f.startsWith('/renderer')).sort(), ['/electron', '/electron/main.cjs', '/electron/preload.cjs', '/package.json']);
+    assert.deepEqual(files.filter((f) => !f.startsWith('/renderer')).sort(), ['/electron', '/electron/main.cjs', '/electron/postern-worker.cjs', '/electron/preload.cjs', '/package.json']);
     assert.ok(files.includes('/renderer/index.html'));
     assert.ok(!files.some((f) => f.includes('node_modules') || f.endsWith('.map')), files.join('\n'));
     assert.equal((JSON.parse(asar.extractFile(archive, 'package.json').toString()) as { main: string }).main, 'electron/main.cjs');
