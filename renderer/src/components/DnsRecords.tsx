@@ -2,7 +2,7 @@
 // a copy button per value, each checked live: published / not yet / different. Shown in
 // the first run and on the Setup page (the DKIM value stays visible once published).
 // After Mail-in-a-Box's DNS page and mailcow's DNS records table.
-import { useState } from 'react';
+import { Fragment, useState } from 'react';
 import type { DnsRecordRow } from '../api.ts';
 import { useLoad } from '../hooks.ts';
 import { dateTime } from '../format.ts';
@@ -68,7 +68,17 @@ export function DnsRecords({ intro = true }: { intro?: boolean }) {
             {records.value.records.map((r) => (
               <tr key={`${r.type} ${r.name}`} data-testid="dns-record" data-type={r.type} data-state={r.state}>
                 <td className="mono dns-name" data-label="Name">
-                  {r.name}
+                  {/* Lines break after a dot, never inside a label. */}
+                  {r.name.split('.').map((part, i, all) => (
+                    <Fragment key={i}>
+                      {part}
+                      {i < all.length - 1 && (
+                        <>
+                          .<wbr />
+                        </>
+                      )}
+                    </Fragment>
+                  ))}
                 </td>
                 <td className="mono" data-label="Type">
                   {r.type}

@@ -49,7 +49,7 @@ export function Accounts() {
         (list.value.length === 0 ? (
           <p className="empty-card">No accounts yet. Add the first one below.</p>
         ) : (
-          <table className="table" aria-label="Accounts">
+          <table className="table accounts-table" aria-label="Accounts">
             <thead>
               <tr>
                 <th scope="col">Name</th>
