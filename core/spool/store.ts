@@ -19,6 +19,8 @@ import { DirSyncer, fsyncDirSync, writeFileDurable, writeFileDurableFrom } from 
 export interface LocalRecipient {
   account: string;
   address: string;
+  /** A Maildir++ folder instead of the inbox: `.Junk/new` (docs/design.md §2.10, §2.12), created on demand. */
+  folder?: 'Junk';
 }
 
 export interface OutboundRecipient {
@@ -99,6 +101,18 @@ export class MessageStore {
     this.ready.add(account);
   }
 
+  /** Creates the Maildir++ folder `maildir/<account>/.<folder>/{tmp,new,cur}` with its `maildirfolder` marker (idempotent). */
+  ensureFolder(account: string, folder: string): void {
+    const key = `${account}/.${folder}`;
+    if (this.ready.has(key)) return;
+    const base = path.join(this.maildir(account), `.${folder}`);
+    for (const sub of ['tmp', 'new', 'cur']) fs.mkdirSync(path.join(base, sub), { recursive: true, mode: 0o700 });
+    fs.closeSync(fs.openSync(path.join(base, 'maildirfolder'), 'a', 0o600));
+    fsyncDirSync(base);
+    fsyncDirSync(this.maildir(account));
+    this.ready.add(key);
+  }
+
   /** Puts a message on stable storage for every recipient. Resolve = safe to say 250. */
   async commit(msg: CommitInput): Promise<CommitResult> {
     const incomingFile = path.join(this.incoming, msg.id);
@@ -113,8 +127,9 @@ export class MessageStore {
       if (seen.has(r.account)) continue; // one copy per account, however many of its addresses
       seen.add(r.account);
       this.ensureMaildir(r.account);
+      if (r.folder) this.ensureFolder(r.account, r.folder);
       const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${size}`;
-      const target = path.join(this.maildir(r.account), 'new', name);
+      const target = path.join(this.maildir(r.account), r.folder ? `.${r.folder}` : '', 'new', name);
       await linkOrCopy(incomingFile, target);
       maildirFiles.push(target);
       syncs.push(this.dirs.sync(path.dirname(target)));
