@@ -5,6 +5,7 @@
 //
 // Hand-written rather than a library: it is one linear scan, and it must report
 // *whether* it changed anything (Internet clients get 550 5.5.2 instead).
+import net from 'node:net';
 import { foldHeader } from '../mail/header.ts';
 
 export class LineEndings {
@@ -92,9 +93,45 @@ export interface ReceivedInfo {
   for?: string;
 }
 
+/**
+ * The client's address as RFC 5321 §4.1.3 writes an address literal: `[192.0.2.1]`,
+ * `[IPv6:2001:db8::1]`. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, what a
+ * dual-stack listener reports for an IPv4 client) is the IPv4 client it stands for.
+ */
+export function addressLiteral(ip: string): string {
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4) return `[${v4[1]}]`;
+  if (net.isIPv6(ip)) return `[IPv6:${ip}]`;
+  if (net.isIPv4(ip)) return `[${ip}]`;
+  return '[unknown]';
+}
+
+/** A host name (letters, digits, hyphens, dots; `_` as real mail has it) or an address literal. */
+const PLAIN_HELO = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?|\[(?:IPv6:)?[0-9A-Fa-f:.]+\])$/;
+
+/**
+ * The HELO name as a Received field can carry it (docs/design.md §2.8). A plain name or
+ * address literal goes where RFC 5321 §4.4 puts the Extended-Domain. Anything else
+ * (`odd(helo);x=y`) is not a domain: the field says `from unknown` and keeps what the
+ * client said in an RFC 5322 comment — `(`, `)` and `\` as quoted-pairs, control
+ * characters and non-ASCII as `?` (Postfix's `printable()`), at most 255 characters —
+ * so nothing the client sends can end the comment, add a field or move the `;`.
+ */
+export function heloForReceived(helo: string): { name: string; comment: string } {
+  if (!helo) return { name: 'unknown', comment: '' };
+  if (helo.length <= 255 && PLAIN_HELO.test(helo)) return { name: helo, comment: '' };
+  const safe = helo
+    .slice(0, 255)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/[()\\]/g, (c) => `\\${c}`);
+  return { name: 'unknown', comment: ` (HELO ${safe})` };
+}
+
 /** The trace header of RFC 5321 §4.4. */
 export function receivedHeader(r: ReceivedInfo): string {
   const tls = r.tls ? ` (${r.tls})` : '';
   const forPart = r.for ? ` for <${r.for}>` : '';
-  return foldHeader(`Received: from ${r.helo || 'unknown'} ([${r.clientIp}]) by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`);
+  const helo = heloForReceived(r.helo);
+  // The comment before `by` is where RFC 5321's Stamp grammar allows CFWS.
+  return foldHeader(`Received: from ${helo.name} (${addressLiteral(r.clientIp)})${helo.comment} by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`);
 }

@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { foldHeader, HEADER_SOFT_LIMIT } from '../../core/mail/header.ts';
-import { receivedHeader } from '../../core/smtp/message.ts';
+import { addressLiteral, heloForReceived, receivedHeader } from '../../core/smtp/message.ts';
 
 const unfold = (s: string) => s.replace(/\r\n(?=[ \t])/g, '');
 const lines = (s: string) => s.slice(0, -2).split('\r\n');
@@ -66,5 +66,25 @@ describe('the Received header uses it', () => {
     assert.ok(h.endsWith('\r\n') && !h.endsWith('\r\n\r\n'));
     for (const l of lines(h)) assert.ok(l.length <= HEADER_SOFT_LIMIT, l);
     assert.match(unfold(h), /with ESMTPSA \(TLSv1\.3 TLS_AES_256_GCM_SHA384\) id 1K869AAAA001 for <john\.doe@doe-family\.com>; \w{3}, /);
+  });
+
+  test('an IPv6 client is an IPv6 address literal (RFC 5321 §4.1.3); an IPv4-mapped one is IPv4', () => {
+    const base = { helo: 'laptop.lan', hostname: 'mx.doe-family.com', protocol: 'ESMTP', queueId: '1K869AAAA001' };
+    assert.match(receivedHeader({ ...base, clientIp: '::1' }), /^Received: from laptop\.lan \(\[IPv6:::1\]\) by /);
+    assert.match(unfold(receivedHeader({ ...base, clientIp: '2001:db8::25' })), /^Received: from laptop\.lan \(\[IPv6:2001:db8::25\]\) by /);
+    assert.match(receivedHeader({ ...base, clientIp: '::ffff:192.0.2.7' }), /^Received: from laptop\.lan \(\[192\.0\.2\.7\]\) by /);
+    assert.equal(addressLiteral('192.0.2.7'), '[192.0.2.7]');
+  });
+
+  test('a HELO that is no host name is kept in a comment: escaped, printable, nothing can end the comment or add a field', () => {
+    const base = { clientIp: '192.0.2.7', hostname: 'mx.doe-family.com', protocol: 'ESMTP', queueId: '1K869AAAA001' };
+    const odd = unfold(receivedHeader({ ...base, helo: 'odd(helo);x=y' }));
+    assert.match(odd, /^Received: from unknown \(\[192\.0\.2\.7\]\) \(HELO odd\\\(helo\\\);x=y\) by mx\.doe-family\.com \(Postern\)/);
+    const nasty = unfold(receivedHeader({ ...base, helo: 'a) by evil (x\\\r\nX-Injected: 1\u00e9' }));
+    assert.doesNotMatch(nasty, /\r\nX-Injected/);
+    assert.match(nasty, /\(HELO a\\\) by evil \\\(x\\\\\?\?X-Injected: 1\?\) by mx/);
+    assert.deepEqual(heloForReceived('[IPv6:::1]'), { name: '[IPv6:::1]', comment: '' });
+    assert.deepEqual(heloForReceived('WIN_PC.fritz.box'), { name: 'WIN_PC.fritz.box', comment: '' });
+    assert.deepEqual(heloForReceived(''), { name: 'unknown', comment: '' });
   });
 });
