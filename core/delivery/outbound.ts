@@ -337,7 +337,7 @@ export class OutboundQueue {
         lastAttempt: new Date(this.now()),
       })),
     });
-    await this.o.store.deliverLocal(account, report);
+    await this.o.store.deliverLocal(account, env.from, report);
     this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'bounce', queueId: env.id, from: '', to: env.from, text: `delivery failure report for ${recipients.join(', ')} put in ${account}'s mailbox` });
   }
 

@@ -18,7 +18,7 @@ import { guessNetwork, type BanList } from '../auth/bans.ts';
 import type { AuthThrottle } from '../auth/throttle.ts';
 import { hashPassword } from '../auth/builtin.ts';
 import { clientKey, networkKey, NetworkSet } from '../net/cidr.ts';
-import { LineEndings, receivedHeader } from './message.ts';
+import { deliveredToLoop, LineEndings, receivedHeader, withoutReturnPath } from './message.ts';
 import { LIBRARY_OK, type ParsedPath, type PeerSession, type PosternConnection } from './connection.ts';
 import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
@@ -472,6 +472,11 @@ export class SmtpHooks {
         if (r.verdict?.accept && r.verdict.account) for (const account of r.verdict.accounts ?? [r.verdict.account]) local.push({ account, address: r.address });
         else remote.push(r.address);
       }
+      // Delivered-To naming one of our recipients: it was delivered here before (RFC 9228 §4).
+      const looped = deliveredToLoop(head, local.map((l) => l.address));
+      if (looped) return refuse(554, `5.4.6 Mail forwarding loop for <${looped}>`, `Delivered-To <${looped}> already in the message: mail forwarding loop`);
+      // The final delivery writes the Return-Path (RFC 5321 §4.4); a message's own is dropped (§2.8).
+      head = withoutReturnPath(head);
       const internet = !facts.internal && !facts.user;
       const fromRefused = this.decideFromHeader(head, facts, { from, to, queueId }); // §2.1 From header
       if (fromRefused) {
@@ -503,8 +508,8 @@ export class SmtpHooks {
     authError?: Error,
   ): Promise<{ code: number; text: string; reason: string }> {
     const { queueId, from, local, remote, cfg } = m;
+    // Return-Path and Delivered-To go on each local copy only (MessageStore.commit, §3.1).
     const headers: string[] = [];
-    if (remote.length === 0) headers.push(`Return-Path: <${from}>\r\n`);
     if (m.auth) headers.push(m.auth);
     headers.push(
       receivedHeader({

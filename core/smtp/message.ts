@@ -135,3 +135,42 @@ export function receivedHeader(r: ReceivedInfo): string {
   // The comment before `by` is where RFC 5321's Stamp grammar allows CFWS.
   return foldHeader(`Received: from ${helo.name} (${addressLiteral(r.clientIp)})${helo.comment} by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`);
 }
+
+/** The header section's fields, each with its continuation lines and line end, and where the section ends. */
+function headerFields(head: Buffer): { fields: string[]; text: string; end: number } {
+  const text = head.toString('latin1');
+  const blank = /\r\n\r\n/.exec(text);
+  const end = blank ? blank.index + 2 : text.length;
+  const fields = text.slice(0, end).match(/[^\r\n]*(?:\r\n[ \t][^\r\n]*)*(?:\r\n|$)/g)?.filter(Boolean) ?? [];
+  return { fields, text, end };
+}
+
+/**
+ * The header section without `Return-Path:` fields (docs/design.md §2.8): the final
+ * delivery writes the one true Return-Path (RFC 5321 §4.4), and Postfix's cleanup
+ * drops a message's own (`message_drop_headers`). Neither a stored nor a relayed copy
+ * keeps a client's.
+ */
+export function withoutReturnPath(head: Buffer): Buffer {
+  const { fields, text, end } = headerFields(head);
+  const kept = fields.filter((f) => !/^return-path[ \t]*:/i.test(f));
+  if (kept.length === fields.length) return head;
+  return Buffer.from(kept.join('') + text.slice(end), 'latin1');
+}
+
+/**
+ * The first of `recipients` that a `Delivered-To:` field of the message already names
+ * (compared without regard to case), or null. Such a message has been delivered to
+ * that address before and came back: a forwarding loop (RFC 9228 §4; Postfix's local
+ * delivery bounces it as "mail forwarding loop"). Other Delivered-To fields are trace
+ * information of earlier deliveries and stay, like Received fields.
+ */
+export function deliveredToLoop(head: Buffer, recipients: readonly string[]): string | null {
+  if (!recipients.length) return null;
+  const named = new Set<string>();
+  for (const f of headerFields(head).fields) {
+    const m = /^delivered-to[ \t]*:([\s\S]*)$/i.exec(f);
+    if (m) named.add(m[1].replace(/\r\n/g, '').replace(/[<>]/g, '').trim().toLowerCase());
+  }
+  return recipients.find((r) => named.has(r.toLowerCase())) ?? null;
+}

@@ -22,9 +22,10 @@ export async function writeFileDurable(file: string, data: Buffer | string): Pro
 
 /**
  * Creates `file` (must not exist) with `head` followed by the contents of `rest` (a
- * spooled body, copied in pieces: memory does not grow with its size), fsynced.
+ * spooled body, copied in pieces: memory does not grow with its size), fsynced. `see`
+ * is shown each piece of `rest` as it passes.
  */
-export async function writeFileDurableFrom(file: string, head: Buffer, rest: string): Promise<void> {
+export async function writeFileDurableFrom(file: string, head: Buffer, rest: string, see?: (chunk: Buffer) => void): Promise<void> {
   const fh = await fsp.open(file, 'wx', 0o600);
   try {
     await fh.writeFile(head);
@@ -35,6 +36,7 @@ export async function writeFileDurableFrom(file: string, head: Buffer, rest: str
       for (;;) {
         const { bytesRead } = await src.read(buf, 0, buf.length, null);
         if (!bytesRead) break;
+        see?.(buf.subarray(0, bytesRead));
         let off = 0;
         while (off < bytesRead) {
           const { bytesWritten } = await fh.write(buf, off, bytesRead - off, pos);

@@ -1,15 +1,21 @@
-// The message store: where a received message goes before Postern says 250.
+// The message store: where a received message goes before Postern says 250
+// (docs/design.md §3.1).
 //
-//   queue/incoming/<id>          the message as received (+ trace headers), fsynced
-//   maildir/<account>/new/<name> hard link per local account (qmail-style delivery:
-//                                the file is complete before it gets a name in new/)
-//   queue/outbound/<id>.eml      hard link, for remote recipients
+//   queue/incoming/<id>.<n>      a local copy: Return-Path + Delivered-To + the message
+//                                as received (+ trace headers), fsynced; one per
+//                                distinct Delivered-To address
+//   maildir/<account>/new/<name> hard link of its local copy per account (qmail-style
+//                                delivery: the file is complete before it gets a name
+//                                in new/)
+//   queue/incoming/<id>          the outbound copy (no Return-Path, no Delivered-To)
+//   queue/outbound/<id>.eml      hard link of it, for remote recipients
 //   queue/outbound/<id>.json     the envelope and per-recipient state, fsynced
 //
 // commit() resolves only when all of that, and every directory entry, is on stable
-// storage; then the incoming name is dropped. After a crash, queue/incoming holds only
+// storage; then the incoming names are dropped. After a crash, queue/incoming holds only
 // messages that never got a 250 (or got one and were already linked everywhere), so
 // recovery deletes it; queue/outbound/*.json is the outbound queue.
+import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -37,6 +43,12 @@ export interface OutboundEnvelope {
   received: string;
   client: string;
   recipients: OutboundRecipient[];
+  /**
+   * The message has bytes above 127 (RFC 6152): sent with BODY=8BITMIME where the next
+   * hop offers it, else converted to 7-bit first (docs/design.md §3.3). Absent in
+   * envelopes written before it was recorded: the delivery looks at the message.
+   */
+  eightBit?: boolean;
 }
 
 export interface CommitInput {
@@ -113,43 +125,83 @@ export class MessageStore {
     this.ready.add(key);
   }
 
-  /** Puts a message on stable storage for every recipient. Resolve = safe to say 250. */
+  /**
+   * Puts a message on stable storage for every recipient. Resolve = safe to say 250.
+   *
+   * Two kinds of copy (docs/design.md §3.1). The outbound copy is the message as
+   * received (trace headers included): `queue/incoming/<id>`, hard-linked as
+   * `queue/outbound/<id>.eml`. A local copy is a final delivery, so it starts with
+   * `Return-Path: <sender>` (RFC 5321 §4.4) and `Delivered-To: <address>` (RFC 9228):
+   * one file per distinct Delivered-To address (`queue/incoming/<id>.<n>`), hard-linked
+   * into the `new/` of every account that address reaches (a shared address: several
+   * accounts, one file). An account gets one copy however many of its addresses the
+   * message names; its Delivered-To is the first of them, in RCPT order.
+   */
   async commit(msg: CommitInput): Promise<CommitResult> {
-    const incomingFile = path.join(this.incoming, msg.id);
-    if (msg.body) await writeFileDurableFrom(incomingFile, msg.data, await msg.body.finish());
-    else await writeFileDurable(incomingFile, msg.data);
+    const bodyFile = msg.body ? await msg.body.finish() : null;
     const size = msg.data.length + (msg.body?.bytes ?? 0);
-    const syncs: Promise<void>[] = [];
-    const maildirFiles: string[] = [];
     const now = Date.now();
+    // Delivered-To address → the accounts it is delivered to.
+    const copies = new Map<string, string[]>();
     const seen = new Set<string>();
     for (const r of msg.local) {
       if (seen.has(r.account)) continue; // one copy per account, however many of its addresses
       seen.add(r.account);
       this.ensureMaildir(r.account);
-      if (r.folder) this.ensureFolder(r.account, r.folder);
-      const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${size}`;
-      const target = path.join(this.maildir(r.account), r.folder ? `.${r.folder}` : '', 'new', name);
-      await linkOrCopy(incomingFile, target);
-      maildirFiles.push(target);
-      syncs.push(this.dirs.sync(path.dirname(target)));
+      const key = r.address.toLowerCase();
+      copies.set(key, [...(copies.get(key) ?? []), r.account]);
     }
-    if (msg.remote.length) {
-      await linkOrCopy(incomingFile, path.join(this.outbound, `${msg.id}.eml`));
-      const env: OutboundEnvelope = {
-        id: msg.id,
-        from: msg.from,
-        received: new Date(now).toISOString(),
-        client: msg.client,
-        recipients: msg.remote.map((address) => ({ address, status: 'queued', attempts: 0 })),
-      };
-      await writeFileDurable(path.join(this.outbound, `${msg.id}.json`), JSON.stringify(env));
-      syncs.push(this.dirs.sync(this.outbound));
+    const addressOf = new Map(msg.local.map((r) => [r.address.toLowerCase(), r.address]));
+    const written: string[] = [];
+    const syncs: Promise<void>[] = [];
+    const maildirFiles: string[] = [];
+    try {
+      // The local copies, written and fsynced side by side, then named in each Maildir.
+      const local = [...copies].map(async ([key, accounts], n) => {
+        const file = path.join(this.incoming, `${msg.id}.${n}`);
+        const prefix = Buffer.from(`Return-Path: <${msg.from}>\r\nDelivered-To: ${addressOf.get(key) ?? key}\r\n`, 'latin1');
+        const head = Buffer.concat([prefix, msg.data]);
+        written.push(file);
+        if (bodyFile) await writeFileDurableFrom(file, head, bodyFile);
+        else await writeFileDurable(file, head);
+        for (const account of accounts) {
+          const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${size + prefix.length}`;
+          const target = path.join(this.maildir(account), 'new', name);
+          await linkOrCopy(file, target);
+          maildirFiles.push(target);
+          syncs.push(this.dirs.sync(path.dirname(target)));
+        }
+      });
+      if (msg.remote.length) {
+        const file = path.join(this.incoming, msg.id);
+        written.push(file);
+        // Whether the message has 8-bit bytes (RFC 6152): found while it is written,
+        // kept in the envelope for the delivery (docs/design.md §3.3).
+        let eightBit = !isAscii(msg.data);
+        const see = (chunk: Buffer) => {
+          if (!eightBit && !isAscii(chunk)) eightBit = true;
+        };
+        if (bodyFile) await writeFileDurableFrom(file, msg.data, bodyFile, see);
+        else await writeFileDurable(file, msg.data);
+        await linkOrCopy(file, path.join(this.outbound, `${msg.id}.eml`));
+        const env: OutboundEnvelope = {
+          id: msg.id,
+          from: msg.from,
+          received: new Date(now).toISOString(),
+          client: msg.client,
+          recipients: msg.remote.map((address) => ({ address, status: 'queued', attempts: 0 })),
+          eightBit,
+        };
+        await writeFileDurable(path.join(this.outbound, `${msg.id}.json`), JSON.stringify(env));
+        syncs.push(this.dirs.sync(this.outbound));
+      }
+      await Promise.all(local);
+      await Promise.all(syncs);
+    } finally {
+      // Named and durable everywhere (or failed: then never answered 250); the incoming
+      // names are no longer needed. If we crash before these unlinks, recovery removes them.
+      await Promise.all(written.map((f) => fsp.unlink(f).catch(() => {})));
     }
-    await Promise.all(syncs);
-    // Every copy is named and durable; the incoming name is no longer needed. If we
-    // crash before this unlink, recovery removes it.
-    await fsp.unlink(incomingFile).catch(() => {});
     return { id: msg.id, maildirFiles };
   }
 
@@ -163,9 +215,13 @@ export class MessageStore {
     return new IncomingPart(path.join(this.incoming, `${id}.part`));
   }
 
-  /** Puts one message (a bounce, say) durably into an account's Maildir. */
-  async deliverLocal(account: string, data: Buffer): Promise<string> {
-    const r = await this.commit({ id: newQueueId(), from: '', client: '', local: [{ account, address: '' }], remote: [], data });
+  /**
+   * Puts one message from the mail system itself (a bounce) durably into an account's
+   * Maildir: `Return-Path: <>` (RFC 3464 §2: reports go out with a null sender) and
+   * `Delivered-To: <address>`, the address it is for.
+   */
+  async deliverLocal(account: string, address: string, data: Buffer): Promise<string> {
+    const r = await this.commit({ id: newQueueId(), from: '', client: '', local: [{ account, address }], remote: [], data });
     return r.maildirFiles[0];
   }
 

@@ -81,7 +81,8 @@ describe('relay rules (docs/design.md §2.1)', () => {
     const files = t.maildirFiles('john');
     assert.equal(files.length, before + 1);
     const stored = fs.readFileSync(files.at(-1)!, 'utf8');
-    assert.match(stored, /^Return-Path: <friend@example\.org>\r\nReceived: from \S+ \(\[127\.0\.0\.2\]\)/);
+    // The final delivery's fields first (RFC 5321 §4.4, RFC 9228), then the trace fields.
+    assert.match(stored, /^Return-Path: <friend@example\.org>\r\nDelivered-To: john\.doe@doe-family\.com\r\n(?:[^\r\n]*\r\n)*?Received: from \S+ \(\[127\.0\.0\.2\]\)/);
     assert.match(stored, /Subject: hello/);
   });
 

@@ -3,9 +3,11 @@
 // written), a power cut can. So this test watches the real `postern serve` under
 // strace and checks, for every message, the order of the system calls:
 //
-//   the message file's last write  <  its fdatasync/fsync ends
-//   each link that names it (maildir/<account>/new/…, queue/outbound/<id>.eml) ends
-//     <  an fsync of that directory starts … and ends  <  the 250 is written
+//   each link that names a copy of it (maildir/<account>/new/… → a local copy
+//   queue/incoming/<id>.<n>, queue/outbound/<id>.eml → the outbound copy
+//   queue/incoming/<id>):
+//     the copy's last write  <  its fdatasync/fsync ends  <  the link starts
+//     the link ends  <  an fsync of that directory starts … and ends  <  the 250 is written
 //   queue/outbound/<id>.json's fdatasync ends  <  an fsync of queue/outbound starts
 //
 // (core/spool/store.ts and core/spool/durable.ts say why each step is there.)
@@ -80,6 +82,12 @@ function linkTarget(c: Call): string | null {
   return names.length >= 2 ? names[names.length - 1] : null;
 }
 
+/** The existing name of a link()/linkat() call. */
+function linkSource(c: Call): string | null {
+  const names = [...c.args.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+  return names.length >= 2 ? names[0] : null;
+}
+
 /**
  * Everything that must be on stable storage before `id`'s 250, checked against the
  * trace. Returns the problems (empty: in order).
@@ -89,28 +97,40 @@ function checkMessage(calls: Call[], id: string, dataDir: string, expect: { mail
   const reply = calls.find((c) => WRITES.has(c.name) && c.args.includes(`queued as ${id}\\r\\n`));
   if (!reply) return [`${id}: no write of its 250 in the trace`];
   const before = reply.start;
-  const incoming = path.join(dataDir, 'queue', 'incoming', id);
-
-  // The message file: written, then synced, before the 250.
-  const lastWrite = calls.filter((c) => WRITES.has(c.name) && fdPath(c) === incoming).at(-1);
-  if (!lastWrite) problems.push(`${id}: the trace shows no write of ${incoming}`);
-  const dataSync = calls.find((c) => SYNCS.has(c.name) && fdPath(c) === incoming && ok(c) && (!lastWrite || c.start > lastWrite.end));
-  if (!dataSync) problems.push(`${id}: ${incoming} was never fdatasync'ed/fsync'ed after its last write`);
-  else if (dataSync.end >= before) problems.push(`${id}: the fsync of ${incoming} had not finished when the 250 was written`);
 
   // Every name of it: linked, then its directory synced, before the 250.
   const links = calls.filter((c) => (c.name === 'link' || c.name === 'linkat') && ok(c) && linkTarget(c)?.includes(id));
   const expected = [...expect.maildirs.map((a) => path.join(dataDir, 'maildir', a, 'new')), ...(expect.outbound ? [path.join(dataDir, 'queue', 'outbound')] : [])];
   const linkedDirs = links.map((l) => path.dirname(linkTarget(l)!)).sort();
   if (JSON.stringify(linkedDirs) !== JSON.stringify([...expected].sort())) problems.push(`${id}: linked into ${JSON.stringify(linkedDirs)}, expected ${JSON.stringify(expected)}`);
+  const incoming = path.join(dataDir, 'queue', 'incoming');
   for (const l of links) {
     const dir = path.dirname(linkTarget(l)!);
+    // The file it names (a local copy queue/incoming/<id>.<n>, or the outbound copy
+    // queue/incoming/<id>): written, then synced, before the link (qmail-style: complete
+    // before it has a name) and so before the 250.
+    const source = linkSource(l);
+    if (!source || path.dirname(source) !== incoming || !path.basename(source).startsWith(id)) {
+      problems.push(`${id}: the link into ${dir} names ${source}, not a file of queue/incoming`);
+      continue;
+    }
+    const lastWrite = calls.filter((c) => WRITES.has(c.name) && fdPath(c) === source && c.start < l.start).at(-1);
+    if (!lastWrite) problems.push(`${id}: the trace shows no write of ${source}`);
+    const dataSync = calls.find((c) => SYNCS.has(c.name) && fdPath(c) === source && ok(c) && (!lastWrite || c.start > lastWrite.end));
+    if (!dataSync) problems.push(`${id}: ${source} was never fdatasync'ed/fsync'ed after its last write`);
+    else if (dataSync.end >= l.start) problems.push(`${id}: ${source} was linked into ${dir} before its fsync had finished`);
     if (l.end >= before) {
       problems.push(`${id}: the link into ${dir} had not finished when the 250 was written`);
       continue;
     }
     const dirSync = calls.find((c) => c.name === 'fsync' && fdPath(c) === dir && ok(c) && c.start > l.end && c.end < before);
     if (!dirSync) problems.push(`${id}: no fsync of ${dir} between its link and the 250`);
+  }
+  // A local copy (Return-Path, Delivered-To) is never the outbound copy.
+  if (expect.outbound && expect.maildirs.length) {
+    const sourceInto = (d: string) => new Set(links.filter((l) => (path.dirname(linkTarget(l)!) === path.join(dataDir, 'queue', 'outbound')) === (d === 'outbound')).map(linkSource));
+    const shared = [...sourceInto('outbound')].filter((f) => sourceInto('maildir').has(f));
+    if (shared.length) problems.push(`${id}: ${shared.join(', ')} linked into a Maildir and into the outbound queue`);
   }
 
   // The outbound envelope: synced, and named in a directory synced after it.

@@ -28,14 +28,14 @@ const ls = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).
 
 describe('MessageStore.commit', () => {
   test(
-    'one hard-linked copy per account in maildir/<account>/new, the outbound pair, nothing left in incoming',
+    'one copy per account in maildir/<account>/new with Return-Path and Delivered-To, the outbound pair without them, nothing left in incoming',
     withStore(async (store) => {
       const id = newQueueId();
       const r = await store.commit({
         id,
         from: 'aunt@example.net',
         client: '192.168.1.20',
-        // Two addresses of one account get one copy.
+        // Two addresses of one account get one copy (Delivered-To: the first).
         local: [
           { account: 'john', address: 'john.doe@doe-family.com' },
           { account: 'john', address: 'postmaster@doe-family.com' },
@@ -48,20 +48,25 @@ describe('MessageStore.commit', () => {
       const jane = ls(path.join(store.maildir('jane'), 'new'));
       assert.equal(john.length, 1);
       assert.equal(jane.length, 1);
-      assert.match(john[0], new RegExp(`^\\d+\\.M\\d+P${process.pid}Q\\d+_${id}\\.[^/,]+,S=${MESSAGE.length}$`), 'the Maildir name convention');
+      const johnCopy = Buffer.concat([Buffer.from('Return-Path: <aunt@example.net>\r\nDelivered-To: john.doe@doe-family.com\r\n'), MESSAGE]);
+      assert.match(john[0], new RegExp(`^\\d+\\.M\\d+P${process.pid}Q\\d+_${id}\\.[^/,]+,S=${johnCopy.length}$`), 'the Maildir name convention, S= the size of this copy');
       for (const sub of ['tmp', 'cur']) assert.deepEqual(ls(path.join(store.maildir('john'), sub)), [], `${sub}/ exists and is empty`);
       const johnFile = path.join(store.maildir('john'), 'new', john[0]);
-      assert.deepEqual(fs.readFileSync(johnFile), MESSAGE);
-      assert.deepEqual(r.maildirFiles.sort(), [johnFile, path.join(store.maildir('jane'), 'new', jane[0])].sort());
+      const janeFile = path.join(store.maildir('jane'), 'new', jane[0]);
+      assert.deepEqual(fs.readFileSync(johnFile), johnCopy);
+      assert.equal(fs.readFileSync(janeFile, 'latin1'), `Return-Path: <aunt@example.net>\r\nDelivered-To: jane.doe@doe-family.com\r\n${MESSAGE.toString('latin1')}`);
+      assert.deepEqual(r.maildirFiles.sort(), [johnFile, janeFile].sort());
 
       assert.deepEqual(ls(store.outbound), [`${id}.eml`, `${id}.json`]);
+      assert.deepEqual(fs.readFileSync(path.join(store.outbound, `${id}.eml`)), MESSAGE, 'the outbound copy carries neither field');
       const eml = fs.statSync(path.join(store.outbound, `${id}.eml`));
-      assert.equal(eml.ino, fs.statSync(johnFile).ino, 'a link, not a copy');
-      assert.equal(eml.nlink, 3, 'john, jane, outbound — the incoming name is gone');
+      assert.equal(eml.nlink, 1, 'the incoming names are gone');
+      assert.equal(fs.statSync(johnFile).nlink, 1);
       const env = JSON.parse(fs.readFileSync(path.join(store.outbound, `${id}.json`), 'utf8')) as OutboundEnvelope;
       assert.equal(env.id, id);
       assert.equal(env.from, 'aunt@example.net');
       assert.equal(env.client, '192.168.1.20');
+      assert.equal(env.eightBit, false);
       assert.ok(Math.abs(Date.parse(env.received) - Date.now()) < 60_000, env.received);
       assert.deepEqual(env.recipients, [
         { address: 'uncle@example.org', status: 'queued', attempts: 0 },
@@ -69,6 +74,41 @@ describe('MessageStore.commit', () => {
       ]);
       assert.deepEqual(ls(store.incoming), []);
       assert.equal(fs.statSync(store.maildir('john')).mode & 0o777, 0o700, 'mail is private');
+    }),
+  );
+
+  test(
+    'a shared address: one file, hard-linked into each of its accounts; the null sender is Return-Path: <>',
+    withStore(async (store) => {
+      const local = [
+        { account: 'john', address: 'family@doe-family.com' },
+        { account: 'jane', address: 'family@doe-family.com' },
+      ];
+      await store.commit({ id: newQueueId(), from: '', client: '', local, remote: [], data: MESSAGE });
+      const [john] = ls(path.join(store.maildir('john'), 'new')).map((f) => path.join(store.maildir('john'), 'new', f));
+      const [jane] = ls(path.join(store.maildir('jane'), 'new')).map((f) => path.join(store.maildir('jane'), 'new', f));
+      assert.equal(fs.statSync(john).ino, fs.statSync(jane).ino, 'a link, not a copy');
+      assert.equal(fs.statSync(john).nlink, 2);
+      assert.match(fs.readFileSync(john, 'latin1'), /^Return-Path: <>\r\nDelivered-To: family@doe-family\.com\r\nFrom: /);
+    }),
+  );
+
+  test(
+    'the envelope records an 8-bit message, whether the 8-bit byte is in the header section or in the spooled body',
+    withStore(async (store) => {
+      const body = async (text: string) => {
+        const id = newQueueId();
+        const part = store.incomingPart(id);
+        part.write(Buffer.from(text, 'utf8'));
+        await store.commit({ id, from: 'john.doe@doe-family.com', client: '', local: [], remote: ['aunt@example.net'], data: Buffer.from('Subject: x\r\n\r\n'), body: part });
+        await part.discard();
+        return (JSON.parse(fs.readFileSync(path.join(store.outbound, `${id}.json`), 'utf8')) as OutboundEnvelope).eightBit;
+      };
+      assert.equal(await body('plain ASCII\r\n'.repeat(30000)), false);
+      assert.equal(await body(`${'plain ASCII\r\n'.repeat(30000)}Grüße\r\n`), true, 'after the first 256 KiB piece');
+      const id = newQueueId();
+      await store.commit({ id, from: '', client: '', local: [], remote: ['aunt@example.net'], data: Buffer.from('Subject: Grüße\r\n\r\nhi\r\n', 'utf8') });
+      assert.equal((JSON.parse(fs.readFileSync(path.join(store.outbound, `${id}.json`), 'utf8')) as OutboundEnvelope).eightBit, true);
     }),
   );
 
@@ -107,8 +147,10 @@ describe('MessageStore.commit', () => {
       } finally {
         for (const r of restore) r();
       }
-      const last = steps.indexOf(`unlink ${path.join('queue', 'incoming', id)}`);
-      assert.equal(last, steps.length - 1, steps.join('\n'));
+      // Two incoming names (the local copy, the outbound copy), dropped after every fsync.
+      const unlinks = steps.filter((x) => x.startsWith('unlink '));
+      assert.deepEqual(unlinks.sort(), [`unlink ${path.join('queue', 'incoming', id)}`, `unlink ${path.join('queue', 'incoming', `${id}.0`)}`].sort());
+      assert.deepEqual(steps.slice(-2).sort(), unlinks, steps.join('\n'));
       assert.ok(steps.indexOf(`fsync ${path.join('maildir', 'john', 'new')}`) >= 0, steps.join('\n'));
       assert.ok(steps.indexOf(`fsync ${path.join('queue', 'outbound')}`) >= 0, steps.join('\n'));
     }),
@@ -117,9 +159,9 @@ describe('MessageStore.commit', () => {
   test(
     'deliverLocal puts one message (a bounce, say) into an account’s Maildir',
     withStore(async (store) => {
-      const file = await store.deliverLocal('john', MESSAGE);
+      const file = await store.deliverLocal('john', 'john.doe@doe-family.com', MESSAGE);
       assert.equal(path.dirname(file), path.join(store.maildir('john'), 'new'));
-      assert.deepEqual(fs.readFileSync(file), MESSAGE);
+      assert.equal(fs.readFileSync(file, 'latin1'), `Return-Path: <>\r\nDelivered-To: john.doe@doe-family.com\r\n${MESSAGE.toString('latin1')}`);
       assert.deepEqual(ls(store.incoming), []);
       assert.deepEqual(ls(store.outbound), []);
     }),
