@@ -22,13 +22,22 @@ export interface Counters {
   logins: number;
   /** Connections refused before any mail (bans, limits, PROXY refused). */
   refusedConnections: number;
+  /** Inbound protection (docs/design.md §2.10–§2.13): messages refused or deferred by each check… */
+  dmarc?: number;
+  dnsbl?: number;
+  spam?: number;
+  rateLimited?: number;
+  /** …and messages delivered into a Junk folder (DMARC quarantine, rspamd). */
+  junk?: number;
 }
 
 export function emptyCounters(): Counters {
-  return { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0 };
+  return { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0, dmarc: 0, dnsbl: 0, spam: 0, rateLimited: 0, junk: 0 };
 }
 
 const FIELD: Partial<Record<MessageVerdict, 'accepted' | 'rejected' | 'deferred'>> = { accepted: 'accepted', refused: 'rejected', deferred: 'deferred' };
+
+const INBOUND: Partial<Record<GatewayEvent['rule'], 'dmarc' | 'dnsbl' | 'spam' | 'rateLimited'>> = { dmarc: 'dmarc', dnsbl: 'dnsbl', rspamd: 'spam', greylist: 'spam', 'rate limits': 'rateLimited' };
 
 /** The open transactions behind each counters object (a message's verdict can change until its DATA). */
 const TXNS = new WeakMap<Counters, MemoryTxnStore>();
@@ -42,6 +51,11 @@ export function count(c: Counters, e: GatewayEvent): void {
   if (e.stage === 'auth' && e.verdict === 'reject' && e.rule === 'auth') c.authFailures++;
   // 554 is the relay refusal (docs/design.md §2.1); an unknown family address is 550.
   if (e.stage === 'rcpt' && e.rule === 'relay rcpt' && e.code === 554) c.relayDenied++;
+  if (e.verdict === 'reject' || e.verdict === 'defer') {
+    const field = INBOUND[e.rule];
+    if (field) c[field] = (c[field] ?? 0) + 1;
+  }
+  if (e.stage === 'data' && e.code === 250 && (e.rule === 'dmarc' || e.rule === 'rspamd') && /into Junk/.test(e.reason ?? '')) c.junk = (c.junk ?? 0) + 1;
   let txns = TXNS.get(c);
   if (!txns) TXNS.set(c, (txns = new MemoryTxnStore()));
   const ch = applyEvent(txns, e);

@@ -18,6 +18,7 @@ import { BanList } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
 import { SCRYPT_COST } from './auth/builtin.ts';
 import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
+import { InboundChecks } from './inbound/checks.ts';
 import type { PosternServer } from './smtp/connection.ts';
 import { closeServer, createServer, listen, type ListenerStatus } from './smtp/listeners.ts';
 import { ensureSelfSigned, TLS_OPTIONS, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
@@ -136,6 +137,8 @@ export class Gateway {
   private tls: TlsMaterial | null = null;
   private tlsWatcher: TlsWatcher | null = null;
   private readonly perClient = new Map<string, number>();
+  /** DNSBL, rate limits, DMARC enforced, rspamd (docs/design.md §2.10–§2.13). */
+  readonly inbound = new InboundChecks({ config: () => this.live.config, dns: () => this.live.dns });
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
   private relay: RelayStatus | null = null;
@@ -227,6 +230,7 @@ export class Gateway {
       },
       checkTls: () => this.tlsWatcher?.check() ?? Promise.resolve(),
       disk: () => this.disk.reading(),
+      inbound: this.inbound,
       perClient: this.perClient,
       isTrustedProxy: (ip) => live.isTrustedProxy(ip),
     };
@@ -616,7 +620,7 @@ export class Gateway {
    */
   async startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }> {
     const listener: Listener = { port: 0, host: '127.0.0.1', mode: 'mx' };
-    const ctx: HookContext = { ...this.hookContext(), spf: null, bus: new EventBus(1000), onMessageQueued: undefined, checkTls: undefined, disk: undefined };
+    const ctx: HookContext = { ...this.hookContext(), spf: null, bus: new EventBus(1000), onMessageQueued: undefined, checkTls: undefined, disk: undefined, inbound: undefined };
     const hooks = new SmtpHooks(ctx, listener);
     const server = createServer({
       cfg: this.live.config,

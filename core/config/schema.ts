@@ -12,6 +12,8 @@ export interface Account {
   /** Further addresses (in local domains) this account may send as: shared ones such as family@ (docs/design.md §2.1). */
   sendAs?: string[];
   passwordHash?: string;
+  /** Blocked (docs/design.md §2.13): the account may not send (a leaked password); mail to it still arrives. */
+  blocked?: boolean;
 }
 
 /**
@@ -108,6 +110,21 @@ export interface Config {
   };
   /** The history index of the live log (docs/design.md §4.4). */
   history: { retentionDays: number };
+  /** DMARC enforced for Internet mail (docs/design.md §2.10); false: reported only. */
+  dmarc: { enforce: boolean };
+  /** DNS blocklists, checked for Internet clients and refused at RCPT (docs/design.md §2.11). */
+  dnsbl: { zones: { zone: string; weight: number }[]; threshold: number; allow: string[]; allowAddresses: string[] };
+  /** Spam scoring by rspamd over its HTTP protocol (docs/design.md §2.12). */
+  rspamd: { enabled: boolean; url: string; timeoutMs: number; onUnreachable: 'accept' | 'defer' };
+  /** Rate limits (docs/design.md §2.13); 0 turns one off. */
+  rateLimits: {
+    connectionsPerMinute: number;
+    networkConnectionsPerMinute: number;
+    messagesPerMinute: number;
+    networkMessagesPerMinute: number;
+    accountMessagesPerHour: number;
+    accountRecipientsPerHour: number;
+  };
   dashboard: { host: string; port: number };
 }
 
@@ -140,6 +157,7 @@ export const configSchema = {
           addresses: { type: 'array', items: { type: 'string', minLength: 3 }, default: [] },
           sendAs: { type: 'array', items: { type: 'string', minLength: 3 } },
           passwordHash: str,
+          blocked: { type: 'boolean' },
         },
       },
     },
@@ -324,6 +342,61 @@ export const configSchema = {
       properties: {
         // Days of events and messages kept in log/index.sqlite (docs/design.md §4.4).
         retentionDays: { type: 'integer', minimum: 1, maximum: 3650, default: 30 },
+      },
+    },
+    dmarc: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enforce: { type: 'boolean', default: true },
+      },
+    },
+    dnsbl: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // No list by default: a public list's terms (and its resolvers) are the family's choice.
+        zones: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['zone'],
+            properties: { zone: { type: 'string', minLength: 1 }, weight: { type: 'number', minimum: 0, default: 1 } },
+          },
+        },
+        threshold: { type: 'number', minimum: 0.001, default: 1 },
+        allow: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        allowAddresses: { type: 'array', items: str, default: [] },
+      },
+    },
+    rspamd: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        url: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:11333' },
+        timeoutMs: { type: 'integer', minimum: 100, maximum: 120000, default: 15000 },
+        onUnreachable: { enum: ['accept', 'defer'], default: 'accept' },
+      },
+    },
+    rateLimits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Per Internet client on the mx listeners, per minute (docs/design.md §2.13).
+        connectionsPerMinute: { type: 'integer', minimum: 0, default: 60 },
+        networkConnectionsPerMinute: { type: 'integer', minimum: 0, default: 200 },
+        messagesPerMinute: { type: 'integer', minimum: 0, default: 30 },
+        networkMessagesPerMinute: { type: 'integer', minimum: 0, default: 100 },
+        // Per family account, per hour: far above what a family sends, far below a spam run.
+        accountMessagesPerHour: { type: 'integer', minimum: 0, default: 200 },
+        accountRecipientsPerHour: { type: 'integer', minimum: 0, default: 1000 },
       },
     },
     dashboard: {

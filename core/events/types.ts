@@ -23,6 +23,12 @@ export const RULES = [
   'auth',
   'auth ban',
   'auth throttle',
+  // inbound protection (docs/design.md §2.10–§2.13)
+  'dnsbl',
+  'rate limits',
+  'dmarc',
+  'rspamd',
+  'greylist',
   'submission',
   'relay mail from',
   'relay rcpt',

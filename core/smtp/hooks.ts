@@ -24,7 +24,9 @@ import { REPLY, smtpError, verdictOf, type Decision } from './decision.ts';
 import type { MailFromCheck, SpfOutcome } from '../spf/types.ts';
 import { withoutForgedAuthResults } from '../spf/authres.ts';
 import { HeaderLimits } from './header-limits.ts';
-import { verifyInWorker } from '../work/pool.ts';
+import { authInWorker } from '../work/pool.ts';
+import type { MessageAuth } from '../spf/authres.ts';
+import type { InboundChecks, Judgement } from '../inbound/checks.ts';
 import type { IncomingPart } from '../spool/store.ts';
 import type { Rule } from '../events/types.ts';
 import { subjectOf } from '../mail/subject.ts';
@@ -53,6 +55,8 @@ export interface HookContext {
   checkTls?(): Promise<void>;
   /** Free space where mail is stored (docs/design.md §3.6); absent: not checked. */
   disk?(): DiskReading | null;
+  /** DNSBL, rate limits, DMARC enforced, rspamd (docs/design.md §2.10–§2.13); absent: none. */
+  inbound?: InboundChecks;
 }
 
 /** Postern's state on an smtp-server session. */
@@ -198,6 +202,9 @@ export class SmtpHooks {
     if (peer !== ip && this.ctx.isTrustedProxy(peer) && LOOPBACK.has(ip)) {
       return { stage: 'connect', rule: 'trusted proxies', reason: `PROXY header from ${peer} names a loopback client`, verdict: 'reject', code: 421, text: '4.7.0 The PROXY header named a loopback address' };
     }
+    // Connections per minute; DNSBL lookups start (docs/design.md §2.11, §2.13).
+    const limited = this.ctx.inbound?.connect({ session: session.id, ip, internal: this.ctx.networks.isInternal(ip), user: null, mx: this.listener.mode === 'mx' });
+    if (limited) return limited;
     return this.takeSlots(session, ip);
   }
 
@@ -351,6 +358,8 @@ export class SmtpHooks {
     }
     const v = checkMailFrom(address.mailbox, facts, this.ctx.directory());
     if (!v.accept) return { stage: 'mail', rule: v.rule, reason: v.reason, from, user, code: v.code, text: v.text };
+    const limited = this.ctx.inbound?.mailFrom({ session: session.id, ...facts, mx: this.listener.mode === 'mx' }, from); // §2.13
+    if (limited) return limited;
     const ok = (spf: SpfOutcome | null): Decision => {
       address.facts = { ...facts, spf };
       return { stage: 'mail', rule: spf ? 'check spf' : v.rule, reason: v.reason, from, user, spf: spf?.result, code: LIBRARY_OK.mail.code, text: LIBRARY_OK.mail.text };
@@ -385,7 +394,16 @@ export class SmtpHooks {
     if (v.accept) address.verdict = v;
     const reply = v.accept ? LIBRARY_OK.rcpt : { code: v.code, text: v.text };
     const d: Decision = { stage: 'rcpt', rule: v.rule, reason: v.reason, from: mailFrom ? mailFrom.address : undefined, to: address.address, user: facts.user ?? undefined, ...reply };
-    this.answer(session, this.harvestCut(session, d) ?? d, cb);
+    const inbound = v.accept ? this.ctx.inbound : undefined;
+    if (!inbound) return this.answer(session, this.harvestCut(session, d) ?? d, cb);
+    // DNSBL for Internet clients, recipients per hour for accounts (docs/design.md §2.11, §2.13).
+    inbound.rcpt({ session: session.id, ...facts, mx: this.listener.mode === 'mx' }, d.from, address.address).then(
+      (refused) => {
+        if (refused) address.verdict = undefined;
+        this.answer(session, refused ?? d, cb);
+      },
+      () => this.answer(session, d, cb),
+    );
   };
 
   /**
@@ -485,18 +503,36 @@ export class SmtpHooks {
       }
       // Authentication-Results claiming to be ours can only be forged (RFC 8601 §5).
       if (internet) head = withoutForgedAuthResults(head, cfg.hostname);
-      // DKIM/DMARC in a worker thread with a deadline (§2.7, §2.8), fed from the spool file.
-      const authHeaders: Promise<string> =
-        internet && this.ctx.spf
-          ? part.finish().then((bodyFile) => verifyInWorker({ head, bodyFile }, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }))
-          : Promise.resolve(facts.spf?.headers ?? '');
-      const commit = (auth: string, authError?: Error) =>
-        this.commitMessage(session, { queueId, from, local, remote, head, part, auth, rcpts, cfg }, authError)
+      // DKIM/DMARC in a worker thread with a deadline (§2.7, §2.8), fed from the spool file;
+      // evaluated for enforcement (§2.10) even when no Authentication-Results is written.
+      const enforce = internet && cfg.dmarc.enforce;
+      const authHeaders: Promise<MessageAuth> =
+        internet && (this.ctx.spf || enforce)
+          ? part.finish().then((bodyFile) => authInWorker({ head, bodyFile }, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }, enforce))
+          : Promise.resolve({ headers: facts.spf?.headers ?? '', dmarc: null });
+      const commit = (auth: string, authError?: Error, j?: Judgement) => {
+        // DMARC quarantine / spam: into each account's Junk folder (§2.10, §2.12).
+        const into = j && !j.refuse && j.folder ? local.map((l) => ({ ...l, folder: j.folder })) : local;
+        const extra = j && !j.refuse ? j.headers : '';
+        return this.commitMessage(session, { queueId, from, local: into, remote, head, part, auth: auth + extra, rcpts, cfg }, authError)
           .finally(() => part.discard())
-          .then(({ code, text, reason }) => decide(code, text, reason));
+          .then(({ code, text, reason }) => decide(code, text, j && !j.refuse && j.reason ? `${reason}; ${j.reason}` : reason, code < 400 && j && !j.refuse && j.rule ? j.rule : 'data'));
+      };
+      // The inbound content checks (§2.10, §2.12) see the DMARC verdict; a refusal stores nothing.
+      const judge = (auth: MessageAuth, authError?: Error): void => {
+        const inbound = this.ctx.inbound;
+        if (!inbound || !internet) return void commit(auth.headers, authError);
+        part
+          .finish()
+          .then((bodyFile) => inbound.message({ session: session.id, ...facts, mx: this.listener.mode === 'mx', helo: session.hostNameAppearsAs || '', from, rcpts: rcpts.map((r) => r.address), queueId, dmarc: auth.dmarc, head, bodyFile, bodyBytes: part.bytes }))
+          .then(
+            (j) => (j.refuse ? refuse(j.refuse.code, j.refuse.text, j.refuse.reason, j.refuse.rule) : commit(auth.headers, authError, j)),
+            (e: Error) => commit(auth.headers, authError ?? e),
+          );
+      };
       authHeaders.then(
-        (auth) => commit(auth),
-        (e: Error) => commit(facts.spf?.headers ?? '', e),
+        (auth) => judge(auth),
+        (e: Error) => judge({ headers: facts.spf?.headers ?? '', dmarc: null }, e),
       );
     });
   };
@@ -538,6 +574,7 @@ export class SmtpHooks {
   }
 
   onClose = (session: PSession): void => {
+    this.ctx.inbound?.close(session.id);
     if (!session.p?.counted) return;
     session.p.counted = false;
     for (const key of session.p.slots ?? [clientKey(session.remoteAddress)]) {

@@ -18,6 +18,7 @@ import { DnsClient, dnsClientFor, type Resolver } from '../dns/client.ts';
 import type { SpfOutcome } from './types.ts';
 import { foldHeader } from '../mail/header.ts';
 import { authResultsHeader, sanitizeText, type SpfDetail } from './check.ts';
+import { dmarcVerdictOf, type DmarcVerdict } from '../inbound/dmarc.ts';
 
 export interface MessageAuthContext {
   /** The MAIL FROM check's outcome (null: SPF was not checked). */
@@ -108,9 +109,27 @@ function verifyInput(message: Buffer | SpooledMessage): { input: Buffer | Readab
 }
 
 export async function messageAuthHeaders(message: Buffer | SpooledMessage, ctx: MessageAuthContext, opts: { resolver?: Resolver } = {}): Promise<string> {
+  return (await messageAuth(message, ctx, opts)).headers;
+}
+
+/** The trace headers and the DMARC verdict as data, for enforcement (docs/design.md §2.10). */
+export interface MessageAuth {
+  headers: string;
+  /** Null when DMARC was not evaluated (no author domain, DKIM failed to run, past the deadline). */
+  dmarc: DmarcVerdict | null;
+}
+
+/**
+ * `messageAuthHeaders` with the DMARC verdict as data. DKIM and DMARC are evaluated when
+ * `spf.header` writes Authentication-Results, or when `evaluate` asks for it (DMARC
+ * enforced while the header is off).
+ */
+export async function messageAuth(message: Buffer | SpooledMessage, ctx: MessageAuthContext, opts: { resolver?: Resolver; evaluate?: boolean } = {}): Promise<MessageAuth> {
   const mode = ctx.cfg.spf.header;
   const out: string[] = [];
-  if (mode === 'auth' || mode === 'both') {
+  const writeAuth = mode === 'auth' || mode === 'both';
+  let dmarc: DmarcVerdict | null = null;
+  if (writeAuth || opts.evaluate) {
     const resolver = opts.resolver ?? resolverFor(ctx.cfg);
     const resinfos: string[] = [];
     if (ctx.spf) resinfos.push(spfResinfo(ctx.spf));
@@ -118,17 +137,19 @@ export async function messageAuthHeaders(message: Buffer | SpooledMessage, ctx: 
     const deadline = 3 * ctx.cfg.dns.timeoutMs;
     const evaluated = await Promise.race([
       dkimAndDmarc(message, ctx, resolver),
-      new Promise<string[]>((resolve) => setTimeout(() => resolve([`dkim=temperror (not evaluated within ${deadline / 1000} s)`]), deadline).unref()),
+      new Promise<{ resinfos: string[]; dmarc: null }>((resolve) => setTimeout(() => resolve({ resinfos: [`dkim=temperror (not evaluated within ${deadline / 1000} s)`], dmarc: null }), deadline).unref()),
     ]);
-    resinfos.push(...evaluated);
-    out.push(authResultsHeader(ctx.cfg.hostname, resinfos));
+    resinfos.push(...evaluated.resinfos);
+    dmarc = evaluated.dmarc;
+    if (writeAuth) out.push(authResultsHeader(ctx.cfg.hostname, resinfos));
   }
   if (ctx.spf && (mode === 'spf' || mode === 'both')) out.push(receivedSpf(ctx.spf, ctx));
-  return out.join('');
+  return { headers: out.join(''), dmarc };
 }
 
-async function dkimAndDmarc(full: Buffer | SpooledMessage, ctx: MessageAuthContext, resolver: Resolver): Promise<string[]> {
+async function dkimAndDmarc(full: Buffer | SpooledMessage, ctx: MessageAuthContext, resolver: Resolver): Promise<{ resinfos: string[]; dmarc: DmarcVerdict | null }> {
   const resinfos: string[] = [];
+  let dmarc: DmarcVerdict | null = null;
   const { input: message, dropped } = verifyInput(full);
   {
     let dkim: DKIMVerifyResult | null = null;
@@ -153,7 +174,11 @@ async function dkimAndDmarc(full: Buffer | SpooledMessage, ctx: MessageAuthConte
           resolver,
           strict: true,
         });
-        if (response) resinfos.push(response.info);
+        if (response) {
+          resinfos.push(response.info);
+          // The applied record is a hidden property of the response (pct= is read from it).
+          dmarc = dmarcVerdictOf(response, (response as { record?: Record<string, unknown> }).record ?? null);
+        }
         // No single author domain (RFC 9989 §5.3.1): DMARC can't be evaluated.
         else resinfos.push(`dmarc=permerror (${escapeComment(reason ?? 'no author domain')})`);
       } catch (e) {
@@ -161,7 +186,7 @@ async function dkimAndDmarc(full: Buffer | SpooledMessage, ctx: MessageAuthConte
       }
     }
   }
-  return resinfos;
+  return { resinfos, dmarc };
 }
 
 /**

@@ -148,6 +148,7 @@ export class MessageStore {
       if (seen.has(r.account)) continue; // one copy per account, however many of its addresses
       seen.add(r.account);
       this.ensureMaildir(r.account);
+      if (r.folder) this.ensureFolder(r.account, r.folder);
       const key = r.address.toLowerCase();
       copies.set(key, [...(copies.get(key) ?? []), r.account]);
     }
@@ -166,7 +167,8 @@ export class MessageStore {
         else await writeFileDurable(file, head);
         for (const account of accounts) {
           const name = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++seq}_${msg.id}.${HOST},S=${size + prefix.length}`;
-          const target = path.join(this.maildir(account), 'new', name);
+          const folder = msg.local.find((r) => r.account === account)?.folder; // Junk (§2.10, §2.12)
+          const target = path.join(this.maildir(account), folder ? `.${folder}` : '', 'new', name);
           await linkOrCopy(file, target);
           maildirFiles.push(target);
           syncs.push(this.dirs.sync(path.dirname(target)));

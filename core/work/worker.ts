@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Config } from '../config/schema.ts';
 import { dnsClientFor, type DnsClient } from '../dns/client.ts';
 import { signMessage, type DkimKey } from '../dkim/keys.ts';
-import { messageAuthHeaders, type MessageAuthContext } from '../spf/authres.ts';
+import { messageAuth, messageAuthHeaders, type MessageAuthContext } from '../spf/authres.ts';
 import type { WorkReply, WorkRequest } from './pool.ts';
 
 // One DNS client (and cache) per DNS setting, for the worker's life.
@@ -28,6 +28,10 @@ async function run(req: WorkRequest): Promise<unknown> {
   if (req.kind === 'verify') {
     const ctx = req.ctx as MessageAuthContext;
     return messageAuthHeaders({ head: buf(req.head), bodyFile: req.bodyFile }, ctx, { resolver: dnsFor(ctx.cfg).resolver });
+  }
+  if (req.kind === 'auth') {
+    const ctx = req.ctx as MessageAuthContext;
+    return messageAuth({ head: buf(req.head), bodyFile: req.bodyFile }, ctx, { resolver: dnsFor(ctx.cfg).resolver, evaluate: req.evaluate });
   }
   if (req.kind === 'sign') return signMessage(buf(req.message), req.key as DkimKey);
   throw new Error(`unknown work ${(req as { kind: string }).kind}`);
