@@ -9,7 +9,8 @@ import path from 'node:path';
 import { DIST, ensureRenderer, ROOT } from './support.ts';
 
 const SRC = path.join(ROOT, 'renderer', 'src');
-const ALLOWED_PACKAGES = new Set(['react', 'react/jsx-runtime', 'react-dom/client', '@tanstack/react-virtual']);
+// uPlot draws the Traffic page's chart (docs/design.md §7.4).
+const ALLOWED_PACKAGES = new Set(['react', 'react/jsx-runtime', 'react-dom/client', '@tanstack/react-virtual', 'uplot', 'uplot/dist/uPlot.min.css']);
 
 function files(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : /\.(ts|tsx)$/.test(e.name) ? [path.join(dir, e.name)] : []));

@@ -96,9 +96,10 @@ describe('internal networks', () => {
   });
 
   test('a public range outranks a bridge', () => {
-    const c = networksCheck(ctx({ internalNetworks: [{ cidr: '172.17.0.0/16', enabled: true }, { cidr: '0.0.0.0/0', enabled: true }] }, { interfaces: detected }));
+    // (0.0.0.0/0 itself can no longer be configured: the config refuses it.)
+    const c = networksCheck(ctx({ internalNetworks: [{ cidr: '172.17.0.0/16', enabled: true }, { cidr: '8.8.8.0/24', enabled: true }] }, { interfaces: detected }));
     assert.equal(c.status, 'fail');
-    assert.equal(c.fix, 'Turn off 0.0.0.0/0 in Internal networks now.');
+    assert.equal(c.fix, 'Turn off 8.8.8.0/24 in Internal networks (trust only your own LAN, e.g. 192.168.1.0/24).');
   });
 });
 
@@ -227,6 +228,6 @@ describe('small parts', () => {
     await assert.rejects(doctorCommand(['--colour']), (e: Error & { code?: string }) => e.code === 'EUSER' && /colour/.test(e.message));
     const bad = path.join(tmp, 'bad.json');
     fs.writeFileSync(bad, '{"hostname": 7}');
-    await assert.rejects(doctorCommand(['--config', bad]), (e: Error & { code?: string }) => e.code === 'EUSER' && /\$\.hostname/.test(e.message));
+    await assert.rejects(doctorCommand(['--config', bad]), (e: Error & { code?: string }) => e.code === 'EUSER' && /host name/.test(e.message));
   });
 });

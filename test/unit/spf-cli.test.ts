@@ -115,7 +115,7 @@ describe('postern spf --check DOMAIN', () => {
     assert.deepEqual(r.out, ['nospf.example: nospf.example publishes no SPF record']);
   });
   test('a config that does not load, a bad --ip: EUSER', async () => {
-    await userError(['--check', 'doe-family.com', '--config', path.join(dir, 'missing.json')], /cannot read the file/);
+    await userError(['--check', 'doe-family.com', '--config', path.join(dir, 'missing.json')], /missing\.json does not exist/);
     await userError(['--check', 'doe-family.com', '--config', cfgFile, '--ip', 'localhost'], /--ip "localhost" is not an IP address/);
   });
 });

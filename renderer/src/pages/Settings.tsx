@@ -70,7 +70,7 @@ export function ServerCard({ s, save, saveText }: CardProps & { saveText?: strin
       submit={() => ({ hostname: hostname.trim(), publicAddress: pub.trim() || null })}
     >
       <div className="field-row">
-        <TextField label="Server name (host name)" value={hostname} onChange={setHostname} placeholder="mx.doe-family.com" grow />
+        <TextField label="Server name (host name)" value={hostname} onChange={setHostname} placeholder="mx.example-family.com" grow />
         <TextField label="Public IP address (optional)" value={pub} onChange={setPub} placeholder="203.0.113.7" />
       </div>
     </SettingsCard>
@@ -360,8 +360,8 @@ function CertificateCard({ s, save }: CardProps) {
       hint="PEM files of a certificate for the server name (from Let’s Encrypt, say) and its private key. Empty: Postern’s own self-signed certificate. The new one is served at once."
       submit={() => ({ tls: { certFile: cert.trim() || null, keyFile: key.trim() || null } })}
     >
-      <TextField label="Certificate file (full chain)" value={cert} onChange={setCert} placeholder="/etc/letsencrypt/live/mx.doe-family.com/fullchain.pem" grow />
-      <TextField label="Private key file" value={key} onChange={setKey} placeholder="/etc/letsencrypt/live/mx.doe-family.com/privkey.pem" grow />
+      <TextField label="Certificate file (full chain)" value={cert} onChange={setCert} placeholder="/etc/letsencrypt/live/mx.example-family.com/fullchain.pem" grow />
+      <TextField label="Private key file" value={key} onChange={setKey} placeholder="/etc/letsencrypt/live/mx.example-family.com/privkey.pem" grow />
     </SettingsCard>
   );
 }
