@@ -51,7 +51,8 @@ interface Entry {
 
 interface Failure {
   r: OutboundRecipient;
-  o: RcptOutcome;
+  /** `replyText`: the server's reply as it came; `text` and `note` may say more ("gave up after 5 days"). */
+  o: RcptOutcome & { replyText?: string; note?: string };
 }
 
 const PENDING = new Set<OutboundRecipient['status']>(['queued', 'deferred']);
@@ -274,8 +275,9 @@ export class OutboundQueue {
         changed = true;
         this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'accept', rule: 'delivery', text: `delivered to ${o.remoteMta}: ${o.text}` });
       } else if (o.permanent || expired) {
-        const text = expired && !o.permanent ? `gave up after 5 days: ${o.text}` : o.text;
-        failures.push({ r, o: { ...o, text } });
+        const gaveUp = expired && !o.permanent;
+        const text = gaveUp ? `gave up after 5 days: ${o.text}` : o.text;
+        failures.push({ r, o: { ...o, text, replyText: o.text, ...(gaveUp ? { note: 'gave up after 5 days' } : {}) } });
         this.o.bus.emit({ ...base, stage: 'delivery', verdict: 'reject', rule: 'delivery', text });
       } else {
         r.status = 'deferred';
@@ -332,7 +334,9 @@ export class OutboundQueue {
       recipients: failed.map(({ r, o }) => ({
         address: r.address,
         status: enhancedFromReply(o.code, o.text, true).replace(/^4/, '5'),
-        diagnostic: o.text,
+        // The server's reply as it was (`smtp;`), else Postern's own words (§3.4).
+        ...(o.reply ? { diagnosticType: 'smtp' as const, diagnostic: o.replyText ?? o.text } : { diagnosticType: 'X-Postern' as const, diagnostic: o.text }),
+        note: o.note,
         remoteMta: o.remoteMta,
         lastAttempt: new Date(this.now()),
       })),

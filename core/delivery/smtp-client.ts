@@ -13,7 +13,10 @@ export interface RcptOutcome {
   permanent: boolean;
   code?: number;
   text: string;
+  /** The server that answered: the MX host's name, or the smarthost as configured. */
   remoteMta?: string;
+  /** `text` is the remote server's SMTP reply to this recipient (not Postern's own words). */
+  reply?: boolean;
 }
 
 export interface Target {
@@ -36,6 +39,11 @@ export interface SendOptions {
 type NmError = Error & { code?: string; responseCode?: number; response?: string; recipient?: string };
 
 const fail = (address: string, permanent: boolean, text: string, code?: number, remoteMta?: string): RcptOutcome => ({ address, ok: false, permanent, code, text, remoteMta });
+/** A failure the server itself answered (its reply is the text). */
+const refused = (address: string, r: NmError, remoteMta: string): RcptOutcome => ({
+  ...fail(address, (r.responseCode ?? 0) >= 500, (r.response ?? r.message).trim(), r.responseCode, remoteMta),
+  reply: r.responseCode !== undefined && r.response !== undefined,
+});
 
 /** A connection-level failure (before any recipient was answered): try the next host. */
 export class ConnectError extends Error {
@@ -92,10 +100,9 @@ export function sendOnce(t: Target, from: string, rcpts: string[], message: Buff
               resolve(
                 rcpts.map((a) => {
                   const r = byRcpt.get(a) ?? e;
-                  const code = r.responseCode;
                   // EENVELOPE without a reply: our SMTP client refused the address itself; retrying cannot help.
-                  const permanent = code !== undefined ? code >= 500 : r.code === 'EENVELOPE';
-                  return fail(a, permanent, (r.response ?? r.message).trim(), code, t.servername);
+                  if (r.responseCode === undefined) return fail(a, r.code === 'EENVELOPE', r.message.trim(), undefined, t.servername);
+                  return refused(a, r, t.servername);
                 }),
               ),
             );
@@ -105,7 +112,7 @@ export function sendOnce(t: Target, from: string, rcpts: string[], message: Buff
             resolve(
               rcpts.map((a) => {
                 const r = rejected.get(a);
-                if (r) return fail(a, (r.responseCode ?? 0) >= 500, (r.response ?? r.message).trim(), r.responseCode, t.servername);
+                if (r) return refused(a, r, t.servername);
                 return { address: a, ok: true, permanent: false, code: 250, text: (info?.response ?? '250 OK').trim(), remoteMta: t.servername };
               }),
             ),

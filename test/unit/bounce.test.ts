@@ -21,6 +21,7 @@ function input(extra: Partial<BounceInput> = {}): BounceInput {
       {
         address: 'aunt@example.net',
         status: '5.1.1',
+        diagnosticType: 'smtp',
         diagnostic: '550 5.1.1 <aunt@example.net>: user unknown',
         remoteMta: 'mx.example.net',
         lastAttempt: new Date('2027-03-01T08:00:05Z'),
@@ -28,6 +29,7 @@ function input(extra: Partial<BounceInput> = {}): BounceInput {
       {
         address: 'uncle@example.org',
         status: '5.4.6',
+        diagnosticType: 'X-Postern',
         diagnostic: '5.4.6 mail for example.org loops back to myself',
         lastAttempt: new Date('2027-03-01T08:00:06Z'),
       },
@@ -95,7 +97,6 @@ describe('buildBounce', () => {
     });
     assert.deepEqual(aunt, {
       'Final-Recipient': 'rfc822; aunt@example.net',
-      'Original-Recipient': 'rfc822; aunt@example.net',
       Action: 'failed',
       Status: '5.1.1',
       'Remote-MTA': 'dns; mx.example.net',
@@ -105,6 +106,22 @@ describe('buildBounce', () => {
     assert.equal(uncle.Status, '5.4.6');
     assert.equal(uncle.Action, 'failed');
     assert.equal(uncle['Remote-MTA'], undefined, 'no remote MTA when none answered');
+    assert.equal(uncle['Diagnostic-Code'], 'X-Postern; 5.4.6 mail for example.org loops back to myself', 'Postern’s own reason is no SMTP reply (RFC 3464 §2.3.6)');
+    assert.equal(uncle['Original-Recipient'], undefined, 'no ORCPT was given (RFC 3464 §2.3.1)');
+  });
+
+  test('Remote-MTA is a dns name only: a server known by its IP address is named in the human part only', () => {
+    const recipients = [
+      { address: 'aunt@example.net', status: '5.1.1', diagnosticType: 'smtp' as const, diagnostic: '550 5.1.1 no', remoteMta: '127.0.0.1', lastAttempt: new Date() },
+      { address: 'uncle@example.net', status: '5.1.1', diagnosticType: 'smtp' as const, diagnostic: '550 5.1.1 no', remoteMta: '2001:db8::25', lastAttempt: new Date() },
+      { address: 'cousin@example.net', status: '5.1.1', diagnosticType: 'smtp' as const, diagnostic: '550 5.1.1 no', remoteMta: 'smarthost.example.net', lastAttempt: new Date() },
+    ];
+    const { parts } = parse(buildBounce(input({ recipients })).toString('latin1'));
+    const [, aunt, uncle, cousin] = fieldGroups(parts[1].body);
+    assert.equal(aunt['Remote-MTA'], undefined);
+    assert.equal(uncle['Remote-MTA'], undefined);
+    assert.equal(cousin['Remote-MTA'], 'dns; smarthost.example.net');
+    assert.match(parts[0].body, /^<aunt@example\.net>: host 127\.0\.0\.1 said: 550 5\.1\.1 no$/m);
   });
 
   test('the original comes back as its header section only, not its body', () => {
@@ -117,7 +134,7 @@ describe('buildBounce', () => {
   test('a remote reply cannot add header lines or 8-bit bytes', () => {
     const diagnostic = '550 no such user\r\nX-Injected: yes\r\n\r\n--fake-boundary\r\nCaf\u00e9';
     const remoteMta = 'evil.example\r\nX-Also: injected';
-    const recipients = [{ address: 'aunt@example.net', status: '5.0.0', diagnostic, remoteMta, lastAttempt: new Date() }];
+    const recipients = [{ address: 'aunt@example.net', status: '5.0.0', diagnosticType: 'smtp' as const, diagnostic, remoteMta, lastAttempt: new Date() }];
     const msg = buildBounce(input({ recipients })).toString('latin1');
     assert.doesNotMatch(msg, /^X-Injected/m);
     assert.doesNotMatch(msg, /^X-Also/m);

@@ -37,7 +37,7 @@ function familyConfig(extra: Record<string, unknown> = {}): Config {
 const MX = 'mx.example.net';
 const outcome =
   (code: number, text: string) =>
-  (address: string): RcptOutcome => ({ address, ok: code < 400, permanent: code >= 500, code, text, remoteMta: MX });
+  (address: string): RcptOutcome => ({ address, ok: code < 400, permanent: code >= 500, code, text, remoteMta: MX, reply: true });
 const ok = outcome(250, '250 2.0.0 queued as 4711');
 const temp = outcome(451, '451 4.7.1 greylisted, try again later');
 const unknownUser = (address: string): RcptOutcome => outcome(550, `550 5.1.1 <${address}>: user unknown`)(address);
@@ -304,7 +304,8 @@ describe('the outbound queue, through a scripted courier and a fake clock', () =
       assert.equal(more.length, 0);
       assert.match(bounce, /^Final-Recipient: rfc822; aunt@example\.net$/m);
       assert.match(bounce, /^Status: 5\.7\.1$/m, 'the remote 4.7.1, reported as permanent');
-      assert.match(bounce, /^Diagnostic-Code: smtp; gave up after 5 days: 451 4\.7\.1 greylisted, try again later$/m);
+      assert.match(bounce, /^Diagnostic-Code: smtp; 451 4\.7\.1 greylisted, try again later$/m, 'the server’s reply as it was (RFC 3464 §2.3.6)');
+      assert.match(bounce, /^<aunt@example\.net>: gave up after 5 days: host mx\.example\.net said: 451 4\.7\.1 greylisted, try again later$/m);
       assert.equal(h.clock.nextAt(), undefined, 'nothing left to wake up for');
     } finally {
       await h.close();
@@ -435,7 +436,7 @@ describe('the SMTP couriers, where no socket is needed', () => {
       assert.deepEqual(h.queueFiles(), []);
       const [bounce] = h.mailbox('john');
       assert.match(bounce, /^Status: 5\.4\.6$/m);
-      assert.match(bounce, /^Diagnostic-Code: smtp; 5\.4\.6 mail for example\.net loops back to myself/m);
+      assert.match(bounce, /^Diagnostic-Code: X-Postern; 5\.4\.6 mail for example\.net loops back to myself/m, 'Postern’s own reason, not an SMTP reply');
     } finally {
       await h.close();
     }
