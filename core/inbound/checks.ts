@@ -10,7 +10,8 @@ import { clientKey, networkKey } from '../net/cidr.ts';
 import { checkDnsbl, dnsblRefusalText, type DnsblResult } from './dnsbl.ts';
 import { accountAlarm, RateTable, take, type LimitKind } from './rate-limits.ts';
 import { dmarcAction, dmarcQuarantineHeader, dmarcRefusalText, type DmarcVerdict } from './dmarc.ts';
-import { rspamdVerdict, scanWithRspamd, spamHeaders, type RspamdResult } from './rspamd.ts';
+import { rspamdVerdict, scanWithRspamd, spamHeaders, verifiedClientName, type RspamdResult } from './rspamd.ts';
+import { reversedName } from './dnsbl.ts';
 
 export interface InboundDeps {
   config(): Config;
@@ -184,8 +185,10 @@ export class InboundChecks {
     } else if (m.dmarc?.result === 'fail' && m.dmarc.policy && m.dmarc.policy !== 'none') reasons.push(d.reason); // report only, or outside the pct sample
     if (cfg.rspamd.enabled) {
       let r: RspamdResult | null = null;
+      const dns = this.deps.dns();
+      const clientName = await verifiedClientName(m.ip, (n, t) => dns.resolve(n, t), reversedName);
       try {
-        r = await scanWithRspamd({ url: cfg.rspamd.url, timeoutMs: cfg.rspamd.timeoutMs, ip: m.ip, helo: m.helo, from: m.from, rcpts: m.rcpts, queueId: m.queueId, hostname: cfg.hostname, head: m.head, bodyFile: m.bodyFile, bodyBytes: m.bodyBytes });
+        r = await scanWithRspamd({ url: cfg.rspamd.url, timeoutMs: cfg.rspamd.timeoutMs, ip: m.ip, helo: m.helo, clientName, from: m.from, rcpts: m.rcpts, queueId: m.queueId, hostname: cfg.hostname, head: m.head, bodyFile: m.bodyFile, bodyBytes: m.bodyBytes });
       } catch (e) {
         const why = `rspamd unreachable: ${(e as Error).message}`;
         if (cfg.rspamd.onUnreachable === 'defer') return { refuse: { code: 451, text: '4.7.1 The spam filter is not available, try again later', reason: why, rule: 'rspamd' } };

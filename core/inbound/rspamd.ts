@@ -1,5 +1,5 @@
 // Spam scoring by rspamd (docs/design.md §2.12), over its HTTP protocol: `POST /checkv2`
-// with the envelope in request headers (IP, Helo, From, Rcpt, Queue-Id, Hostname) and
+// with the envelope in request headers (IP, Helo, Hostname, From, Rcpt, Queue-Id, MTA-Name) and
 // the message as the body, streamed from the spool file; the answer is JSON with an
 // `action`, a `score` and the symbols that made it. `rspamdVerdict` (pure) maps the
 // action to what Postern does.
@@ -29,6 +29,8 @@ export interface RspamdRequest {
   rcpts: string[];
   queueId: string;
   hostname: string;
+  /** The client's forward-confirmed reverse DNS name, or null (rspamd: `Hostname: unknown`). */
+  clientName?: string | null;
   user?: string;
   /** The message: the header section (with our trace headers) and the spooled body file. */
   head: Buffer;
@@ -54,7 +56,9 @@ export function scanWithRspamd(r: RspamdRequest): Promise<RspamdResult> {
       From: clean(r.from),
       Rcpt: r.rcpts.map(clean),
       'Queue-Id': clean(r.queueId),
-      Hostname: clean(r.hostname),
+      // The client's verified name, as Postfix passes it (rspamd does no rDNS of its own).
+      Hostname: clean(r.clientName || 'unknown'),
+      'MTA-Name': clean(r.hostname),
     };
     if (r.user) headers.User = clean(r.user);
     const mod = url.protocol === 'https:' ? https : http;
@@ -135,4 +139,30 @@ export function spamHeaders(r: RspamdResult | null, junk: boolean, hostname: str
   if (!r) return `X-Spam-Status: Unknown, rspamd unreachable at ${hostname}\r\n`;
   const tests = r.symbols.length ? ` tests=${r.symbols.join(',')}` : '';
   return foldHeader(`X-Spam-Status: ${junk ? 'Yes' : 'No'}, score=${fmt(r.score)} required=${fmt(r.requiredScore)} action=${r.action.replace(/ /g, '_')}${tests}`) + `X-Spam-Score: ${fmt(r.score)}\r\n`;
+}
+
+/** `ip` → `4.3.2.1.in-addr.arpa` / nibbles `.ip6.arpa`. */
+function ptrName(ip: string, rev: (ip: string) => string | null): string | null {
+  const r = rev(ip);
+  if (!r) return null;
+  return r.split('.').length === 4 ? `${r}.in-addr.arpa` : `${r}.ip6.arpa`;
+}
+
+/**
+ * The client's forward-confirmed reverse DNS name (FCrDNS: a PTR name whose A/AAAA
+ * records include the address), or null; lookup errors are null (never a refusal).
+ */
+export async function verifiedClientName(ip: string, resolve: (name: string, type: 'PTR' | 'A' | 'AAAA') => Promise<string[]>, rev: (ip: string) => string | null): Promise<string | null> {
+  const name = ptrName(ip, rev);
+  if (!name) return null;
+  try {
+    const ptrs = (await resolve(name, 'PTR')).slice(0, 3);
+    const v6 = ip.includes(':') && !/^::ffff:/i.test(ip);
+    const plain = ip.replace(/^::ffff:/i, '').toLowerCase();
+    for (const host of ptrs) {
+      const addrs = await resolve(host, v6 ? 'AAAA' : 'A').catch(() => [] as string[]);
+      if (addrs.some((a) => a.toLowerCase() === plain)) return host.replace(/\.$/, '');
+    }
+  } catch {}
+  return null;
 }

@@ -48,6 +48,7 @@ export const TOOLS: Tool[] = [
   { name: 'openssl', usedFor: 'checking the served certificate chain (s_client) and making test CAs', packages: ['openssl'], present: exists('/usr/bin/openssl'), missing: 'openssl is not installed' },
   { name: 'strace', usedFor: 'proving each message is synced to disk before its 250', packages: ['strace'], present: exists('/usr/bin/strace'), missing: 'strace is not installed' },
   { name: 'setpriv', usedFor: 'running Postern as an unprivileged user (ports below 1024 refused)', packages: ['util-linux'], present: exists('/usr/bin/setpriv'), missing: 'setpriv (util-linux) is not installed' },
+  { name: 'rspamd', usedFor: 'a real spam filter scanning messages over its HTTP protocol', packages: ['rspamd'], present: exists('/usr/bin/rspamd'), missing: 'rspamd is not installed' },
   {
     name: 'systemd-analyze',
     usedFor: 'checking the systemd unit `postern service install` writes',
