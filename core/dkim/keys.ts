@@ -86,5 +86,78 @@ export async function signMessage(message: Buffer, key: DkimKey): Promise<{ head
   } as unknown as Parameters<typeof dkimSign>[1]);
   const errors = (r.errors ?? []) as unknown[];
   if (errors.length || !r.signatures) return { header: '', error: errors.map((e) => (e as { err?: Error }).err?.message ?? String(e)).join('; ') || 'no signature produced' };
-  return { header: r.signatures, error: null };
+  try {
+    return { header: overSignFrom(message, r.signatures, key.privateKey), error: null };
+  } catch (e) {
+    return { header: '', error: `over-signing From: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The signature again, with `From` listed once more in h= than the message has From
+ * fields (docs/design.md §3.5). A verifier takes each h= name from the bottom of the
+ * header section up, and a name with no field left signs "nothing" (RFC 6376 §5.4.2):
+ * so a From field added above ours later — a second author shown by a mail reader —
+ * breaks the signature. mailauth's signer lists each field once, as many times as it
+ * occurs, and has no option for this; it still computes the body hash (bh=, the large
+ * part), and the header hash is redone here: relaxed header canonicalization (RFC 6376
+ * §3.4.2) of the fields h= names, then of this DKIM-Signature with an empty b=.
+ * Checked against mailauth's own verifier in test/integration/standards.test.ts.
+ */
+export function overSignFrom(message: Buffer, signature: string, privateKey: string): string {
+  const tags = new Map<string, string>();
+  for (const part of signature.replace(/^DKIM-Signature:/i, '').replace(/\r\n(?=[ \t])/g, '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) tags.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const names = (tags.get('h') ?? '').split(':').map((n) => n.trim()).filter(Boolean);
+  if (!names.some((n) => n.toLowerCase() === 'from')) throw new Error('the signature does not cover From');
+  const h = [...names, 'From'];
+  const fields = headerSection(message);
+  const used = new Set<number>();
+  const signed: string[] = [];
+  for (const name of h) {
+    // The bottom-most field of that name not yet used; none: the null string (RFC 6376 §5.4.2).
+    for (let i = fields.length - 1; i >= 0; i--) {
+      if (used.has(i) || fields[i].name !== name.toLowerCase()) continue;
+      used.add(i);
+      signed.push(relaxed(fields[i].raw));
+      break;
+    }
+  }
+  const head = ['v=1', `a=${tags.get('a')}`, `c=${tags.get('c')}`, `d=${tags.get('d')}`, `s=${tags.get('s')}`, ...(tags.has('t') ? [`t=${tags.get('t')}`] : []), `h=${h.join(':')}`, `bh=${tags.get('bh')?.replace(/\s+/g, '')}`, 'b='];
+  // Folded at "; " only: relaxed canonicalization turns each fold back into one space.
+  let field = 'DKIM-Signature:';
+  let line = field.length;
+  head.forEach((tag, i) => {
+    const text = ` ${tag}${i < head.length - 1 ? ';' : ''}`;
+    if (line + text.length > 76) {
+      field += '\r\n';
+      line = 0;
+    }
+    field += text;
+    line += text.length;
+  });
+  const data = Buffer.from(signed.join('') + relaxed(field).replace(/\r\n$/, ''), 'latin1');
+  const b = crypto.sign('sha256', data, privateKey).toString('base64');
+  return `${field}${b.replace(/.{1,72}/g, '\r\n $&')}\r\n`;
+}
+
+/** The fields of a message's header section: lower-case name and the raw field (with its CRLF). */
+function headerSection(message: Buffer): { name: string; raw: string }[] {
+  const end = message.indexOf('\r\n\r\n');
+  const text = message.subarray(0, end < 0 ? message.length : end + 2).toString('latin1');
+  return (text.match(/[^\r\n]+(?:\r\n[ \t][^\r\n]*)*(?:\r\n|$)/g) ?? []).map((raw) => ({ name: raw.slice(0, raw.indexOf(':')).trim().toLowerCase(), raw }));
+}
+
+/** RFC 6376 §3.4.2 relaxed header canonicalization of one field, CRLF-terminated. */
+function relaxed(raw: string): string {
+  const colon = raw.indexOf(':');
+  const value = raw
+    .slice(colon + 1)
+    .replace(/\r\n(?=[ \t])/g, '')
+    .replace(/\r\n$/, '')
+    .replace(/[ \t]+/g, ' ')
+    .trim();
+  return `${raw.slice(0, colon).trim().toLowerCase()}:${value}\r\n`;
 }
