@@ -250,5 +250,10 @@ export function createApi(deps: ApiDeps): GatewayApi {
     async newDashboardToken() {
       return need(deps.renewDashboardToken, 'a new dashboard link')();
     },
+    async renewCertificate() {
+      if (!gw.config().acme.enabled) throw new ApiError('conflict', 'Built-in certificates are off: turn them on under Settings → Certificate first.');
+      await gw.renewCertificate();
+      return gw.status();
+    },
   };
 }

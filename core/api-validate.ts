@@ -109,7 +109,7 @@ function outboundFields(v: unknown, what: string, withMode: boolean): Obj {
 
 /** saveSettings: only known groups, each of the right shape; meaning is checked by the config rules. */
 function settingsChange(v: unknown): Obj {
-  const o = obj(v, ['hostname', 'publicAddress', 'domains', 'sharedAddresses', 'trustedProxies', 'outbound', 'listeners', 'spf', 'dkim', 'limits', 'tls'], 'saveSettings');
+  const o = obj(v, ['hostname', 'publicAddress', 'domains', 'sharedAddresses', 'trustedProxies', 'outbound', 'listeners', 'spf', 'dkim', 'limits', 'tls', 'acme', 'auth', 'dns', 'dashboard', 'history'], 'saveSettings');
   const out: Obj = {};
   if (o.hostname !== undefined) out.hostname = str(o.hostname, 'hostname', 253);
   if (o.publicAddress !== undefined) out.publicAddress = nullableStr(o.publicAddress, 'publicAddress', 64);
@@ -140,7 +140,7 @@ function settingsChange(v: unknown): Obj {
   }
   if (o.dkim !== undefined) out.dkim = { selector: str(obj(o.dkim, ['selector'], 'dkim').selector, 'dkim.selector', 63)! };
   if (o.limits !== undefined) {
-    const keys = ['maxMessageBytes', 'maxRecipients', 'maxClients', 'maxConnectionsPerClient', 'idleTimeoutSeconds', 'minFreeBytes'];
+    const keys = LIMIT_KEYS;
     const l = obj(o.limits, keys, 'limits');
     const limits: Obj = {};
     for (const k of keys) if (l[k] !== undefined) limits[k] = int(l[k], `limits.${k}`, 0, Number.MAX_SAFE_INTEGER);
@@ -150,8 +150,60 @@ function settingsChange(v: unknown): Obj {
     const t = obj(o.tls, ['certFile', 'keyFile'], 'tls');
     out.tls = { certFile: nullableStr(t.certFile ?? null, 'tls.certFile', 4096), keyFile: nullableStr(t.keyFile ?? null, 'tls.keyFile', 4096) };
   }
+  if (o.acme !== undefined) {
+    const a = obj(o.acme, ['enabled', 'directory', 'email', 'challenge'], 'acme');
+    if (a.challenge !== undefined && a.challenge !== 'http-01' && a.challenge !== 'dns-01') fail('acme.challenge: expected "http-01" or "dns-01"');
+    out.acme = {
+      ...(a.enabled !== undefined ? { enabled: bool(a.enabled, 'acme.enabled') } : {}),
+      ...(a.directory !== undefined ? { directory: str(a.directory, 'acme.directory', 2048) } : {}),
+      ...(a.email !== undefined ? { email: str(a.email, 'acme.email', 320) } : {}),
+      ...(a.challenge !== undefined ? { challenge: a.challenge } : {}),
+    };
+  }
+  if (o.auth !== undefined) {
+    const a = obj(o.auth, ['backend', 'saslauthd'], 'auth');
+    if (a.backend !== undefined && a.backend !== 'builtin' && a.backend !== 'saslauthd') fail('auth.backend: expected "builtin" or "saslauthd"');
+    const sasl = a.saslauthd === undefined ? undefined : obj(a.saslauthd, ['socket', 'service'], 'auth.saslauthd');
+    out.auth = {
+      ...(a.backend !== undefined ? { backend: a.backend } : {}),
+      ...(sasl
+        ? { saslauthd: { ...(sasl.socket !== undefined ? { socket: str(sasl.socket, 'auth.saslauthd.socket', 4096) } : {}), ...(sasl.service !== undefined ? { service: str(sasl.service, 'auth.saslauthd.service', 64) } : {}) } }
+        : {}),
+    };
+  }
+  if (o.dns !== undefined) {
+    const d = obj(o.dns, ['servers', 'timeoutMs'], 'dns');
+    out.dns = { ...(d.servers !== undefined ? { servers: strList(d.servers, 'dns.servers', 10, 64) } : {}), ...(d.timeoutMs !== undefined ? { timeoutMs: int(d.timeoutMs, 'dns.timeoutMs', 0, 3_600_000) } : {}) };
+  }
+  if (o.dashboard !== undefined) {
+    const d = obj(o.dashboard, ['host', 'port'], 'dashboard');
+    out.dashboard = { ...(d.host !== undefined ? { host: str(d.host, 'dashboard.host', 64) } : {}), ...(d.port !== undefined ? { port: int(d.port, 'dashboard.port', 0, 65535) } : {}) };
+  }
+  if (o.history !== undefined) {
+    const h = obj(o.history, ['retentionDays'], 'history');
+    out.history = h.retentionDays !== undefined ? { retentionDays: int(h.retentionDays, 'history.retentionDays', 0, 100_000) } : {};
+  }
   return out;
 }
+
+const LIMIT_KEYS = [
+  'maxMessageBytes',
+  'maxRecipients',
+  'maxClients',
+  'maxConnectionsPerClient',
+  'idleTimeoutSeconds',
+  'minFreeBytes',
+  'maxHeaderLines',
+  'maxHeaderBytes',
+  'maxSubmissionClients',
+  'reservedInternalSlots',
+  'maxConnectionsPerNetwork',
+  'commandSeconds',
+  'sessionSeconds',
+  'minDataRate',
+  'dataRateWindowSeconds',
+  'maxUnknownRecipients',
+];
 
 const none = (m: string) => (v: unknown) => {
   obj(v, [], m);
@@ -226,6 +278,7 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   bans: none('bans'),
   liftBan: (v) => ({ address: str(obj(v, ['address'], 'liftBan').address, 'address', 64)! }),
   newDashboardToken: none('newDashboardToken'),
+  renewCertificate: none('renewCertificate'),
 };
 
 export function isApiMethod(m: unknown): m is ApiMethod {

@@ -78,6 +78,32 @@ export interface LimitSettings {
   maxConnectionsPerClient: number;
   idleTimeoutSeconds: number;
   minFreeBytes: number;
+  /** The advanced limits (docs/design.md §2.8, §8.2). */
+  maxHeaderLines: number;
+  maxHeaderBytes: number;
+  maxSubmissionClients: number;
+  reservedInternalSlots: number;
+  maxConnectionsPerNetwork: number;
+  commandSeconds: number;
+  sessionSeconds: number;
+  minDataRate: number;
+  dataRateWindowSeconds: number;
+  maxUnknownRecipients: number;
+}
+
+/** Built-in ACME as the Settings page edits it (docs/design.md §2.5, §8.2 `acme`). */
+export interface AcmeSettings {
+  enabled: boolean;
+  /** `letsencrypt-staging`, `letsencrypt`, or an http(s) directory URL. */
+  directory: string;
+  email: string;
+  challenge: 'http-01' | 'dns-01';
+}
+
+/** How logins are checked (docs/design.md §2.4, §8.2 `auth`). */
+export interface AuthSettings {
+  backend: 'builtin' | 'saslauthd';
+  saslauthd: { socket: string; service: string };
 }
 
 /** The settings a family edits in the app, as read (docs/design.md §7.1). */
@@ -94,6 +120,13 @@ export interface EditableSettings {
   dkim: { selector: string };
   limits: LimitSettings;
   tls: { certFile: string | null; keyFile: string | null };
+  acme: AcmeSettings;
+  auth: AuthSettings;
+  /** DNS servers (`ip`, `ip:port`, `[v6]:port`; empty: the system's) and the time-out per lookup. */
+  dns: { servers: string[]; timeoutMs: number };
+  /** The headless dashboard's address: used from the next start (docs/design.md §7.2). */
+  dashboard: { host: string; port: number };
+  history: { retentionDays: number };
 }
 
 /**
@@ -112,6 +145,11 @@ export interface SettingsChange {
   dkim?: { selector: string };
   limits?: Partial<LimitSettings>;
   tls?: { certFile: string | null; keyFile: string | null };
+  acme?: Partial<AcmeSettings>;
+  auth?: { backend?: AuthSettings['backend']; saslauthd?: Partial<AuthSettings['saslauthd']> };
+  dns?: { servers?: string[]; timeoutMs?: number };
+  dashboard?: { host?: string; port?: number };
+  history?: { retentionDays?: number };
 }
 
 /** The smarthost connection test (docs/design.md §5 `smarthost`), with the settings on the page. */
@@ -208,6 +246,8 @@ export interface GatewayApi {
   liftBan(a: { address: string }): Promise<BanView[]>;
   /** A new dashboard access link (headless dashboard only); the old link stops working (docs/design.md §7.2). */
   newDashboardToken(): Promise<{ token: string; url: string }>;
+  /** Built-in ACME's "Renew now" (docs/design.md §2.5): one attempt at once; the status after it. */
+  renewCertificate(): Promise<GatewayStatus>;
 }
 
 export type ApiMethod = keyof GatewayApi;
@@ -250,6 +290,7 @@ export const API_METHODS = [
   'bans',
   'liftBan',
   'newDashboardToken',
+  'renewCertificate',
 ] as const satisfies readonly ApiMethod[];
 
 // Compile-time check that API_METHODS lists every method of GatewayApi.

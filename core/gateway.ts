@@ -540,9 +540,51 @@ export class Gateway {
   updateConfig(mutate: (raw: Record<string, unknown>) => void, what?: string): Config {
     return this.live.update(mutate, what);
   }
-  /** Applies the config file after an outside edit (or records why not, for the banner); true when something changed. */
+  /**
+   * Applies the config file after an outside edit (or records why not, for the banner); true
+   * when something changed. Listeners, certificate files and ACME settings changed by an
+   * editor are applied as saveSettings applies them (docs/design.md §8.2, §7.1).
+   */
   reload(): boolean {
-    return this.live.reload();
+    const before = this.live.config;
+    const changed = this.live.reload();
+    if (changed) void this.applyRunning(before, this.live.config).catch(() => {});
+    return changed;
+  }
+
+  /**
+   * After a change of the config (saveSettings or an outside edit, docs/design.md §7.1): the
+   * running parts that read it once follow — listeners rebound, host name and limits set
+   * on the servers, certificate files reloaded, the certificate manager restarted when
+   * the ACME settings or the host name changed (the gateway keeps running). A certificate
+   * that does not load throws after the rest is applied (the old one keeps serving).
+   */
+  async applyRunning(before: Config, after: Config): Promise<void> {
+    if (this.state !== 'running' && this.state !== 'error') return;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(before.listeners, after.listeners)) await this.rebindListeners();
+    else if (before.hostname !== after.hostname || !same(before.limits, after.limits)) this.refreshListenerOptions();
+    const acmeChanged = !same(before.acme, after.acme) || (after.acme.enabled && before.hostname !== after.hostname);
+    if (acmeChanged) await this.restartCertificates();
+    else if (!same(before.tls, after.tls)) await this.reloadCertificate();
+  }
+
+  /**
+   * The ACME settings changed (docs/design.md §2.5): the certificate manager stops (an open
+   * order is abandoned) and starts again with the new settings; the certificate to serve
+   * is chosen again (ACME's, the configured files, or the self-signed one).
+   */
+  private async restartCertificates(): Promise<void> {
+    await this.certificates.stop();
+    this.certificates.start();
+    this.system(this.live.config.acme.enabled ? `built-in ACME restarted with the new settings (${this.live.config.acme.directory}, ${this.live.config.acme.challenge})` : 'built-in ACME turned off', 'info', 'acme');
+    await this.reloadCertificate();
+  }
+
+  /** "Renew now" (docs/design.md §2.5): an attempt at once; the outcome is in status().tls.acme. */
+  async renewCertificate(): Promise<void> {
+    if (!this.live.config.acme.enabled) throw new Error('built-in ACME is off');
+    await this.certificates.renewNow();
   }
 
   // ---- outside edits: the config file and the ban file (docs/design.md §8.2, §2.4) ------
@@ -572,6 +614,25 @@ export class Gateway {
   }
 
   /** Lifts a ban (an address, an IPv6 /64 or a network as listBans shows it); false if there was none. */
+  /** Lifts an account's hourly sending limit (docs/design.md §2.13): its counters start again at zero. */
+    const ok = this.inbound.lift(account);
+    if (ok) this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: `${account}'s sending limit lifted by hand` });
+    this.emitState();
+    return ok;
+  }
+
+  /** Blocks an account from sending, or unblocks it (`accounts[].blocked`, docs/design.md §2.13). */
+    this.live.update((raw) => {
+      const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; blocked?: boolean }[]) : []).find((x) => x.name === account);
+      if (!a) throw new Error(`no account ${account}`);
+      if (blocked) a.blocked = true;
+      else delete a.blocked;
+    }, `account ${account} ${blocked ? 'blocked from sending' : 'may send again'}`);
+    this.inbound.lift(account);
+    this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: blocked ? `${account}'s account blocked from sending` : `${account}'s account may send again` });
+    this.emitState();
+  }
+
   liftBan(address: string): boolean {
     const ok = this.bans.unban(address);
     if (ok) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: address, text: `${address} unblocked (lifted by hand)` });

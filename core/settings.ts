@@ -34,8 +34,23 @@ export function editableSettings(c: Config): EditableSettings {
       maxConnectionsPerClient: c.limits.maxConnectionsPerClient,
       idleTimeoutSeconds: c.limits.idleTimeoutSeconds,
       minFreeBytes: c.limits.minFreeBytes,
+      maxHeaderLines: c.limits.maxHeaderLines,
+      maxHeaderBytes: c.limits.maxHeaderBytes,
+      maxSubmissionClients: c.limits.maxSubmissionClients,
+      reservedInternalSlots: c.limits.reservedInternalSlots,
+      maxConnectionsPerNetwork: c.limits.maxConnectionsPerNetwork,
+      commandSeconds: c.limits.commandSeconds,
+      sessionSeconds: c.limits.sessionSeconds,
+      minDataRate: c.limits.minDataRate,
+      dataRateWindowSeconds: c.limits.dataRateWindowSeconds,
+      maxUnknownRecipients: c.limits.maxUnknownRecipients,
     },
     tls: { certFile: c.tls.certFile, keyFile: c.tls.keyFile },
+    acme: { enabled: c.acme.enabled, directory: c.acme.directory, email: c.acme.email, challenge: c.acme.challenge },
+    auth: { backend: c.auth.backend, saslauthd: { socket: c.auth.saslauthd.socket, service: c.auth.saslauthd.service } },
+    dns: { servers: [...c.dns.servers], timeoutMs: c.dns.timeoutMs },
+    dashboard: { host: c.dashboard.host, port: c.dashboard.port },
+    history: { retentionDays: c.history.retentionDays },
   };
 }
 
@@ -68,6 +83,15 @@ export function describeChange(ch: SettingsChange): string {
   if (ch.dkim) parts.push(`DKIM selector ${ch.dkim.selector}`);
   if (ch.limits) parts.push(`limits ${Object.entries(ch.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (ch.tls) parts.push(ch.tls.certFile ? `certificate ${ch.tls.certFile}` : 'certificate: the generated one');
+  if (ch.acme) {
+    const a = ch.acme;
+    const bits = [a.enabled !== undefined ? (a.enabled ? 'on' : 'off') : '', a.directory ? `directory ${a.directory}` : '', a.email !== undefined ? `contact ${a.email || '(none)'}` : '', a.challenge ? `challenge ${a.challenge}` : ''];
+    parts.push(`built-in certificates: ${bits.filter(Boolean).join(', ')}`);
+  }
+  if (ch.auth) parts.push(`logins checked by ${ch.auth.backend ?? 'the same'}${ch.auth.saslauthd ? ` (saslauthd ${[ch.auth.saslauthd.socket, ch.auth.saslauthd.service].filter(Boolean).join(', ')})` : ''}`);
+  if (ch.dns) parts.push(`DNS ${ch.dns.servers ? `servers ${ch.dns.servers.join(', ') || 'the system’s'}` : ''}${ch.dns.timeoutMs !== undefined ? ` time-out ${ch.dns.timeoutMs} ms` : ''}`.trim());
+  if (ch.dashboard) parts.push(`dashboard address ${ch.dashboard.host ?? ''}${ch.dashboard.port !== undefined ? `:${ch.dashboard.port}` : ''} (from the next start)`);
+  if (ch.history) parts.push(`history kept ${ch.history.retentionDays} days`);
   return `settings changed: ${parts.join('; ')}`;
 }
 
@@ -95,6 +119,29 @@ export function applyChange(raw: Raw, ch: SettingsChange): void {
     tls.certFile = ch.tls.certFile?.trim() || null;
     tls.keyFile = ch.tls.keyFile?.trim() || null;
   }
+  if (ch.acme) {
+    const acme = group(raw, 'acme');
+    for (const [k, v] of Object.entries(ch.acme)) if (v !== undefined) acme[k] = typeof v === 'string' ? v.trim() : v;
+  }
+  if (ch.auth) {
+    const auth = group(raw, 'auth');
+    if (ch.auth.backend) auth.backend = ch.auth.backend;
+    if (ch.auth.saslauthd) {
+      const sasl = group(auth, 'saslauthd');
+      for (const [k, v] of Object.entries(ch.auth.saslauthd)) if (v !== undefined) sasl[k] = v.trim();
+    }
+  }
+  if (ch.dns) {
+    const dns = group(raw, 'dns');
+    if (ch.dns.servers) dns.servers = ch.dns.servers.map((x) => x.trim()).filter(Boolean);
+    if (ch.dns.timeoutMs !== undefined) dns.timeoutMs = ch.dns.timeoutMs;
+  }
+  if (ch.dashboard) {
+    const d = group(raw, 'dashboard');
+    if (ch.dashboard.host !== undefined) d.host = ch.dashboard.host.trim();
+    if (ch.dashboard.port !== undefined) d.port = ch.dashboard.port;
+  }
+  if (ch.history?.retentionDays !== undefined) group(raw, 'history').retentionDays = ch.history.retentionDays;
 }
 
 /**
@@ -111,15 +158,11 @@ export async function saveSettings(gw: Gateway, ch: SettingsChange): Promise<voi
     if (e instanceof ConfigError) throw new ApiError('invalid-input', `not saved: ${e.plain}`);
     throw e;
   }
-  const after = gw.config();
-  if (JSON.stringify(before.listeners) !== JSON.stringify(after.listeners)) await gw.rebindListeners();
-  else if (before.hostname !== after.hostname || JSON.stringify(before.limits) !== JSON.stringify(after.limits)) gw.refreshListenerOptions();
-  if (before.tls.certFile !== after.tls.certFile || before.tls.keyFile !== after.tls.keyFile) {
-    try {
-      await gw.reloadCertificate();
-    } catch (e) {
-      throw new ApiError('invalid-input', `saved, but the certificate could not be loaded, so the old one is still served: ${(e as Error).message.split('\n')[0]}`);
-    }
+  try {
+    await gw.applyRunning(before, gw.config());
+  } catch (e) {
+    console.error(`postern: certificate not loaded: ${(e as Error).message}`);
+    throw new ApiError('invalid-input', 'saved, but the certificate could not be loaded, so the old one is still served: check that both files are readable PEM files (the certificate with its chain, and its private key). The log has the details.');
   }
 }
 

@@ -44,8 +44,11 @@ export interface AcmeStatus {
   lastError: string | null;
   lastErrorAt: string | null;
   failures: number;
-  /** DNS-01 by hand: the TXT record to publish, while Postern waits for it. */
-  dnsRecord: { name: string; value: string } | null;
+  /**
+   * DNS-01 by hand: the TXT record to publish, while Postern waits for it; `checkedAt` and
+   * `published`: the last look through Postern's DNS client (the Setup page's "checked").
+   */
+  dnsRecord: { name: string; value: string; checkedAt?: string | null; published?: boolean } | null;
 }
 
 export interface AccountFile {

@@ -341,6 +341,10 @@ export class CertificateManager {
         (rs) => rs.some((strings) => strings.join('') === value),
         () => false,
       );
+      if (this.dnsRecord) {
+        this.dnsRecord = { name, value, checkedAt: this.now().toISOString(), published: found };
+        this.changed();
+      }
       if (found) break;
       if (Date.now() > until) throw new Error(`the TXT record ${name} was not published with the value "${value}"`);
       await new Promise<void>((resolve) => {

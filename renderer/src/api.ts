@@ -37,6 +37,7 @@ export const METHODS = [
   'bans',
   'liftBan',
   'newDashboardToken',
+  'renewCertificate',
 ] as const satisfies readonly ApiMethod[];
 
 type Missing = Exclude<ApiMethod, (typeof METHODS)[number]>;

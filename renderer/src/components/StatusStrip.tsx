@@ -1,6 +1,7 @@
 // The status strip: gateway state, each listener (bound, or why not), counters — and the two
 // alarms that must not wait for a visit to a page (docs/design.md §5, §8.2): an open-relay
-// self-test that failed after a change (red), and a config file edit that was refused.
+// self-test that failed after a change (red), and a config file edit that was refused;
+// and a certificate renewal that failed (docs/design.md §2.5).
 import type { GatewayStatus } from '../api.ts';
 import { useStatus } from '../hooks.ts';
 import { num } from '../format.ts';
@@ -76,6 +77,11 @@ export function StatusStrip() {
         <span className="listener failed" data-testid="disk-full" title="Free space where Postern stores mail (docs: Troubleshooting, disk)">
           <Icon name="warn" /> Disk full: {Math.round(s.disk.freeBytes / 1e6)} MB free — new mail refused (452) until space is freed
         </span>
+      )}
+      {s.tls?.acme?.lastError && (
+        <a className="listener failed" href="#/setup" data-testid="acme-failed" title={s.tls.acme.lastError}>
+          <Icon name="warn" /> {s.tls.acme.notAfter ? 'Certificate renewal failed — the current one still serves' : 'Getting a certificate failed'}
+        </a>
       )}
       {s.setup && s.setup.fails > 0 && (
         <a className="listener failed setup-problems" href="#/setup" data-testid="setup-problems" title={s.setup.failing.join('; ')}>

@@ -2,12 +2,12 @@
 // card per group, each saved on its own through saveSettings — checked by the file's rules,
 // written, and in use at once (listeners rebound, certificate reloaded). The same page in
 // the desktop window and the headless dashboard.
-import { useEffect, useState } from 'react';
-import type { ListenerSetting, Settings as SettingsValue, SmarthostTest } from '../api.ts';
+import { useState } from 'react';
+import type { ListenerSetting, SmarthostTest } from '../api.ts';
 import { useApp, useLoad } from '../hooks.ts';
 import { ErrorLine } from '../components/Notice.tsx';
-import { SettingsCard, splitList, TextField, Toggle, useSave, wholeNumber, type SaveResult } from './SettingsParts.tsx';
-import type { SettingsChange } from '../api.ts';
+import { SettingsCard, splitList, TextField, Toggle, useDraft, useSave, wholeNumber, type CardProps } from './SettingsParts.tsx';
+import { AcmeCard, AdvancedLimitsCard, DashboardCard, DnsCard, HistoryCard, LoginCard } from './SettingsMore.tsx';
 
 const MB = 1048576;
 
@@ -25,7 +25,7 @@ export function Settings() {
       <h1>Settings</h1>
       <p className="lead">Each change is checked, saved to the configuration file and in use at once — no restart. Accounts and passwords are on the Accounts page, trusted networks on the Networks page.</p>
       <nav className="settings-toc" aria-label="Settings sections">
-        {['This server', 'Domains', 'Shared addresses', 'Outgoing mail', 'Listeners', 'Trusted proxies', 'Checks', 'Limits', 'Certificate'].map((t) => (
+        {['This server', 'Domains', 'Shared addresses', 'Outgoing mail', 'Listeners', 'Trusted proxies', 'Checks', 'Limits', 'Certificate', 'Certificate files', 'Logins', 'DNS', 'Dashboard', 'History', 'Advanced limits'].map((t) => (
           <a key={t} href={`#/settings`} onClick={(e) => {
             e.preventDefault();
             document.getElementById(`set-${t.replace(/\s+/g, '-').toLowerCase()}`)?.scrollIntoView({ block: 'start' });
@@ -42,19 +42,15 @@ export function Settings() {
       <div id="set-trusted-proxies"><ProxiesCard s={s} save={save} /></div>
       <div id="set-checks"><ChecksCard s={s} save={save} /></div>
       <div id="set-limits"><LimitsCard s={s} save={save} /></div>
-      <div id="set-certificate"><CertificateCard s={s} save={save} /></div>
+      <div id="set-certificate"><AcmeCard s={s} save={save} /></div>
+      <div id="set-certificate-files"><CertificateCard s={s} save={save} /></div>
+      <div id="set-logins"><LoginCard s={s} save={save} /></div>
+      <div id="set-dns"><DnsCard s={s} save={save} /></div>
+      <div id="set-dashboard"><DashboardCard s={s} save={save} /></div>
+      <div id="set-history"><HistoryCard s={s} save={save} /></div>
+      <div id="set-advanced-limits"><AdvancedLimitsCard s={s} save={save} /></div>
     </div>
   );
-}
-
-type CardProps = { s: SettingsValue; save: (c: SettingsChange) => Promise<SaveResult> };
-
-/** Local draft state that follows the stored value whenever that changes. */
-function useDraft<T>(stored: T): [T, (v: T) => void] {
-  const key = JSON.stringify(stored);
-  const [v, setV] = useState(stored);
-  useEffect(() => setV(JSON.parse(key) as T), [key]);
-  return [v, setV];
 }
 
 export function ServerCard({ s, save, saveText }: CardProps & { saveText?: string }) {
@@ -354,10 +350,10 @@ function CertificateCard({ s, save }: CardProps) {
   return (
     <SettingsCard
       title="Certificate files"
-      label="Certificate"
+      label="Certificate files"
       save={save}
       testId="settings-certificate"
-      hint="PEM files of a certificate for the server name (from Let’s Encrypt, say) and its private key. Empty: Postern’s own self-signed certificate. The new one is served at once."
+      hint={s.config.acme.enabled ? 'Not used while Postern gets its certificate from Let’s Encrypt (above).' : 'PEM files of a certificate for the server name (from certbot, say) and its private key. Empty: Postern’s own self-signed certificate. The new one is served at once.'}
       submit={() => ({ tls: { certFile: cert.trim() || null, keyFile: key.trim() || null } })}
     >
       <TextField label="Certificate file (full chain)" value={cert} onChange={setCert} placeholder="/etc/letsencrypt/live/mx.example-family.com/fullchain.pem" grow />

@@ -1,12 +1,23 @@
 // Building blocks of the Settings page and the first run: a card that saves one group of
 // settings through saveSettings (docs/design.md §7.1) and says what happened, and the
 // form pieces each group uses.
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import type { Settings, SettingsChange } from '../api.ts';
 import { useApp } from '../hooks.ts';
 import { ErrorLine } from '../components/Notice.tsx';
 
 export type SaveResult = { ok: true; value: Settings } | { ok: false; message: string };
+
+/** What each card gets: the stored settings and the save function. */
+export type CardProps = { s: Settings; save: (c: SettingsChange) => Promise<SaveResult> };
+
+/** Local draft state that follows the stored value whenever that changes. */
+export function useDraft<T>(stored: T): [T, (v: T) => void] {
+  const key = JSON.stringify(stored);
+  const [v, setV] = useState(stored);
+  useEffect(() => setV(JSON.parse(key) as T), [key]);
+  return [v, setV];
+}
 
 /** Saves one change; the page shows the answer (the new settings, or why not, in words). */
 export function useSave(onSaved: (s: Settings) => void): (change: SettingsChange) => Promise<SaveResult> {
@@ -31,6 +42,7 @@ export function SettingsCard({
   save,
   hint,
   saveText = 'Save',
+  savedText = '✓ Saved — in use now',
   testId,
 }: {
   title: string;
@@ -40,6 +52,8 @@ export function SettingsCard({
   save: (c: SettingsChange) => Promise<SaveResult>;
   hint?: ReactNode;
   saveText?: string;
+  /** What a successful save says (a setting used from the next start says so). */
+  savedText?: string;
   testId?: string;
 }) {
   const [state, setState] = useState<{ kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'error'; message: string }>({ kind: 'idle' });
@@ -62,7 +76,7 @@ export function SettingsCard({
         </button>
         {state.kind === 'saved' && (
           <span className="ok-line saved-line" role="status">
-            ✓ Saved — in use now
+            {savedText}
           </span>
         )}
       </div>

@@ -6,6 +6,7 @@ import { useApp, useLoad, useStatus } from '../hooks.ts';
 import { dateTime, num } from '../format.ts';
 import { ErrorLine, Unavailable } from '../components/Notice.tsx';
 import { DnsRecords } from '../components/DnsRecords.tsx';
+import { CertificateCard } from '../components/CertificateCard.tsx';
 
 const CHECK: Record<CheckStatus, { icon: string; text: string }> = {
   ok: { icon: '✓', text: 'OK' },
@@ -67,19 +68,14 @@ export function Setup() {
 
       {settings.state === 'ok' && settings.value.domains.length > 0 && <DnsRecords />}
 
+      <CertificateCard status={status} />
+
       <section className="card" aria-label="Gateway">
         <h2>Gateway</h2>
         {status && (
           <p>
             {status.state === 'running' ? 'Postern is running' : `Postern is ${status.state}`} as <strong>{status.hostname}</strong>
             {status.startedAt ? ` since ${dateTime(status.startedAt)}` : ''}.
-            {status.tls && (
-              <>
-                {' '}
-                TLS certificate {status.tls.subject}
-                {status.tls.selfSigned ? ' (self-signed)' : ''}, valid until {dateTime(status.tls.notAfter)}.
-              </>
-            )}
           </p>
         )}
         {status?.state === 'running' && confirmStop ? (
