@@ -243,6 +243,22 @@ export function createApi(deps: ApiDeps): GatewayApi {
     async bans() {
       return gw.listBans();
     },
+    async rateLimits() {
+      return gw.inbound.limitedAccounts();
+    },
+    async liftRateLimit(a) {
+      if (!gw.liftRateLimit(a.account)) throw new ApiError('not-found', `${a.account} is not held by a sending limit (any more)`);
+      return gw.inbound.limitedAccounts();
+    },
+    async blockAccount(a) {
+      if (!gw.config().accounts.some((x) => x.name === a.account)) throw new ApiError('not-found', `there is no account ${a.account}`);
+      try {
+        gw.blockAccount(a.account, a.blocked);
+      } catch (e) {
+        throw new ApiError('conflict', `not saved: ${(e as Error).message}`);
+      }
+      return gw.inbound.limitedAccounts();
+    },
     async liftBan(a) {
       if (!gw.liftBan(a.address.trim())) throw new ApiError('not-found', `${a.address} is not blocked (any more)`);
       return gw.listBans();

@@ -277,6 +277,12 @@ const validators: { [K in ApiMethod]: (v: unknown) => unknown } = {
   traffic: none('traffic'),
   bans: none('bans'),
   liftBan: (v) => ({ address: str(obj(v, ['address'], 'liftBan').address, 'address', 64)! }),
+  rateLimits: none('rateLimits'),
+  liftRateLimit: (v) => ({ account: str(obj(v, ['account'], 'liftRateLimit').account, 'account', 64)! }),
+  blockAccount: (v) => {
+    const o = obj(v, ['account', 'blocked'], 'blockAccount');
+    return { account: str(o.account, 'account', 64)!, blocked: bool(o.blocked, 'blocked') };
+  },
   newDashboardToken: none('newDashboardToken'),
   renewCertificate: none('renewCertificate'),
 };

@@ -13,6 +13,8 @@ import type { AccountView } from './accounts/types.ts';
 
 export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient, QueueEntry, AccountView };
 export type { ListenerStatus, Counters, GatewayState, BanView, RelayStatus } from './gateway.ts';
+export type { RateLimitedAccount } from './inbound/checks.ts';
+import type { RateLimitedAccount } from './inbound/checks.ts';
 export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';
 
 export interface EventQuery {
@@ -244,6 +246,12 @@ export interface GatewayApi {
   bans(): Promise<BanView[]>;
   /** Lifts a block (an address, IPv6 /64 or network as bans() lists it). */
   liftBan(a: { address: string }): Promise<BanView[]>;
+  /** Accounts stopped by their hourly sending limits (docs/design.md §2.13). */
+  rateLimits(): Promise<RateLimitedAccount[]>;
+  /** Lifts an account's hourly limit: its counters start again at zero. */
+  liftRateLimit(a: { account: string }): Promise<RateLimitedAccount[]>;
+  /** Blocks an account from sending (a leaked password), or lets it send again (`accounts[].blocked`). */
+  blockAccount(a: { account: string; blocked: boolean }): Promise<RateLimitedAccount[]>;
   /** A new dashboard access link (headless dashboard only); the old link stops working (docs/design.md §7.2). */
   newDashboardToken(): Promise<{ token: string; url: string }>;
   /** Built-in ACME's "Renew now" (docs/design.md §2.5): one attempt at once; the status after it. */
@@ -289,6 +297,9 @@ export const API_METHODS = [
   'traffic',
   'bans',
   'liftBan',
+  'rateLimits',
+  'liftRateLimit',
+  'blockAccount',
   'newDashboardToken',
   'renewCertificate',
 ] as const satisfies readonly ApiMethod[];

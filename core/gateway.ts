@@ -614,25 +614,6 @@ export class Gateway {
   }
 
   /** Lifts a ban (an address, an IPv6 /64 or a network as listBans shows it); false if there was none. */
-  /** Lifts an account's hourly sending limit (docs/design.md §2.13): its counters start again at zero. */
-    const ok = this.inbound.lift(account);
-    if (ok) this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: `${account}'s sending limit lifted by hand` });
-    this.emitState();
-    return ok;
-  }
-
-  /** Blocks an account from sending, or unblocks it (`accounts[].blocked`, docs/design.md §2.13). */
-    this.live.update((raw) => {
-      const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; blocked?: boolean }[]) : []).find((x) => x.name === account);
-      if (!a) throw new Error(`no account ${account}`);
-      if (blocked) a.blocked = true;
-      else delete a.blocked;
-    }, `account ${account} ${blocked ? 'blocked from sending' : 'may send again'}`);
-    this.inbound.lift(account);
-    this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: blocked ? `${account}'s account blocked from sending` : `${account}'s account may send again` });
-    this.emitState();
-  }
-
   liftBan(address: string): boolean {
     const ok = this.bans.unban(address);
     if (ok) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: address, text: `${address} unblocked (lifted by hand)` });
