@@ -18,7 +18,7 @@ import { BanList } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
 import { SCRYPT_COST } from './auth/builtin.ts';
 import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
-import { InboundChecks } from './inbound/checks.ts';
+import { InboundChecks, type RateLimitedAccount } from './inbound/checks.ts';
 import type { PosternServer } from './smtp/connection.ts';
 import { closeServer, createServer, listen, type ListenerStatus } from './smtp/listeners.ts';
 import { ensureSelfSigned, TLS_OPTIONS, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
@@ -83,6 +83,8 @@ export interface GatewayStatus {
   configError?: ConfigProblemStatus | null;
   /** Free space where mail is stored; `ok` false: MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). null before the first reading. */
   disk?: DiskStatus | null;
+  /** Accounts stopped by their hourly sending limits: the dashboard's banner (docs/design.md §2.13). */
+  rateLimited?: RateLimitedAccount[];
 }
 
 /** A ban as the dashboard and `postern bans list` show it. */
@@ -138,7 +140,7 @@ export class Gateway {
   private tlsWatcher: TlsWatcher | null = null;
   private readonly perClient = new Map<string, number>();
   /** DNSBL, rate limits, DMARC enforced, rspamd (docs/design.md §2.10–§2.13). */
-  readonly inbound = new InboundChecks({ config: () => this.live.config, dns: () => this.live.dns });
+  readonly inbound = new InboundChecks({ config: () => this.live.config, dns: () => this.live.dns, changed: () => this.emitState() });
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
   private relay: RelayStatus | null = null;
@@ -483,6 +485,7 @@ export class Gateway {
       relay: this.relay,
       configError: this.live.problem,
       disk: this.diskStatus(),
+      rateLimited: this.inbound.limitedAccounts(),
     };
   }
 
@@ -611,6 +614,27 @@ export class Gateway {
       .list()
       .sort((a, b) => a.until - b.until)
       .map((b) => ({ address: b.ip, until: new Date(b.until).toISOString(), failures: b.failures, reason: banReason(b) }));
+  }
+
+  /** Lifts an account's hourly sending limit (docs/design.md §2.13): its counters start again at zero. */
+  liftRateLimit(account: string): boolean {
+    const ok = this.inbound.lift(account);
+    if (ok) this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: `${account}'s sending limit lifted by hand` });
+    this.emitState();
+    return ok;
+  }
+
+  /** Blocks an account from sending, or unblocks it (`accounts[].blocked`, docs/design.md §2.13). */
+  blockAccount(account: string, blocked: boolean): void {
+    this.live.update((raw) => {
+      const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; blocked?: boolean }[]) : []).find((x) => x.name === account);
+      if (!a) throw new Error(`no account ${account}`);
+      if (blocked) a.blocked = true;
+      else delete a.blocked;
+    }, `account ${account} ${blocked ? 'blocked from sending' : 'may send again'}`);
+    this.inbound.lift(account);
+    this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: blocked ? `${account}'s account blocked from sending` : `${account}'s account may send again` });
+    this.emitState();
   }
 
   /** Lifts a ban (an address, an IPv6 /64 or a network as listBans shows it); false if there was none. */

@@ -22,6 +22,8 @@ export interface InboundDeps {
   now?(): number;
   /** The pct= draw (§2.10), in [0, 1). */
   random?(): number;
+  /** The list of limited accounts changed (the status, the dashboard's banner). */
+  changed?(): void;
 }
 
 export interface InboundClient {
@@ -141,7 +143,10 @@ export class InboundChecks {
 
   private accountRefusal(account: string, kind: LimitKind, count: number, limit: number, base: Omit<Decision, 'code' | 'text' | 'reason'>): Decision {
     const text = accountAlarm(account, { kind, count });
-    if (!this.limited.has(account)) this.limited.set(account, { account, kind, count, limit, since: new Date(this.now()).toISOString(), text });
+    if (!this.limited.has(account)) {
+      this.limited.set(account, { account, kind, count, limit, since: new Date(this.now()).toISOString(), text });
+      this.deps.changed?.();
+    }
     return { ...base, reason: `${text} (limit ${limit} ${kind} an hour; lift it on the dashboard)`, code: 451, text: `4.7.1 ${account} has sent too much mail in the last hour; try again later` };
   }
 

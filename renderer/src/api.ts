@@ -36,6 +36,9 @@ export const METHODS = [
   'traffic',
   'bans',
   'liftBan',
+  'rateLimits',
+  'liftRateLimit',
+  'blockAccount',
   'newDashboardToken',
   'renewCertificate',
 ] as const satisfies readonly ApiMethod[];

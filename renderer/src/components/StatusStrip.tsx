@@ -6,6 +6,7 @@ import type { GatewayStatus } from '../api.ts';
 import { useStatus } from '../hooks.ts';
 import { num } from '../format.ts';
 import { Icon, type IconName } from './Icon.tsx';
+import { RateLimitBanner } from './RateLimitBanner.tsx';
 
 const STATE: Record<GatewayStatus['state'], { icon: IconName; text: string }> = {
   running: { icon: 'dot', text: 'Running' },
@@ -50,6 +51,7 @@ export function StatusStrip() {
         <strong>The configuration file was changed, but the change was not applied</strong> — Postern keeps running with the settings it had. {s.configError.message}
       </div>
     )}
+    <RateLimitBanner accounts={s.rateLimited} />
     <section className={openRelay ? 'strip strip-alarm' : 'strip'} aria-label="Gateway status" data-testid="status-strip">
       <span className={`state state-${openRelay ? 'error' : s.state}`} data-testid="state">
         <Icon name={openRelay ? 'warn' : st.icon} /> {openRelay ? 'OPEN RELAY' : st.text}
