@@ -73,7 +73,7 @@ export interface Part {
   fix?: string;
 }
 
-export const DNS_FIX = 'Check that this computer can reach its DNS servers (dns.servers in the config), then run the check again.';
+export const DNS_FIX = 'Check that this computer can reach its DNS servers (Settings → DNS servers), then run the check again.';
 
 /** Folds the parts into one check: the worst status, every finding, one fix. */
 export function combine(id: CheckId, parts: Part[]): DoctorCheck {

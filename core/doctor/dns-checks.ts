@@ -26,7 +26,7 @@ export function publicAddresses(ctx: DoctorContext): PublicAddresses {
   return { addresses: found, source: found.length ? 'interfaces' : 'none' };
 }
 
-const NO_PUBLIC_FIX = "Set publicAddress in the config to this server's Internet address (your router shows it as its WAN address), then run the check again.";
+const NO_PUBLIC_FIX = "Type this server's Internet address under Settings → This server → Public IP address (your router shows it as its WAN address), then run the check again.";
 
 function addressRecord(host: string, ip: string | undefined): string {
   if (!ip) return `${host}. A <this server's public IPv4 address>`;
@@ -42,7 +42,7 @@ function suggestedHostname(ctx: DoctorContext): string {
 export async function hostnameCheck(ctx: DoctorContext, pub: PublicAddresses): Promise<DoctorCheck> {
   const host = ctx.config.hostname;
   if (host === 'localhost' || !host.includes('.')) {
-    return check('hostname', 'fail', `the hostname is "${host}", which the Internet cannot find`, `Set "hostname" in the config to this server's public name, e.g. ${suggestedHostname(ctx)}, and publish an A record for it.`);
+    return check('hostname', 'fail', `the hostname is "${host}", which the Internet cannot find`, `Type this server's public name under Settings → This server → Server name, for example ${suggestedHostname(ctx)}, and publish an A record for it.`);
   }
   const [a, aaaa] = await Promise.all([lookup(ctx.dns, host, 'A'), lookup(ctx.dns, host, 'AAAA')]);
   const v4 = a.ok ? a.value : [];
@@ -69,7 +69,7 @@ export async function hostnameCheck(ctx: DoctorContext, pub: PublicAddresses): P
 // ---- MX --------------------------------------------------------------------------------------
 
 function noDomains(id: 'mx' | 'spf' | 'dkim' | 'dmarc'): DoctorCheck {
-  return check(id, 'warn', 'no local domains configured', 'Add your domain to "domains" in the config (e.g. "doe-family.com").');
+  return check(id, 'warn', 'no local domains configured', 'Add your domain under Settings → Domains, for example doe-family.com.');
 }
 
 async function mxFor(ctx: DoctorContext, domain: string): Promise<Part> {

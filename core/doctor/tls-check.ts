@@ -79,9 +79,9 @@ function chainTrust(leaf: X509Certificate, extra: X509Certificate[], anchors: X5
 function acmeFix(cfg: Config, st: AcmeStatus | null): string {
   if (st?.dnsRecord) return `Publish this record at your DNS provider: ${st.dnsRecord.name}. 3600 IN TXT "${st.dnsRecord.value}" — Postern checks for it and continues by itself.`;
   if (cfg.acme.challenge === 'http-01') {
-    return `Let the CA reach port 80 of ${cfg.hostname} while Postern renews (forward port 80 on the router to this computer, port ${cfg.acme.httpPort} here), or set acme.challenge to "dns-01" and publish the TXT record Postern shows.`;
+    return `Let the CA reach port 80 of ${cfg.hostname} while Postern renews (forward port 80 on the router to this computer, port ${cfg.acme.httpPort} here), or choose “A DNS record I publish by hand” under Settings → Certificate and publish the TXT record Postern shows.`;
   }
-  return `Check acme.directory (${cfg.acme.directory}) and that this computer reaches it; Postern tries again by itself.`;
+  return `Check the certificate authority under Settings → Certificate (${directoryUrl(cfg.acme.directory)}) and that this computer reaches it; Postern tries again by itself.`;
 }
 
 /** The ACME state in words, for the detail. */
@@ -99,8 +99,8 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const cfg = ctx.config;
   const host = cfg.hostname;
   const letsEncrypt = cfg.acme.enabled
-    ? `Let Postern's built-in ACME get the certificate (see acme in the config and the README's "TLS certificates").`
-    : `Turn on Postern's built-in ACME ("acme": { "enabled": true, "directory": "letsencrypt", "email": "you@…" }): it gets a free Let's Encrypt certificate for ${host} and renews it.`;
+    ? `Let Postern get the certificate: see Settings → Certificate and the README's "TLS certificates".`
+    : `Turn on “Get and renew the certificate automatically” under Settings → Certificate: Postern gets a free Let's Encrypt certificate for ${host} and renews it.`;
   let files: TlsFiles;
   let m: TlsMaterial;
   const acme = cfg.acme.enabled ? readState(ctx.dataDir) : null;
@@ -120,7 +120,16 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
     files = acmeFiles ?? (cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(ctx.dataDir, host));
     m = await loadTls(files);
   } catch (e) {
-    return check('tls', 'fail', `the certificate cannot be loaded: ${(e as Error).message}`, 'Check that tls.certFile and tls.keyFile name readable PEM files (certificate and its private key).');
+    // The Node/OpenSSL text goes to the log only; the page gets a sentence (docs/design.md §5, §8.2).
+    console.error(`postern: setup check: the certificate cannot be loaded: ${(e as Error).message}`);
+    return check(
+      'tls',
+      'fail',
+      cfg.tls.certFile && !cfg.acme.enabled ? `the certificate files ${cfg.tls.certFile} and ${cfg.tls.keyFile} cannot be used: Postern could not read them as a certificate and its private key` : 'the certificate Postern keeps in its data folder cannot be read',
+      cfg.tls.certFile && !cfg.acme.enabled
+        ? 'Under Settings → Certificate files, choose readable PEM files: the certificate with its chain (fullchain.pem) and its private key (privkey.pem). The log has the details.'
+        : 'Check that the data folder is readable by Postern; the log has the details.',
+    );
   }
   const chain = pemCertificates(m.cert);
   const leaf = chain[0] ?? new X509Certificate(m.cert);
@@ -130,10 +139,11 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
 
   try {
     if (!leaf.checkPrivateKey(crypto.createPrivateKey(m.key))) {
-      problems.push({ status: 'fail', detail: `${files.keyFile} is not the private key of ${files.certFile}`, fix: 'Set tls.keyFile to the private key that belongs to the certificate.' });
+      problems.push({ status: 'fail', detail: `${files.keyFile} is not the private key of ${files.certFile}`, fix: 'Under Settings → Certificate files, choose the private key that belongs to the certificate.' });
     }
   } catch (e) {
-    problems.push({ status: 'fail', detail: `the private key cannot be read: ${(e as Error).message}`, fix: 'Set tls.keyFile to the private key (PEM) that belongs to the certificate.' });
+    console.error(`postern: setup check: the private key cannot be read: ${(e as Error).message}`);
+    problems.push({ status: 'fail', detail: 'the private key cannot be read as a key (the log has the details)', fix: 'Under Settings → Certificate files, choose the private key (PEM) that belongs to the certificate.' });
   }
 
   const names = certNames(m, leaf);
@@ -157,9 +167,9 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
     if (files.generated || trust.selfSigned) {
       problems.push({ status: 'warn', detail: `${files.generated ? what : 'the certificate'} is self-signed: senders that check certificates will not trust it (most still deliver)`, fix: letsEncrypt });
     } else if (cfg.acme.enabled) {
-      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which phones do not trust (a staging or test CA)`, fix: 'When issuing works, set acme.directory to "letsencrypt" (production); Postern gets a trusted certificate at the next start.' });
+      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which phones do not trust (a staging or test CA)`, fix: 'When issuing works, choose “Let’s Encrypt — the real, trusted certificate” under Settings → Certificate; Postern gets a trusted certificate at once.' });
     } else {
-      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`, fix: `Use the full chain (fullchain.pem) as tls.certFile, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}` });
+      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`, fix: `Choose the full chain (fullchain.pem) as the certificate file under Settings → Certificate files, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}` });
     }
   }
 

@@ -28,7 +28,7 @@ export interface ListenerStatus {
 
 export function describeListenError(l: Listener, e: NodeJS.ErrnoException, binary: string = runningBinary()): { error: string; fix: string } {
   if (e.code === 'EADDRINUSE') {
-    return { error: `port ${l.port} on ${l.host} is already in use by another program`, fix: `Stop the other mail server on port ${l.port}, or give Postern another port in "listeners".` };
+    return { error: `port ${l.port} on ${l.host} is already in use by another program`, fix: `Stop the other mail server on port ${l.port}, or give Postern another port under Settings → Listeners.` };
   }
   if (e.code === 'EACCES' || e.code === 'EPERM') {
     return {
@@ -38,8 +38,8 @@ export function describeListenError(l: Listener, e: NodeJS.ErrnoException, binar
       fix: `Run \`sudo ${setcapCommand(binary)}\` (or, headless, \`sudo postern service install\`), or listen on ${l.fallbackPort ?? defaultFallbackPort(l.port) ?? 2525} and have the router forward ${l.port} to it.`,
     };
   }
-  if (e.code === 'EADDRNOTAVAIL') return { error: `address ${l.host} is not on this computer`, fix: 'Use "::" (all addresses) or an address this computer has.' };
-  return { error: `${e.code ?? ''} ${e.message}`.trim(), fix: 'Check the listener settings.' };
+  if (e.code === 'EADDRNOTAVAIL') return { error: `address ${l.host} is not on this computer`, fix: 'Under Settings → Listeners, use the host :: (every address of this computer) or an address this computer has.' };
+  return { error: `${e.code ?? ''} ${e.message}`.trim(), fix: 'Check the listener under Settings → Listeners.' };
 }
 
 export interface ServerSpec {

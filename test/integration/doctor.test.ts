@@ -260,7 +260,7 @@ describe('each missing or wrong record: the right status and the exact record to
       const ptr = byId(r, 'ptr');
       assert.equal(ptr.status, 'warn');
       assert.match(ptr.detail, /public address is not known/);
-      assert.match(ptr.fix, /publicAddress/);
+      assert.match(ptr.fix, /Settings → This server → Public IP address/);
     } finally {
       await g.stop();
     }
@@ -404,7 +404,7 @@ describe('smarthost', () => {
       const bad = await smarthostResult({ host: '127.0.0.1', port: s.port, requireTLS: false, user: 'family', password: 'wrong' });
       assert.equal(bad.status, 'fail');
       assert.match(bad.detail, /refused the login as "family": 535/);
-      assert.match(bad.fix, /user and password/);
+      assert.match(bad.fix, /^Check the login and password under Settings → Outgoing mail/);
     } finally {
       await s.close();
     }
@@ -416,7 +416,7 @@ describe('smarthost', () => {
     assert.match(c.detail, /could not reach the smarthost 127\.0\.0\.1:\d+ .*ECONNREFUSED/);
     const none = await smarthostResult({ host: '' });
     assert.equal(none.status, 'fail');
-    assert.equal(none.fix, 'Your ISP probably blocks port 25: set a smarthost (outbound.smarthost host, port, user and password from your mail provider).');
+    assert.equal(none.fix, 'Your Internet provider probably blocks port 25: enter your mail provider’s sending server, login and password under Settings → Outgoing mail.');
   });
 });
 
