@@ -83,7 +83,16 @@ export interface Config {
   dns: { servers: string[]; timeoutMs: number };
   outbound: {
     mode: 'smarthost' | 'mx';
-    smarthost: { host: string; port: number; secure: boolean; requireTLS: boolean; user: string; password: string };
+    smarthost: {
+      host: string;
+      port: number;
+      secure: boolean;
+      requireTLS: boolean;
+      user: string;
+      password: string;
+      /** A CA certificate (PEM file) trusted for the smarthost besides the public ones: a private or self-signed certificate (docs/design.md §3.3). */
+      caFile: string | null;
+    };
     /** Port of remote MX hosts (25; another value only for tests and special set-ups). */
     mxPort: number;
   };
@@ -290,6 +299,7 @@ export const configSchema = {
             requireTLS: { type: 'boolean', default: true },
             user: { type: 'string', default: '' },
             password: { type: 'string', default: '' },
+            caFile: { type: ['string', 'null'], default: null },
           },
         },
       },

@@ -5,9 +5,9 @@
 import type { Config } from '../config/schema.ts';
 import type { DnsClient } from '../dns/client.ts';
 import { parseMailbox } from '../policy/address.ts';
-import { ConnectError, planMx, sendOnce, smarthostTarget, type RcptOutcome, type Target } from './smtp-client.ts';
+import { ConnectError, planMx, sendOnce, smarthostTarget, type OutboundMessage, type RcptOutcome, type Target } from './smtp-client.ts';
 
-export type { RcptOutcome } from './smtp-client.ts';
+export type { RcptOutcome, OutboundMessage } from './smtp-client.ts';
 
 /** Where a batch of recipients goes: the smarthost, or one domain's MX hosts. */
 export type Route = { kind: 'smarthost' } | { kind: 'mx'; domain: string };
@@ -30,7 +30,7 @@ export interface Courier {
    * reaching a server is a temporary outcome, never a throw; a route that leads back
    * to this gateway is a permanent `5.4.6` (retrying a loop cannot help).
    */
-  deliver(batch: Batch, from: string, message: Buffer): Promise<RcptOutcome[]>;
+  deliver(batch: Batch, from: string, message: OutboundMessage): Promise<RcptOutcome[]>;
 }
 
 /** One batch per recipient domain, in the order the domains first appear. */
@@ -56,7 +56,7 @@ const failAll = (rcpts: readonly string[], permanent: boolean, text: string): Rc
   rcpts.map((address) => ({ address, ok: false, permanent, text }));
 
 /** Tries the targets in order until one answers for the recipients. */
-async function viaTargets(targets: Target[], from: string, rcpts: string[], message: Buffer, heloName: string): Promise<RcptOutcome[]> {
+async function viaTargets(targets: Target[], from: string, rcpts: string[], message: OutboundMessage, heloName: string): Promise<RcptOutcome[]> {
   const errors: string[] = [];
   for (const t of targets) {
     if (!t.host) {
@@ -85,7 +85,7 @@ export class SmarthostCourier implements Courier {
     return rcpts.length ? [{ route: { kind: 'smarthost' }, rcpts: [...rcpts] }] : [];
   }
 
-  deliver(batch: Batch, from: string, message: Buffer): Promise<RcptOutcome[]> {
+  deliver(batch: Batch, from: string, message: OutboundMessage): Promise<RcptOutcome[]> {
     const cfg = this.config();
     return viaTargets([smarthostTarget(cfg)], from, batch.rcpts, message, cfg.hostname);
   }
@@ -103,7 +103,7 @@ export class MxCourier implements Courier {
     return byDomain(rcpts);
   }
 
-  async deliver(batch: Batch, from: string, message: Buffer): Promise<RcptOutcome[]> {
+  async deliver(batch: Batch, from: string, message: OutboundMessage): Promise<RcptOutcome[]> {
     if (batch.route.kind !== 'mx') throw new Error('the MX courier was handed a smarthost batch');
     const domain = batch.route.domain;
     const cfg = this.o.config();
@@ -137,7 +137,7 @@ export class SmtpCourier implements Courier {
     return (this.config().outbound.mode === 'smarthost' ? this.smarthost : this.mx).batches(rcpts);
   }
 
-  deliver(batch: Batch, from: string, message: Buffer): Promise<RcptOutcome[]> {
+  deliver(batch: Batch, from: string, message: OutboundMessage): Promise<RcptOutcome[]> {
     return (batch.route.kind === 'smarthost' ? this.smarthost : this.mx).deliver(batch, from, message);
   }
 }

@@ -8,6 +8,7 @@
 // twice (short of the unavoidable window between the remote 250 and our fsync).
 // How a message travels is the courier's business (courier.ts); time comes from a
 // Clock (clock.ts), so both can be replaced in tests.
+import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -18,11 +19,11 @@ import { normalizeDomain, parseMailbox } from '../policy/address.ts';
 import type { QueueEntry } from './queue-entry.ts';
 import { DirSyncer, fsyncDirSync, replaceFileDurable } from '../spool/durable.ts';
 import type { MessageStore, OutboundEnvelope, OutboundRecipient } from '../spool/store.ts';
-import type { Courier, RcptOutcome } from './courier.ts';
+import type { Courier, OutboundMessage, RcptOutcome } from './courier.ts';
 import { systemClock, type Cancel, type Clock } from './clock.ts';
 import { buildBounce, enhancedFromReply } from './bounce.ts';
 import { DkimKeys, fromHeaderDomain } from '../dkim/keys.ts';
-import { signInWorker } from '../work/pool.ts';
+import { sevenBitInWorker, signInWorker } from '../work/pool.ts';
 
 /** Delay before attempt n+1 after n failed attempts (ms): 1 m, 5 m, 15 m, 30 m, 1 h, 2 h, then every 4 h. */
 export const DEFAULT_RETRY_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
@@ -224,11 +225,28 @@ export class OutboundQueue {
       const text = `5.3.0 the queued message file cannot be read: ${(err as Error).message}`;
       return this.record(env, due.map((r) => ({ address: r.address, ok: false, permanent: true, text })), failures);
     }
-    message = await this.sign(message, env, cfg);
+    const source = message;
+    // 8-bit (recorded at commit, §3.1; an older envelope: looked at now). Each form the
+    // next hops ask for is made once per attempt: converted to 7-bit (in a worker, §2.8)
+    // when a server lacks 8BITMIME, and DKIM-signed after any conversion (§3.3, §3.5).
+    const eightBit = env.eightBit ?? !isAscii(source);
+    const forms = new Map<string, Promise<Buffer>>();
+    const out: OutboundMessage = {
+      eightBit,
+      bytes: (form) => {
+        const f = eightBit ? form : '8bit';
+        let p = forms.get(f);
+        if (!p) {
+          p = (f === '7bit' ? sevenBitInWorker(source) : Promise.resolve(source)).then((m) => this.sign(m, env, cfg));
+          forms.set(f, p);
+        }
+        return p;
+      },
+    };
     // Recorded batch by batch (for MX: domain by domain): a crash while a later batch
     // is tried does not send again to the ones already done.
     for (const batch of this.o.courier.batches(due.map((r) => r.address))) {
-      await this.record(env, await this.o.courier.deliver(batch, env.from, message), failures);
+      await this.record(env, await this.o.courier.deliver(batch, env.from, out), failures);
     }
   }
 

@@ -1,10 +1,13 @@
 // One delivery attempt to one server, through nodemailer's SMTP client (which
 // normalises line endings and dot-stuffs: nothing we relay can smuggle), and the two
 // routes: a smarthost, or the recipient domain's MX hosts.
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../config/schema.ts';
 import type { DnsClient } from '../dns/client.ts';
+import { tlsProblem } from '../doctor/tls-words.ts';
 
 export interface RcptOutcome {
   address: string;
@@ -29,6 +32,30 @@ export interface Target {
   requireTLS: boolean;
   verifyTls: boolean;
   auth?: { user: string; pass: string };
+  /** `outbound.smarthost.caFile`: a CA (PEM file) trusted besides the public roots. */
+  caFile?: string;
+}
+
+/**
+ * What one attempt sends (docs/design.md §3.3): the message as DKIM-signed bytes, in the
+ * form the next hop can take. An 8-bit message goes as it is, with BODY=8BITMIME, to a
+ * server that offers 8BITMIME; to one that does not, converted to 7-bit first (RFC 6152
+ * §3) and signed after the conversion. Forms are made when first asked for.
+ */
+export interface OutboundMessage {
+  /** Bytes above 127 somewhere in the message (RFC 6152). */
+  eightBit: boolean;
+  bytes(form: '8bit' | '7bit'): Promise<Buffer>;
+}
+
+/** A message given as it is (7-bit, or sent unconverted): tests and the setup check. */
+export function fixedMessage(message: Buffer): OutboundMessage {
+  return { eightBit: false, bytes: async () => message };
+}
+
+/** The extensions the server announced in its (last) EHLO reply; nodemailer keeps them without a public getter. */
+function extensions(conn: SMTPConnection): string[] {
+  return (conn as unknown as { _supportedExtensions?: string[] })._supportedExtensions ?? [];
 }
 
 export interface SendOptions {
@@ -62,9 +89,27 @@ export function connectionFor(t: Target, o: SendOptions & { socketTimeoutMs?: nu
     connectionTimeout: o.timeoutMs,
     greetingTimeout: o.timeoutMs,
     socketTimeout: o.socketTimeoutMs ?? o.timeoutMs * 4,
-    tls: { servername: net.isIP(t.servername) ? undefined : t.servername, rejectUnauthorized: t.verifyTls, minVersion: 'TLSv1.2' },
+    tls: {
+      servername: net.isIP(t.servername) ? undefined : t.servername,
+      rejectUnauthorized: t.verifyTls,
+      minVersion: 'TLSv1.2',
+      // Node's `ca` replaces its roots: keep them, and add the configured CA (§3.3).
+      ...(t.caFile ? { ca: [...tls.rootCertificates, fs.readFileSync(t.caFile, 'utf8')] } : {}),
+    },
     logger: false,
   });
+}
+
+/**
+ * A connection failure in words for the event and a bounce: a certificate problem in
+ * plain words (core/doctor/tls-words.ts; Node's own text suggests command-line flags
+ * that mean nothing here), with the setting that fixes a private CA.
+ */
+function connectProblem(t: Target, e: NmError): string {
+  const text = `${e.code ?? ''} ${e.message}`;
+  if (!/CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|certificate/i.test(text)) return `${t.servername}: ${e.message}`;
+  const hint = t.verifyTls && /SELF_SIGNED|UNABLE_TO|self[- ]signed|issuer/i.test(text) ? '; if it is a private or self-signed certificate, set outbound.smarthost.caFile to its CA certificate (PEM)' : '';
+  return `${t.servername}: ${tlsProblem(e, t.servername)}${hint}`;
 }
 
 /** Runs `fn` once (the first caller wins) after saying QUIT, or dropping the connection. */
@@ -83,15 +128,29 @@ export function finishOnce(conn: SMTPConnection): (fn: () => void) => void {
 }
 
 /** Sends one message to one server; resolves with an outcome per recipient. */
-export function sendOnce(t: Target, from: string, rcpts: string[], message: Buffer, o: SendOptions): Promise<RcptOutcome[]> {
+export function sendOnce(t: Target, from: string, rcpts: string[], message: OutboundMessage, o: SendOptions): Promise<RcptOutcome[]> {
   return new Promise((resolve, reject) => {
-    const conn = connectionFor(t, o);
+    let conn: SMTPConnection;
+    try {
+      conn = connectionFor(t, o);
+    } catch (e) {
+      // The CA file could not be read.
+      return reject(new ConnectError(`${t.servername}: cannot read outbound.smarthost.caFile ${t.caFile}: ${(e as Error).message}`));
+    }
     const done = finishOnce(conn);
-    conn.once('error', (e: NmError) => done(() => reject(new ConnectError(`${t.servername}: ${e.message}`))));
+    conn.once('error', (e: NmError) => done(() => reject(new ConnectError(connectProblem(t, e)))));
     conn.connect((err?: NmError) => {
-      if (err) return done(() => reject(new ConnectError(`${t.servername}: ${err.message}`)));
-      const send = () =>
-        conn.send({ from: from || false, to: rcpts }, message, (e: NmError | null, info?: { accepted: string[]; rejected: string[]; rejectedErrors?: NmError[]; response: string }) => {
+      if (err) return done(() => reject(new ConnectError(connectProblem(t, err))));
+      const send = async () => {
+        // RFC 6152: BODY=8BITMIME only where offered; elsewhere the 7-bit form.
+        const use8BitMime = message.eightBit && extensions(conn).includes('8BITMIME');
+        let body: Buffer;
+        try {
+          body = await message.bytes(message.eightBit && !use8BitMime ? '7bit' : '8bit');
+        } catch (e) {
+          return done(() => resolve(rcpts.map((a) => fail(a, false, `4.6.3 the 8-bit message could not be converted to 7-bit for ${t.servername}: ${(e as Error).message}`))));
+        }
+        conn.send({ from: from || false, to: rcpts, use8BitMime }, body, (e: NmError | null, info?: { accepted: string[]; rejected: string[]; rejectedErrors?: NmError[]; response: string }) => {
           if (e && !info) {
             // The whole transaction failed: MAIL FROM, DATA, or every recipient.
             const perRcpt = (e as NmError & { rejectedErrors?: NmError[] }).rejectedErrors;
@@ -118,12 +177,13 @@ export function sendOnce(t: Target, from: string, rcpts: string[], message: Buff
             ),
           );
         });
-      if (!t.auth) return send();
+      };
+      if (!t.auth) return void send();
       conn.login({ user: t.auth.user, pass: t.auth.pass }, (e: NmError | null) => {
         // A refused login is the family's configuration, not the recipient's fault: retry
         // (and say so), never bounce.
         if (e) return done(() => resolve(rcpts.map((a) => fail(a, false, `login to ${t.servername} failed: ${(e.response ?? e.message).trim()}`, e.responseCode, t.servername))));
-        send();
+        void send();
       });
     });
   });
@@ -141,6 +201,7 @@ export function smarthostTarget(cfg: Config): Target {
     // Verified when TLS is demanded; with requireTLS off it is opportunistic, as for MX hosts.
     verifyTls: s.secure || s.requireTLS,
     ...(s.user ? { auth: { user: s.user, pass: s.password } } : {}),
+    ...(s.caFile ? { caFile: s.caFile } : {}),
   };
 }
 

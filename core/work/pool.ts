@@ -13,7 +13,8 @@ import { workerSource, type WorkerSource } from './worker-file.ts';
 export type WorkRequest =
   | { id: number; kind: 'verify'; head: Uint8Array; bodyFile: string | null; ctx: MessageAuthContext }
   | { id: number; kind: 'auth'; head: Uint8Array; bodyFile: string | null; ctx: MessageAuthContext; evaluate: boolean }
-  | { id: number; kind: 'sign'; message: Uint8Array; key: DkimKey };
+  | { id: number; kind: 'sign'; message: Uint8Array; key: DkimKey }
+  | { id: number; kind: 'seven-bit'; message: Uint8Array };
 
 /** What a request carries; the pool numbers it. */
 type WorkInput = WorkRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -164,4 +165,13 @@ export const SIGN_DEADLINE_MS = 15_000;
 /** signMessage (core/dkim/keys.ts) in a worker; rejects with Error('timeout') past the deadline. */
 export function signInWorker(message: Buffer, key: DkimKey, pool = workPool()): Promise<{ header: string; error: string | null }> {
   return pool.run({ kind: 'sign', message, key }, SIGN_DEADLINE_MS);
+}
+
+/**
+ * An 8-bit message converted to 7-bit (core/delivery/seven-bit.ts, §3.3) in a worker: it
+ * walks the whole message. Same deadline as a signature; rejects with Error('timeout').
+ */
+export async function sevenBitInWorker(message: Buffer, pool = workPool()): Promise<Buffer> {
+  const u = await pool.run<Uint8Array>({ kind: 'seven-bit', message }, SIGN_DEADLINE_MS);
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }

@@ -1,11 +1,13 @@
 // The worker thread's side of core/work/pool.ts (docs/design.md §2.8): DKIM/DMARC
-// verification of a received message and DKIM signing of an outbound one, off the
+// verification of a received message, DKIM signing of an outbound one and its
+// conversion to 7-bit (§3.3), off the
 // event loop, where the pool's deadline can stop them (Worker.terminate) whatever
 // the message's shape. Built as its own bundle for the desktop app (electron/build.ts).
 import { parentPort } from 'node:worker_threads';
 import type { Config } from '../config/schema.ts';
 import { dnsClientFor, type DnsClient } from '../dns/client.ts';
 import { signMessage, type DkimKey } from '../dkim/keys.ts';
+import { toSevenBit } from '../delivery/seven-bit.ts';
 import { messageAuth, messageAuthHeaders, type MessageAuthContext } from '../spf/authres.ts';
 import type { WorkReply, WorkRequest } from './pool.ts';
 
@@ -34,6 +36,7 @@ async function run(req: WorkRequest): Promise<unknown> {
     return messageAuth({ head: buf(req.head), bodyFile: req.bodyFile }, ctx, { resolver: dnsFor(ctx.cfg).resolver, evaluate: req.evaluate });
   }
   if (req.kind === 'sign') return signMessage(buf(req.message), req.key as DkimKey);
+  if (req.kind === 'seven-bit') return toSevenBit(buf(req.message));
   throw new Error(`unknown work ${(req as { kind: string }).kind}`);
 }
 

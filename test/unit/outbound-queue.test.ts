@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OutboundQueue, type OutboundOptions } from '../../core/delivery/outbound.ts';
-import { byDomain, MxCourier, SmarthostCourier, SmtpCourier, type Batch, type Courier, type RcptOutcome } from '../../core/delivery/courier.ts';
+import { byDomain, MxCourier, SmarthostCourier, SmtpCourier, type Batch, type Courier, type OutboundMessage, type RcptOutcome } from '../../core/delivery/courier.ts';
+import { fixedMessage } from '../../core/delivery/smtp-client.ts';
 import { MessageStore, newQueueId, type OutboundEnvelope } from '../../core/spool/store.ts';
 import { EventBus } from '../../core/events/bus.ts';
 import { validateConfig } from '../../core/config/load.ts';
@@ -59,8 +60,8 @@ class ScriptedCourier implements Courier {
     return byDomain(rcpts);
   }
 
-  async deliver(batch: Batch, from: string, message: Buffer): Promise<RcptOutcome[]> {
-    this.calls.push({ at: this.clock.now(), from, rcpts: batch.rcpts, message: message.toString('latin1') });
+  async deliver(batch: Batch, from: string, message: OutboundMessage): Promise<RcptOutcome[]> {
+    this.calls.push({ at: this.clock.now(), from, rcpts: batch.rcpts, message: (await message.bytes('8bit')).toString('latin1') });
     return this.reply(batch, this.calls.length - 1);
   }
 }
@@ -375,7 +376,7 @@ describe('the SMTP couriers, where no socket is needed', () => {
       dns: () => fakeDns({ 'example.net': { MX: [{ priority: 10, exchange: 'mail.example.net' }] }, 'mail.example.net': { A: ['127.0.0.1'], AAAA: ['::1'] } }),
       isSelf: (ip, port) => (seen.push(`${ip}:${port}`), true),
     });
-    const out = await c.deliver(batch('example.net', ['a@example.net', 'b@example.net']), 'john.doe@doe-family.com', Buffer.from('x'));
+    const out = await c.deliver(batch('example.net', ['a@example.net', 'b@example.net']), 'john.doe@doe-family.com', fixedMessage(Buffer.from('x')));
     assert.deepEqual(seen, ['127.0.0.1:25', '::1:25'], 'every address asked about');
     assert.deepEqual(
       out.map((o) => [o.address, o.ok, o.permanent]),
@@ -395,7 +396,7 @@ describe('the SMTP couriers, where no socket is needed', () => {
       'noaddr.example': { MX: [{ priority: 10, exchange: 'mx.noaddr.example' }] },
     });
     const c = new MxCourier({ config: () => cfg, dns: () => dns });
-    const one = async (domain: string) => (await c.deliver(batch(domain, [`x@${domain}`]), '', Buffer.from('x')))[0];
+    const one = async (domain: string) => (await c.deliver(batch(domain, [`x@${domain}`]), '', fixedMessage(Buffer.from('x'))))[0];
     assert.deepEqual([(await one('null.example')).permanent, (await one('null.example')).text], [true, '5.1.10 null.example does not accept mail (null MX)']);
     assert.deepEqual([(await one('gone.example')).permanent, (await one('gone.example')).text], [true, '5.1.2 domain gone.example does not exist']);
     assert.equal((await one('flaky.example')).permanent, false);
@@ -407,7 +408,7 @@ describe('the SMTP couriers, where no socket is needed', () => {
   test('no smarthost configured: a temporary 4.4.1, never a bounce', async () => {
     const c = new SmarthostCourier(() => familyConfig({ outbound: { mode: 'smarthost' } }));
     const [b] = c.batches(['a@example.net', 'b@example.org']);
-    const out = await c.deliver(b, 'john.doe@doe-family.com', Buffer.from('x'));
+    const out = await c.deliver(b, 'john.doe@doe-family.com', fixedMessage(Buffer.from('x')));
     assert.deepEqual(
       out.map((o) => [o.ok, o.permanent]),
       [
