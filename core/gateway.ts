@@ -16,7 +16,8 @@ import type { Networks, NetworkView } from './net/networks.ts';
 import { MessageStore } from './spool/store.ts';
 import { BanList } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
-import { SCRYPT_COST } from './auth/builtin.ts';
+import { hashPassword, SCRYPT_COST } from './auth/builtin.ts';
+import { holdWorkPool } from './work/pool.ts';
 import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import { InboundChecks, type RateLimitedAccount } from './inbound/checks.ts';
 import type { PosternServer } from './smtp/connection.ts';
@@ -147,6 +148,10 @@ export class Gateway {
   private relayRun: Promise<void> | null = null;
   private relayAgain = false;
   private watches: FileWatch[] = [];
+  /** Lets go of the shared worker pool (taken at start, docs/design.md §2.8). */
+  private releasePool: (() => Promise<void>) | null = null;
+  /** Password-hash upgrades under way (§2.4): a stop waits for them. */
+  private readonly upgrades = new Set<Promise<void>>();
   private readonly counters = emptyCounters();
   /** Free space of the data dir's file system (docs/design.md §3.6). */
   readonly disk: DiskGauge;
@@ -222,7 +227,7 @@ export class Gateway {
       store: this.store,
       bans: this.bans,
       throttle: this.throttle,
-      upgradePasswordHash: (account, stale, fresh) => this.upgradePasswordHash(account, stale, fresh),
+      upgradePasswordHash: (account, stale, password) => this.upgradePasswordHash(account, stale, password),
       // a getter: the SPF check is rebuilt when the config changes
       get spf() {
         return live.spf;
@@ -239,11 +244,21 @@ export class Gateway {
   }
 
   /**
-   * After a successful login with a hash of a lower cost (docs/design.md §2.4): one config
-   * update that replaces the account's passwordHash only if it is still the old one (a
-   * password changed meanwhile wins).
+   * After a successful login with a hash of a lower cost (docs/design.md §2.4): the
+   * password hashed at today's cost in the background, then one config update that
+   * replaces the account's passwordHash only if it is still the old one (a password
+   * changed meanwhile wins). A stop waits for one under way.
    */
-  private upgradePasswordHash(account: string, stale: string, fresh: string): void {
+  private upgradePasswordHash(account: string, stale: string, password: string): void {
+    const p: Promise<void> = hashPassword(password).then(
+      (fresh) => this.replaceHash(account, stale, fresh),
+      (e: Error) => this.system(`password hash of account ${account} could not be upgraded: ${e.message}`, 'reject', 'config'),
+    );
+    this.upgrades.add(p);
+    void p.finally(() => this.upgrades.delete(p));
+  }
+
+  private replaceHash(account: string, stale: string, fresh: string): void {
     if (this.live.config.accounts.find((a) => a.name === account)?.passwordHash !== stale) return;
     try {
       this.live.update((raw) => {
@@ -313,6 +328,7 @@ export class Gateway {
     const bound = this.listenerStatus.filter((s) => s.ok).length;
     this.state = bound > 0 ? 'running' : 'error';
     this.startedAt = new Date();
+    this.releasePool ??= holdWorkPool();
     this.outbound.start();
     this.certificates.start();
     this.disk.start();
@@ -463,6 +479,11 @@ export class Gateway {
     await this.outbound.stop();
     await this.certificates.stop();
     await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
+    // What the sessions started: hash upgrades, and the worker threads (docs/design.md §2.8) —
+    // a stopped gateway leaves nothing running.
+    await Promise.all([...this.upgrades]);
+    await this.releasePool?.();
+    this.releasePool = null;
     this.listenerStatus = [];
     this.state = 'stopped';
     this.system('Postern stopped', 'info', 'stop');

@@ -96,7 +96,10 @@ export class AuthThrottle {
     const key = clientKey(ip);
     const t = this.now();
     let places = this.knownGood.get(account);
-    if (!places) this.knownGood.set(account, (places = new Map()));
+    if (!places) {
+      places = new Map();
+      this.knownGood.set(account, places);
+    }
     places.delete(key);
     places.set(key, t);
     trim(places);
@@ -119,6 +122,12 @@ export class AuthThrottle {
     trim(this.failures);
     if (knownGood) return { delayMs: 0, failures: list.length };
     return { delayMs: this.delayFor(list.length), failures: list.length };
+  }
+
+  /** Failed logins for `accountKey` within ACCOUNT_WINDOW_MS (for status and tests). */
+  failuresOf(accountKey: string): number {
+    const t = this.now();
+    return (this.failures.get(accountKey) ?? []).filter((x) => t - x < ACCOUNT_WINDOW_MS).length;
   }
 
   /** The delay for the `n`th failure within the window: none for the first few, then doubling, capped. */

@@ -16,7 +16,6 @@ import { refuseRenegotiation } from './tls.ts';
 import { authenticate } from '../auth/authenticator.ts';
 import { guessNetwork, type BanList } from '../auth/bans.ts';
 import type { AuthThrottle } from '../auth/throttle.ts';
-import { hashPassword } from '../auth/builtin.ts';
 import { clientKey, networkKey, NetworkSet } from '../net/cidr.ts';
 import { deliveredToLoop, LineEndings, receivedHeader, withoutReturnPath } from './message.ts';
 import { LIBRARY_OK, type ParsedPath, type PeerSession, type PosternConnection } from './connection.ts';
@@ -42,8 +41,8 @@ export interface HookContext {
   bans: BanList;
   /** Per-account delay and the global bound on password checks (docs/design.md §2.4). */
   throttle?: AuthThrottle;
-  /** Rewrites an account's passwordHash `stale` → `fresh` (a stronger cost), if it is still `stale`. */
-  upgradePasswordHash?(account: string, stale: string, fresh: string): void;
+  /** In the background: hashes `password` at today's cost and rewrites the account's passwordHash, if it is still `stale` (§2.4). */
+  upgradePasswordHash?(account: string, stale: string, password: string): void;
   spf: MailFromCheck | null;
   onMessageQueued?(queueId: string, remote: boolean): void;
   /**
@@ -301,7 +300,7 @@ export class SmtpHooks {
     }
     if (r.ok) {
       throttle?.success(r.account, ip);
-      if (r.staleHash) this.upgradeHash(r.account, r.staleHash, auth.password ?? '');
+      if (r.staleHash) this.ctx.upgradePasswordHash?.(r.account, r.staleHash, auth.password ?? '');
       return { d: { stage: 'auth', rule: 'auth', reason: `${auth.method} as ${login}`, user: r.account, code: LIBRARY_OK.auth.code, text: LIBRARY_OK.auth.text, verdict: 'accept' }, account: r.account };
     }
     if (r.temporary) return { d: refuse('auth', r.reason, 454, REPLY.authTempFail, 'defer') };
@@ -312,7 +311,8 @@ export class SmtpHooks {
     if (slow.delayMs) counts.push(`answered after ${slow.delayMs / 1000} s: ${slow.failures} failed logins for this account within 15 minutes`);
     const failed = refuse('auth', `${r.reason} (${counts.join('; ')})`, 535, REPLY.badCredentials, 'reject');
     if (!ban) {
-      if (slow.delayMs) await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
+      // unref'd: a late answer never holds a stopped gateway's process (the listeners hold a running one)
+      if (slow.delayMs) await new Promise((resolve) => setTimeout(resolve, slow.delayMs).unref());
       return { d: failed };
     }
     // The failure that triggers the ban is recorded as such, and answered with 421,
@@ -322,16 +322,6 @@ export class SmtpHooks {
       before: [failed],
       d: refuse('auth ban', `${ban.failures} failed logins from ${network ? `network ${ban.ip}` : 'this address'} within 15 minutes`, 421, `4.7.0 Too many failed logins from ${who}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject'),
     };
-  }
-
-  /** In the background, after a successful login: the account's hash at today's cost (§2.4). */
-  private upgradeHash(account: string, stale: string, password: string): void {
-    const up = this.ctx.upgradePasswordHash;
-    if (!up) return;
-    hashPassword(password).then(
-      (fresh) => up(account, stale, fresh),
-      () => {},
-    );
   }
 
   private facts(session: PSession): ClientFacts {

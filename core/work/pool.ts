@@ -43,6 +43,11 @@ export class WorkerPool {
   /** Workers terminated at a deadline (for tests and status). */
   terminated = 0;
 
+  /** Worker threads alive now. */
+  get threads(): number {
+    return this.slots.length;
+  }
+
   constructor(opts: { size?: number; source?: () => WorkerSource } = {}) {
     this.size = opts.size ?? 2;
     this.source = opts.source ?? workerSource;
@@ -66,7 +71,12 @@ export class WorkerPool {
   async close(): Promise<void> {
     const slots = this.slots.splice(0);
     for (const t of this.queue.splice(0)) this.fail(t, new Error('worker pool closed'));
-    await Promise.all(slots.map((s) => (s.task && this.fail(s.task, new Error('worker pool closed')), s.worker.terminate())));
+    await Promise.all(
+      slots.map((s) => {
+        if (s.task) this.fail(s.task, new Error('worker pool closed'));
+        return s.worker.terminate();
+      }),
+    );
   }
 
   private dispatch(): void {
@@ -140,7 +150,27 @@ export class WorkerPool {
 /** The gateway's pool (module-wide: the desktop app and `postern serve` run one gateway). */
 let shared: WorkerPool | null = null;
 export function workPool(): WorkerPool {
-  return (shared ??= new WorkerPool());
+  shared ??= new WorkerPool();
+  return shared;
+}
+
+/** Gateways running now that use the shared pool (tests run several in one process). */
+let users = 0;
+
+/**
+ * A running gateway's hold on the shared pool (docs/design.md §2.8): the returned
+ * function lets go, once; when the last holder lets go the workers are terminated, so
+ * a stopped gateway leaves no thread behind (the pool starts new ones if used again).
+ */
+export function holdWorkPool(): () => Promise<void> {
+  users++;
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    users--;
+    if (users === 0 && shared) await shared.close();
+  };
 }
 
 /** Extra time the worker gets past the verification's own DNS bound (3 × dns.timeoutMs, §2.7). */
