@@ -5,7 +5,8 @@
 // section that large is never real mail, and header parsers (mailauth's joins
 // continuation lines quadratically) are where a small message can cost minutes of CPU.
 //
-// Input: chunks with CRLF line ends (after LineEndings). One linear scan.
+// Input: chunks with CRLF line ends (after LineEndings, which turns bare CR and LF into
+// CRLF); a bare LF is still taken as a line end. One linear scan.
 
 export interface HeaderLimitValues {
   maxHeaderLines: number;
@@ -25,6 +26,8 @@ export class HeaderLimits {
   private kept: Buffer[] = [];
   /** Bytes of the current line so far (from its first byte, up to the next LF). */
   private lineLen = 0;
+  /** The current line so far is a lone CR (it may end in the next chunk). */
+  private lineIsCR = false;
 
   constructor(max: HeaderLimitValues) {
     this.max = max;
@@ -41,6 +44,7 @@ export class HeaderLimits {
     while (i < n) {
       const lf = chunk.indexOf(0x0a, i);
       if (lf < 0) {
+        this.lineIsCR = this.lineLen === 0 && n - i === 1 && chunk[i] === 0x0d;
         this.lineLen += n - i;
         this.bytes += n - i;
         i = n;
@@ -48,9 +52,13 @@ export class HeaderLimits {
       }
       const seg = lf + 1 - i;
       const len = this.lineLen + seg;
+      // An empty line — CRLF, also split across chunks, or a bare LF — ends the header
+      // section (RFC 5322 §2.1) and is not counted. A one-character line ended by a bare
+      // LF is a line, not the end.
+      const empty = len === 1 || (len === 2 && (seg === 2 ? chunk[lf - 1] === 0x0d : this.lineIsCR));
       i = lf + 1;
-      if (len === 2) {
-        // CRLF alone: the end of the header section (RFC 5322 §2.1), not counted.
+      this.lineIsCR = false;
+      if (empty) {
         this.bytes -= this.lineLen;
         this.lineLen = 0;
         this.done = true;
@@ -60,7 +68,9 @@ export class HeaderLimits {
       this.lines++;
       this.bytes += seg;
     }
-    if (!this.over && (this.lines > this.max.maxHeaderLines || this.bytes > this.max.maxHeaderBytes)) {
+    // A lone CR waiting for its LF may be the empty line, which is not counted.
+    const bytes = this.bytes - (this.lineIsCR ? 1 : 0);
+    if (!this.over && (this.lines > this.max.maxHeaderLines || bytes > this.max.maxHeaderBytes)) {
       this.over = true;
       this.kept = [];
     }
