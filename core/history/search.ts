@@ -2,6 +2,9 @@
 // `from:` `to:` `subject:` `ip:` `rule:` `verdict:` `user:` `id:` `after:` `before:`,
 // turned into SQL over the history index — parameters only, never spliced text.
 
+/** The columns a free word is looked for in: messages' and messages_fts' (core/history/index.ts). */
+export const WORD_COLUMNS = ['sender', 'rcpts', 'subject', 'client', 'login', 'queue_id', 'reason', 'text', 'rules'] as const;
+
 export type SearchField = 'from' | 'to' | 'subject' | 'ip' | 'rule' | 'verdict' | 'user' | 'id' | 'after' | 'before';
 export const SEARCH_FIELDS: readonly SearchField[] = ['from', 'to', 'subject', 'ip', 'rule', 'verdict', 'user', 'id', 'after', 'before'];
 
@@ -62,6 +65,8 @@ export function parseWhen(v: string, now: number, endOfDay = false): number {
   return t;
 }
 
+/** An FTS5 phrase: with the trigram tokenizer, a case-insensitive substring. */
+const phrase = (v: string) => `"${v.replace(/"/g, '""')}"`;
 const like = (v: string) => `%${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const prefix = (v: string) => `${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -69,7 +74,15 @@ const prefix = (v: string) => `${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 export function messagesWhere(terms: SearchTerm[], now = Date.now()): { sql: string; params: (string | number)[] } {
   const parts: string[] = [];
   const params: (string | number)[] = [];
+  // Every free word of 3 characters or more, in one MATCH: FTS5 intersects the posting
+  // lists itself, so a common word ("relay") beside a rare one costs what the rare one does.
+  const words = terms.filter((t) => t.field === 'text' && !t.negate && [...t.value].length >= 3);
+  if (words.length) {
+    parts.push('id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
+    params.push(words.map((t) => phrase(t.value)).join(' AND '));
+  }
   for (const t of terms) {
+    if (words.includes(t)) continue;
     let sql: string;
     switch (t.field) {
       case 'from':
@@ -117,9 +130,16 @@ export function messagesWhere(terms: SearchTerm[], now = Date.now()): { sql: str
         params.push(parseWhen(t.value, now, true));
         break;
       default: {
-        const cols = ['sender', 'rcpts', 'subject', 'client', 'login', 'queue_id', 'reason', 'text', 'rules'];
-        sql = `(${cols.map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`;
-        for (let i = 0; i < cols.length; i++) params.push(like(t.value));
+        if ([...t.value].length >= 3) {
+          // The trigram index (messages_fts, §4.4): a phrase of the word's trigrams is a
+          // case-insensitive substring match in any of the word columns.
+          sql = 'id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)';
+          params.push(phrase(t.value));
+        } else {
+          // Shorter than a trigram: the columns one by one.
+          sql = `(${WORD_COLUMNS.map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`;
+          for (let i = 0; i < WORD_COLUMNS.length; i++) params.push(like(t.value));
+        }
       }
     }
     parts.push(t.negate ? `NOT ${sql}` : sql);

@@ -27,16 +27,43 @@ function mixedRun(): GatewayEvent[] {
     ev({ ...s('A', '198.51.100.7'), stage: 'connect', verdict: 'accept', rule: 'connect', code: 220 }),
     ev({ ...s('A', '198.51.100.7'), stage: 'mail', verdict: 'accept', rule: 'check spf', code: 250, from: 'grandma@example.org' }),
     ev({ ...s('A', '198.51.100.7'), stage: 'rcpt', verdict: 'accept', rule: 'relay rcpt', code: 250, to: 'john.doe@doe-family.com' }),
-    ev({ ...s('A', '198.51.100.7'), stage: 'data', verdict: 'accept', rule: 'data', code: 250, queueId: 'Q00000000001', subject: 'Cookies', reason: '1 local, 0 remote, 1234 bytes' }),
+    ev({
+      ...s('A', '198.51.100.7'),
+      stage: 'data',
+      verdict: 'accept',
+      rule: 'data',
+      code: 250,
+      queueId: 'Q00000000001',
+      subject: 'Cookies',
+      reason: '1 local, 0 remote, 1234 bytes',
+    }),
     ev({ ...s('B', '203.0.113.9'), stage: 'connect', verdict: 'accept', rule: 'connect', code: 220 }),
     ev({ ...s('B', '203.0.113.9'), stage: 'mail', verdict: 'accept', rule: 'relay mail from', code: 250, from: 'spam@bad.example' }),
-    ev({ ...s('B', '203.0.113.9'), stage: 'rcpt', verdict: 'reject', rule: 'relay rcpt', code: 554, to: 'victim@example.com', reason: 'not relaying', text: '5.7.1 Relay access denied' }),
+    ev({
+      ...s('B', '203.0.113.9'),
+      stage: 'rcpt',
+      verdict: 'reject',
+      rule: 'relay rcpt',
+      code: 554,
+      to: 'victim@example.com',
+      reason: 'not relaying',
+      text: '5.7.1 Relay access denied',
+    }),
     ev({ ...s('C', '192.0.2.1'), stage: 'mail', verdict: 'defer', rule: 'check spf', code: 451, from: 'x@flaky.example', reason: 'spf=temperror' }),
     ev({ ...s('D', '10.0.0.5'), stage: 'auth', verdict: 'reject', rule: 'auth', code: 535 }),
     ev({ ...s('D', '10.0.0.5'), stage: 'auth', verdict: 'accept', rule: 'auth', code: 235, user: 'jane' }),
     ev({ ...s('D', '10.0.0.5'), stage: 'mail', verdict: 'accept', rule: 'relay mail from', code: 250, from: 'jane.doe@doe-family.com', user: 'jane' }),
     ev({ ...s('D', '10.0.0.5'), stage: 'rcpt', verdict: 'accept', rule: 'relay rcpt', code: 250, to: 'aunt@example.net', user: 'jane' }),
-    ev({ ...s('D', '10.0.0.5'), stage: 'data', verdict: 'accept', rule: 'data', code: 250, queueId: 'Q00000000002', subject: 'Sunday lunch', reason: '0 local, 1 remote, 900 bytes' }),
+    ev({
+      ...s('D', '10.0.0.5'),
+      stage: 'data',
+      verdict: 'accept',
+      rule: 'data',
+      code: 250,
+      queueId: 'Q00000000002',
+      subject: 'Sunday lunch',
+      reason: '0 local, 1 remote, 900 bytes',
+    }),
     ev({ stage: 'delivery', verdict: 'defer', rule: 'delivery', code: 451, queueId: 'Q00000000002', to: 'aunt@example.net' }),
     ev({ stage: 'delivery', verdict: 'accept', rule: 'delivery', code: 250, queueId: 'Q00000000002', to: 'aunt@example.net' }),
     ev({ stage: 'system', verdict: 'reject', rule: 'setup check', text: 'setup check: 1 problem(s)' }),
@@ -126,19 +153,119 @@ test('after a restart the index catches up from events.jsonl, keeps what it had,
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('free words: the trigram index (any case, inside words, quoted phrases), words under 3 characters by LIKE; a rewritten row by its later words', () => {
+  nextId = 1;
+  const dir = tmp();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  const events = mixedRun();
+  for (const e of events) h.add(e);
+  const q = (s: string) => h.messages({ q: s }, T0 + 7_200_000).messages.map((r) => r.from);
+  assert.deepEqual(q('GRANDMA'), ['grandma@example.org']);
+  assert.deepEqual(q('ookie'), ['grandma@example.org']);
+  assert.deepEqual(q('"sunday lunch"'), ['jane.doe@doe-family.com']);
+  assert.deepEqual(q('"lunch sunday"'), []);
+  assert.deepEqual(q('temperror'), ['x@flaky.example']);
+  assert.deepEqual(q('113'), ['spam@bad.example']);
+  assert.deepEqual(q('Q00000000002'), ['jane.doe@doe-family.com']);
+  assert.deepEqual(q('ja'), ['jane.doe@doe-family.com']);
+  assert.deepEqual(q('-grandma verdict:accepted'), ['jane.doe@doe-family.com']);
+  assert.deepEqual(q('quote"d'), []);
+  // Session B's transaction was written at MAIL FROM and rewritten at its refused RCPT: the index has the later words.
+  assert.deepEqual(q('relay denied'), ['spam@bad.example']);
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('an index written before the trigram table (schema 1) is migrated in place: its rows stay and are found by word', async () => {
+  nextId = 1;
+  const dir = tmp();
+  const { DatabaseSync } = await import('node:sqlite');
+  const old = new DatabaseSync(path.join(dir, 'index.sqlite'));
+  // The schema of version 1 (commit 32a4e41), one transaction in it.
+  old.exec(`CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, client TEXT NOT NULL,
+    stage TEXT NOT NULL, verdict TEXT NOT NULL, rule TEXT NOT NULL, queue_id TEXT, json TEXT NOT NULL);
+  CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, open INTEGER NOT NULL,
+    client TEXT NOT NULL, login TEXT NOT NULL, sender TEXT NOT NULL, rcpts TEXT NOT NULL, subject TEXT NOT NULL,
+    queue_id TEXT NOT NULL, verdict TEXT NOT NULL, rules TEXT NOT NULL, reason TEXT NOT NULL, text TEXT NOT NULL, state TEXT NOT NULL);
+  CREATE INDEX messages_ts ON messages(ts);`);
+  const h1 = new HistoryIndex({ logDir: path.join(dir, 'fresh'), retentionDays: () => 30 });
+  for (const e of mixedRun()) h1.add(e);
+  h1.flush();
+  const fresh = new DatabaseSync(h1.file);
+  for (const r of fresh.prepare('SELECT * FROM messages').all() as Record<string, unknown>[]) {
+    old
+      .prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        ...(['id', 'ts', 'session', 'open', 'client', 'login', 'sender', 'rcpts', 'subject', 'queue_id', 'verdict', 'rules', 'reason', 'text', 'state'].map(
+          (k) => r[k],
+        ) as (string | number)[]),
+      );
+  }
+  fresh.close();
+  h1.close();
+  old.close();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  const q = (s: string) => h.messages({ q: s }, T0 + 7_200_000).messages.map((r) => r.from);
+  assert.equal(q('').length, 4);
+  assert.deepEqual(q('cookies'), ['grandma@example.org']);
+  assert.deepEqual(h.traffic(T0 + 7_200_000).topReasons, [{ rule: 'relay rcpt', reason: 'not relaying', count: 1 }]);
+  h.close();
+  const again = new DatabaseSync(path.join(dir, 'index.sqlite'));
+  assert.equal((again.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 2);
+  again.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('traffic: per hour and per local day, counted in SQL', () => {
+  nextId = 1;
+  const dir = tmp();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  for (const e of mixedRun()) h.add(e);
+  const t = h.traffic(T0 + 7_200_000);
+  assert.equal(t.hours.length, 24);
+  assert.equal(t.days.length, 30);
+  const sum = (b: typeof t.hours) => b.reduce((a, x) => [a[0] + x.accepted, a[1] + x.refused, a[2] + x.deferred], [0, 0, 0]);
+  assert.deepEqual(sum(t.hours), [2, 1, 1]);
+  assert.deepEqual(sum(t.days), [2, 1, 1]);
+  // The transactions are at T0 + a few seconds: the bucket of hour T0 (the 22nd of 24, now being T0 + 2 h).
+  assert.deepEqual([t.hours[21].accepted, t.hours[21].start], [2, new Date(T0).toISOString()]);
+  const today = new Date(T0 + 7_200_000);
+  today.setHours(0, 0, 0, 0);
+  assert.equal(t.days[29].start, today.toISOString());
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('counters: messages accepted/refused/deferred, logins apart, a setup check is not refused mail', () => {
   nextId = 1;
   const c = emptyCounters();
   for (const e of mixedRun()) count(c, e);
-  assert.deepEqual(c, { connections: 2, accepted: 2, rejected: 1, deferred: 1, relayDenied: 1, authFailures: 1, logins: 1, refusedConnections: 0 });
+  assert.deepEqual(c, {
+    connections: 2,
+    accepted: 2,
+    rejected: 1,
+    deferred: 1,
+    relayDenied: 1,
+    authFailures: 1,
+    logins: 1,
+    refusedConnections: 0,
+    dmarc: 0,
+    dnsbl: 0,
+    spam: 0,
+    rateLimited: 0,
+    junk: 0,
+  });
 });
 
 test('subject: unfolded, RFC 2047 decoded; Authentication-Results as verdicts', () => {
   assert.equal(subjectOf('From: a@b\r\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n  =?ISO-8859-1?Q?_aus_K=F6ln?=\r\n\r\n'), 'Grüße aus Köln');
   assert.equal(subjectOf('To: x\r\n\r\n'), '');
-  assert.deepEqual(authVerdicts(['mx.doe-family.com;\r\n spf=pass smtp.mailfrom=a@example.org;\r\n dkim=none (no signatures); dmarc=fail header.from=example.org']), [
-    { method: 'spf', result: 'pass', detail: 'smtp.mailfrom=a@example.org' },
-    { method: 'dkim', result: 'none', detail: '(no signatures)' },
-    { method: 'dmarc', result: 'fail', detail: 'header.from=example.org' },
-  ]);
+  assert.deepEqual(
+    authVerdicts(['mx.doe-family.com;\r\n spf=pass smtp.mailfrom=a@example.org;\r\n dkim=none (no signatures); dmarc=fail header.from=example.org']),
+    [
+      { method: 'spf', result: 'pass', detail: 'smtp.mailfrom=a@example.org' },
+      { method: 'dkim', result: 'none', detail: '(no signatures)' },
+      { method: 'dmarc', result: 'fail', detail: 'header.from=example.org' },
+    ],
+  );
 });
