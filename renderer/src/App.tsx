@@ -14,6 +14,7 @@ import { Queue } from './pages/Queue.tsx';
 import { Setup } from './pages/Setup.tsx';
 import { Settings } from './pages/Settings.tsx';
 import { FirstRun } from './pages/FirstRun.tsx';
+import { AlertsButton } from './notify-button.tsx';
 
 const PAGES = [
   { id: 'log', title: 'Live log', render: () => <LiveLog /> },
@@ -93,6 +94,7 @@ function Shell() {
             </a>
           ))}
         </nav>
+        <AlertsButton />
         <ConnectionBadge />
       </header>
       <StatusStrip />

@@ -9,11 +9,32 @@ import { eventNotification, Notifier, ProblemList } from '../../electron/notify.
 
 let nextId = 1;
 function ev(p: Partial<GatewayEvent>): GatewayEvent {
-  return { id: nextId++, time: new Date(0).toISOString(), session: 's1', client: '203.0.113.9', listener: 'submission:587', stage: 'rcpt', verdict: 'accept', rule: 'relay rcpt', code: 250, text: '', ...p };
+  return {
+    id: nextId++,
+    time: new Date(0).toISOString(),
+    session: 's1',
+    client: '203.0.113.9',
+    listener: 'submission:587',
+    stage: 'rcpt',
+    verdict: 'accept',
+    rule: 'relay rcpt',
+    code: 250,
+    text: '',
+    ...p,
+  };
 }
 
 function status(state: GatewayStatus['state'], listeners: ListenerStatus[]): GatewayStatus {
-  return { state, hostname: 'mx.doe-family.com', startedAt: null, listeners, counters: { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0 }, tls: null, queue: { outbound: 0 }, setup: null };
+  return {
+    state,
+    hostname: 'mx.doe-family.com',
+    startedAt: null,
+    listeners,
+    counters: { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0 },
+    tls: null,
+    queue: { outbound: 0 },
+    setup: null,
+  };
 }
 
 const failed25: ListenerStatus = {
@@ -42,7 +63,10 @@ test('a port that could not be bound: once per start, with the fix', () => {
   const first = n.fromStatus(status('running', [failed25, ok587]), 0);
   assert.equal(first.length, 1);
   assert.equal(first[0].title, 'Postern cannot receive mail on port 25');
-  assert.equal(first[0].body, 'Port 25 needs administrator privileges (ports below 1024 do on Linux). Run `sudo setcap …`, or listen on 2525 and have the router forward 25 to it.');
+  assert.equal(
+    first[0].body,
+    'Port 25 needs administrator privileges (ports below 1024 do on Linux). Run `sudo setcap …`, or listen on 2525 and have the router forward 25 to it.',
+  );
   assert.equal(first[0].summary, 'Port 25 not listening');
   // The same status again (a counter changed, a network toggled): nothing new.
   assert.deepEqual(n.fromStatus(status('running', [failed25, ok587]), 1000), []);
@@ -68,7 +92,10 @@ test('a ban: the ban event itself, not the refusals that follow it; once per add
   const shown = n.fromEvent(BAN, 0);
   assert.ok(shown);
   assert.equal(shown.title, 'Blocked 203.0.113.9 after failed logins');
-  assert.equal(shown.body, 'Logins as "john" failed too often (5 failed logins within 15 minutes). 203.0.113.9 cannot connect until the block ends; if this was you, check the password and wait.');
+  assert.equal(
+    shown.body,
+    'Logins as "john" failed too often (5 failed logins within 15 minutes). 203.0.113.9 cannot connect until the block ends; if this was you, check the password and wait.',
+  );
   // The end of a ban (same rule, verdict info) is not news.
   assert.equal(n.fromEvent(ev({ stage: 'auth', verdict: 'info', rule: 'auth ban', text: '203.0.113.9 unbanned (ban over)' }), 5), null);
   // What the ban causes later is not news.
@@ -83,7 +110,17 @@ test('a ban: the ban event itself, not the refusals that follow it; once per add
 
 test('a delivery that failed for good: one per queued message, not per recipient; defers are not news', () => {
   const n = new Notifier();
-  const fail = (to: string) => ev({ stage: 'delivery', verdict: 'reject', rule: 'delivery', code: 550, text: '550 5.1.1 mailbox unavailable', from: 'john.doe@doe-family.com', to, queueId: 'q-1' });
+  const fail = (to: string) =>
+    ev({
+      stage: 'delivery',
+      verdict: 'reject',
+      rule: 'delivery',
+      code: 550,
+      text: '550 5.1.1 mailbox unavailable',
+      from: 'john.doe@doe-family.com',
+      to,
+      queueId: 'q-1',
+    });
   const a = n.fromEvent(fail('aunt@example.net'), 0);
   assert.ok(a);
   assert.equal(a.title, 'A message could not be delivered');
@@ -129,4 +166,75 @@ test('the tray problem list: newest first, no duplicates, cleared when the dashb
   for (let i = 0; i < 30; i++) p.add(`x${i}`);
   assert.equal(p.list().length, 20);
   assert.deepEqual(p.clear(), []);
+});
+
+test('one set of rules: the desktop app re-exports the dashboard’s (renderer/src/notify-rules.ts)', async () => {
+  const shared = await import('../../renderer/src/notify-rules.ts');
+  assert.equal(Notifier, shared.Notifier);
+  assert.equal(eventNotification, shared.eventNotification);
+});
+
+test('a rate limit hit: per account (with the password advice) or per client, once an hour', () => {
+  const n = new Notifier();
+  const account = ev({
+    stage: 'mail',
+    verdict: 'defer',
+    rule: 'rate limits',
+    code: 451,
+    user: 'jane',
+    reason: 'jane has sent 101 messages in the last hour (limit 100 messages an hour; lift it on the dashboard)',
+  });
+  const a = n.fromEvent(account, 0);
+  assert.ok(a);
+  assert.equal(a.title, 'jane hit a sending limit');
+  assert.match(a.body, /^Jane has sent 101 messages .* If that was not them, change the password on the Accounts page\.$/);
+  assert.equal(n.fromEvent({ ...account, id: nextId++ }, 1000), null, 'the same account within the hour');
+  const client = n.fromEvent(
+    ev({
+      stage: 'connect',
+      verdict: 'defer',
+      rule: 'rate limits',
+      code: 421,
+      client: '198.51.100.4',
+      reason: '31 connections from client 198.51.100.4 in the last minute, limit 30',
+    }),
+    2000,
+  );
+  assert.ok(client);
+  assert.equal(client.title, '198.51.100.4 hit a rate limit');
+  // An accepted message under the limit is not news.
+  assert.equal(eventNotification(ev({ stage: 'mail', verdict: 'accept', rule: 'rate limits', code: 250 })), null);
+});
+
+test('a certificate that could not be renewed or issued (rule acme); an issued one is not news', () => {
+  const renew = eventNotification(
+    ev({
+      stage: 'system',
+      verdict: 'reject',
+      rule: 'acme',
+      reason: 'renewal failed',
+      text: 'certificate renewal for mx.doe-family.com failed: connection refused; the current certificate (valid until 2026-12-01T00:00:00.000Z) keeps serving',
+    }),
+  );
+  assert.ok(renew);
+  assert.equal(renew.title, 'The certificate could not be renewed');
+  assert.match(renew.body, /^Certificate renewal for mx\.doe-family\.com failed/);
+  assert.equal(
+    eventNotification(ev({ stage: 'system', verdict: 'reject', rule: 'acme', reason: 'issuing failed', text: 'x' }))?.title,
+    'No certificate could be issued',
+  );
+  assert.equal(eventNotification(ev({ stage: 'system', verdict: 'accept', rule: 'acme', text: 'certificate issued' })), null);
+  assert.equal(eventNotification(ev({ stage: 'system', verdict: 'info', rule: 'acme', text: 'publish this DNS record' })), null);
+});
+
+test('a setup check with failures: once per set of failing items; all good again and a new failure is news', () => {
+  const n = new Notifier();
+  const withSetup = (fails: string[], ranAt: string) => ({ ...status('running', [ok587]), setup: { ranAt, fails: fails.length, warns: 0, failing: fails } });
+  const first = n.fromStatus(withSetup(['MX record for doe-family.com', 'Port 25 reachable from the Internet'], 't1'), 0);
+  assert.equal(first.length, 1);
+  assert.equal(first[0].title, 'The setup check found 2 problems');
+  assert.equal(first[0].body, 'MX record for doe-family.com. Port 25 reachable from the Internet. The Setup page says how to fix them.');
+  assert.deepEqual(n.fromStatus(withSetup(['MX record for doe-family.com', 'Port 25 reachable from the Internet'], 't2'), 1000), [], 'the same problems again');
+  assert.deepEqual(n.fromStatus(withSetup([], 't3'), 2000), []);
+  assert.equal(n.fromStatus(withSetup(['MX record for doe-family.com'], 't4'), 3000)[0]?.title, 'The setup check found a problem');
 });

@@ -13,6 +13,7 @@ const PATHS = {
   warn: 'M8 3.5v5.5M8 11.6v.2',
   dot: 'M8 4.5a3.5 3.5 0 1 0 0 7a3.5 3.5 0 1 0 0-7',
   mail: 'M2.5 4.5h11v7.5h-11zM2.8 4.8L8 9l5.2-4.2',
+  bell: 'M4.5 11.2V7.5a3.5 3.5 0 0 1 7 0v3.7l1.2 1.1H3.3zM6.8 13.8h2.4',
 } as const;
 
 export type IconName = keyof typeof PATHS;
