@@ -14,7 +14,7 @@ import { RawSmtp, transaction } from '../support/smtp-client.ts';
 import { FAMILY, INTERNET, outboundQueued, startGateway, tempDir, type TestGateway } from '../support/gateway.ts';
 import { startSaslauthd, UNIX_PASSWORD, UNIX_USER, type Saslauthd } from '../support/saslauthd.ts';
 import { requireTools } from '../support/tools.ts';
-import { hashPassword } from '../../core/auth/builtin.ts';
+import { hashCost, hashPassword, LEGACY_SCRYPT_COST, SCRYPT_COST } from '../../core/auth/builtin.ts';
 import { PosternServer } from '../../core/smtp/connection.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -69,7 +69,10 @@ describe('AUTH only over TLS', () => {
     assert.equal((await c.starttls()).code, 220);
     assert.match(c.tlsSocket!.getProtocol() ?? '', /^TLSv1\.[23]$/);
     const ehlo = await c.cmd('EHLO phone.example.net');
-    assert.ok(ehlo.lines.some((l) => /AUTH (PLAIN LOGIN|LOGIN PLAIN)/.test(l)), ehlo.lines.join('\n'));
+    assert.ok(
+      ehlo.lines.some((l) => /AUTH (PLAIN LOGIN|LOGIN PLAIN)/.test(l)),
+      ehlo.lines.join('\n'),
+    );
     const bad = await c.cmd(plain('john', 'wrong'));
     assert.equal(bad.code, 535);
     assert.match(bad.text, /^5\.7\.8 /);
@@ -91,7 +94,9 @@ describe('AUTH only over TLS', () => {
 
   test('TLS 1.1 is refused', async () => {
     const err = await new Promise<Error | null>((resolve) => {
-      const s = tls.connect({ port: t.port('submissions'), host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }, () => resolve(null));
+      const s = tls.connect({ port: t.port('submissions'), host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }, () =>
+        resolve(null),
+      );
       s.on('error', resolve);
     });
     assert.ok(err, 'the handshake must fail');
@@ -144,10 +149,53 @@ describe('family members send from anywhere', () => {
   });
 
   test('swaks: STARTTLS + AUTH PLAIN relays; without TLS AUTH is not even offered', async () => {
-    const ok = await run('swaks', ['-s', `127.0.0.1:${t.port('submission')}`, '--local-interface', INTERNET, '-tls', '-a', 'PLAIN', '-au', 'john', '-ap', johnPw, '-f', 'john.doe@doe-family.com', '-t', 'cousin@example.net', '--timeout', '10'], { encoding: 'utf8' }).catch((e) => e);
+    const ok = await run(
+      'swaks',
+      [
+        '-s',
+        `127.0.0.1:${t.port('submission')}`,
+        '--local-interface',
+        INTERNET,
+        '-tls',
+        '-a',
+        'PLAIN',
+        '-au',
+        'john',
+        '-ap',
+        johnPw,
+        '-f',
+        'john.doe@doe-family.com',
+        '-t',
+        'cousin@example.net',
+        '--timeout',
+        '10',
+      ],
+      { encoding: 'utf8' },
+    ).catch((e) => e);
     assert.equal(ok.code ?? 0, 0, ok.stdout);
     assert.match(ok.stdout, /235 2\.7\.0/);
-    const noTls = await run('swaks', ['-s', `127.0.0.1:${t.port('mx')}`, '--local-interface', INTERNET, '-a', 'PLAIN', '-au', 'john', '-ap', johnPw, '-f', 'john.doe@doe-family.com', '-t', 'cousin@example.net', '--timeout', '10'], { encoding: 'utf8' }).catch((e) => e);
+    const noTls = await run(
+      'swaks',
+      [
+        '-s',
+        `127.0.0.1:${t.port('mx')}`,
+        '--local-interface',
+        INTERNET,
+        '-a',
+        'PLAIN',
+        '-au',
+        'john',
+        '-ap',
+        johnPw,
+        '-f',
+        'john.doe@doe-family.com',
+        '-t',
+        'cousin@example.net',
+        '--timeout',
+        '10',
+      ],
+      { encoding: 'utf8' },
+    ).catch((e) => e);
     assert.equal(noTls.code, 28, noTls.stdout);
     assert.doesNotMatch(noTls.stdout, /235/);
   });
@@ -165,12 +213,17 @@ describe('family members send from anywhere', () => {
     await c.quit();
   });
 
-  test('a From header that is not the login\'s is refused at the end of DATA (550 5.7.1, rule from header); nothing is queued', async () => {
+  test("a From header that is not the login's is refused at the end of DATA (550 5.7.1, rule from header); nothing is queued", async () => {
     const before = outboundQueued(t.dataDir).length;
     const c = await internetClient('submissions');
     await c.cmd('EHLO phone.example.net');
     assert.equal((await c.cmd(plain('john', johnPw))).code, 235);
-    const forged = await transaction(c, 'john.doe@doe-family.com', ['aunt@example.net'], 'From: Jane <jane.doe@doe-family.com>\r\nSubject: it is me, Jane\r\n\r\nhi');
+    const forged = await transaction(
+      c,
+      'john.doe@doe-family.com',
+      ['aunt@example.net'],
+      'From: Jane <jane.doe@doe-family.com>\r\nSubject: it is me, Jane\r\n\r\nhi',
+    );
     assert.equal(forged.end?.code, 550);
     assert.equal(forged.end?.text, '5.7.1 From header <jane.doe@doe-family.com> does not belong to user john');
     const own = await transaction(c, 'john.doe@doe-family.com', ['aunt@example.net'], 'From: John <john.doe@doe-family.com>\r\nSubject: me\r\n\r\nhi');
@@ -249,6 +302,83 @@ describe('brute force', () => {
     } finally {
       await again2.gw.stop();
       await t.gw.start();
+    }
+  });
+});
+
+describe('password hashes of an older cost (docs/design.md §2.4)', () => {
+  test("an N=2^14 hash: a login over STARTTLS + AUTH rewrites it at today's cost in the config file, the same password still works; a wrong password never rewrites", async () => {
+    const dir = tempDir();
+    const configFile = path.join(dir, 'postern.json');
+    const oldJohn = await hashPassword('john-old-pw', LEGACY_SCRYPT_COST);
+    const oldJane = await hashPassword('jane-old-pw', LEGACY_SCRYPT_COST);
+    const g = await startGateway(
+      {
+        ...FAMILY,
+        accounts: [
+          { name: 'john', addresses: ['john.doe@doe-family.com'], passwordHash: oldJohn },
+          { name: 'jane', addresses: ['jane.doe@doe-family.com'], passwordHash: oldJane },
+        ],
+        listeners: LISTENERS,
+      },
+      { configFile, dataDir: path.join(dir, 'data') },
+    );
+    const hashes = () =>
+      Object.fromEntries(
+        (JSON.parse(fs.readFileSync(configFile, 'utf8')).accounts as { name: string; passwordHash: string }[]).map((a) => [a.name, a.passwordHash]),
+      );
+    const login = async (user: string, pw: string) => {
+      const c = await RawSmtp.connect({ port: g.port('submission'), localAddress: INTERNET });
+      await c.cmd('EHLO phone.example.net');
+      assert.equal((await c.starttls()).code, 220);
+      await c.cmd('EHLO phone.example.net');
+      const r = await c.cmd(plain(user, pw));
+      return { c, code: r.code };
+    };
+    try {
+      // A wrong password for jane: 535, and her hash stays what it was — also after john's upgrade has run.
+      const wrong = await login('jane', 'not-janes-pw');
+      assert.equal(wrong.code, 535);
+      await wrong.c.quit();
+
+      const first = await login('john', 'john-old-pw');
+      assert.equal(first.code, 235);
+      const r = await transaction(
+        first.c,
+        'john.doe@doe-family.com',
+        ['aunt@example.net'],
+        'From: john.doe@doe-family.com\r\nSubject: before the upgrade\r\n\r\nhi',
+      );
+      assert.equal(r.end?.code, 250);
+      await first.c.quit();
+
+      await waitFor(() => hashes().john !== oldJohn, 20_000, "john's hash to be rewritten in the config file");
+      assert.deepEqual(hashCost(hashes().john), { ...SCRYPT_COST }, "the new hash has today's cost (N=2^17)");
+      assert.equal(g.gw.config().accounts.find((a) => a.name === 'john')?.passwordHash, hashes().john, 'and the running config holds it');
+      const ev = g.events().find((e) => e.rule === 'config' && /password hash of account john upgraded/.test(e.text ?? ''));
+      assert.ok(ev, 'the upgrade is an event');
+      assert.doesNotMatch(JSON.stringify(g.events()), /john-old-pw|not-janes-pw/, 'no password in any event');
+      assert.equal(hashes().jane, oldJane, 'a wrong password never rewrites');
+
+      const again = await login('john', 'john-old-pw');
+      assert.equal(again.code, 235, 'the same password works against the new hash');
+      const r2 = await transaction(
+        again.c,
+        'john.doe@doe-family.com',
+        ['aunt@example.net'],
+        'From: john.doe@doe-family.com\r\nSubject: after the upgrade\r\n\r\nhi',
+      );
+      assert.equal(r2.end?.code, 250);
+      await again.c.quit();
+      const upgraded = hashes().john;
+      const bad = await login('john', 'john-new-guess');
+      assert.equal(bad.code, 535);
+      await bad.c.quit();
+      assert.equal(hashes().john, upgraded, 'a login on the new hash rewrites nothing');
+      assert.equal(hashes().jane, oldJane);
+    } finally {
+      await g.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
