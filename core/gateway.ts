@@ -13,6 +13,7 @@ import { EventLog } from './events/log.ts';
 import type { EventVerdict, Rule } from './events/types.ts';
 import type { Directory } from './policy/directory.ts';
 import type { Networks, NetworkView } from './net/networks.ts';
+import { readSystemNetInfo } from './net/detect.ts';
 import { MessageStore } from './spool/store.ts';
 import { BanList } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
@@ -314,6 +315,13 @@ export class Gateway {
     this.outbound.load(recovered.outbound);
     for (const a of cfg.accounts) this.store.ensureMaildir(a.name);
     this.live.networks.refreshDetected();
+    // Default route, gateway and virtual interfaces (docs/design.md §2.2): asked asynchronously, then the list again.
+    void readSystemNetInfo().then(() => {
+      if (this.live.networks.autoDetected) {
+        this.live.networks.refreshDetected();
+        this.emitState();
+      }
+    });
     try {
       await this.prepareTls();
     } catch (e) {

@@ -1,6 +1,7 @@
 // What every check of the setup check (docs/design.md §5) shares: the context it runs in,
 // the result shape, bounded DNS lookups that turn failures into words.
 import type os from 'node:os';
+import type { SystemNetInfo } from '../net/detect.ts';
 import type { CheckStatus, DoctorCheck } from './types.ts';
 import type { Config } from '../config/schema.ts';
 import type { DnsClient, RecordData, RecordType } from '../dns/client.ts';
@@ -29,6 +30,8 @@ export interface DoctorContext {
   relaySelfTest?: () => Promise<SelfTestListener>;
   /** This host's interfaces (default os.networkInterfaces()): public address, detected bridges. */
   interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+  /** systeminformation's answer for injected interfaces (default route, virtual ones; core/net/detect.ts). */
+  systemNet?: SystemNetInfo | null;
   /** Extra trusted certificate authorities (PEM), besides Node's bundled roots. */
   trustedCAs?: string[];
   /** Bound for each SMTP step (connect, greeting, reply); default 5000 ms. */

@@ -12,6 +12,12 @@ export interface NetworkView extends InternalNetwork {
   configured: boolean;
   kind: NetworkKind;
   builtin: boolean;
+  /** The network of the default route (systeminformation, docs/design.md §2.2). */
+  isDefault?: boolean;
+  /** The default gateway, when it lies in this network. */
+  gateway?: string | null;
+  /** Why it is not offered as the home network (a container bridge or VPN): the page's toggle is disabled with this. */
+  notOffered?: string | null;
 }
 
 export class Networks {
@@ -36,8 +42,12 @@ export class Networks {
     return this.entries.map((e) => ({ ...e }));
   }
 
-  refreshDetected(detected: DetectedNetwork[] = detectNetworks()): void {
-    this.detectedCache = detected;
+  /** True while the detected list is this host's own (not one a test injected): systeminformation's later answer may refresh it. */
+  autoDetected = true;
+
+  refreshDetected(detected?: DetectedNetwork[]): void {
+    this.autoDetected = detected === undefined;
+    this.detectedCache = detected ?? detectNetworks();
   }
 
   list(): NetworkView[] {
@@ -45,11 +55,11 @@ export class Networks {
     const out: NetworkView[] = this.entries.map((e) => {
       const d = detected.get(e.cidr);
       const kind = d?.kind ?? classify(d?.iface ?? '', e.cidr);
-      return { ...e, detected: !!d, configured: true, kind, builtin: kind === 'loopback' };
+      return { ...e, detected: !!d, configured: true, kind, builtin: kind === 'loopback', ...extra(d) };
     });
     for (const d of this.detectedCache) {
       if (!this.entries.some((e) => e.cidr === d.cidr)) {
-        out.push({ cidr: d.cidr, label: d.label, enabled: false, detected: true, configured: false, kind: d.kind, builtin: false });
+        out.push({ cidr: d.cidr, label: d.label, enabled: false, detected: true, configured: false, kind: d.kind, builtin: false, ...extra(d) });
       }
     }
     return out;
@@ -82,4 +92,10 @@ export class Networks {
     this.entries = entries.map((e) => ({ ...e, cidr: parseCidr(e.cidr).cidr }));
     this.matcher = this.build();
   }
+}
+
+/** What systeminformation added to a detected network (docs/design.md §2.2). */
+function extra(d: DetectedNetwork | undefined): Pick<NetworkView, 'isDefault' | 'gateway' | 'notOffered'> {
+  if (!d) return {};
+  return { isDefault: d.isDefault ?? false, gateway: d.gateway ?? null, notOffered: d.notOffered ?? null };
 }

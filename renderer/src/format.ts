@@ -24,7 +24,7 @@ export const KIND_LABEL: Record<NetworkView['kind'], string> = {
   loopback: 'This computer',
   lan: 'LAN',
   vpn: 'VPN',
-  container: 'Docker/VM bridge',
+  container: 'Container bridge',
   'link-local': 'Link-local',
 };
 

@@ -25,7 +25,8 @@ const IFACES = {
 before(async () => {
   await ensureRenderer();
   s = await startStack();
-  s.t.gw.networks.refreshDetected(detectNetworks(IFACES as never));
+  // systeminformation's answer, injected too: eth0 carries the default route through 192.168.1.1.
+  s.t.gw.networks.refreshDetected(detectNetworks(IFACES as never, { defaultIface: 'eth0', gateway: '192.168.1.1', virtual: ['docker0'] }));
   browser = await launchBrowser();
   page = (await openDashboard(browser, s.dash, { hash: '#/networks' })).page;
   await page.getByRole('heading', { name: 'Internal networks' }).waitFor();
@@ -41,7 +42,7 @@ describe('detected networks', () => {
   test('each is listed, untrusted until enabled, with its kind', async () => {
     const expected: [string, string, RegExp][] = [
       ['192.168.1.0/24', 'LAN', /Local network \(eth0\)/],
-      ['172.17.0.0/16', 'Docker/VM bridge', /docker0/],
+      ['172.17.0.0/16', 'Container bridge', /docker0/],
       ['10.8.0.0/24', 'VPN', /wg0/],
       ['169.254.0.0/16', 'Link-local', /eth1/],
     ];
@@ -51,10 +52,19 @@ describe('detected networks', () => {
       const text = (await r.innerText()).replace(/\s+/g, ' ');
       assert.match(text, label);
       assert.match(text, new RegExp(`\\b${kind.replace('/', '\\/')}\\b`));
-      assert.match(text, /Not trusted until you enable it/);
       assert.match(text, /detected/);
       assert.equal(await r.getByRole('switch').isChecked(), false);
+      // Container bridges and VPNs are never offered as the home network: disabled, with why.
+      if (kind === 'Container bridge' || kind === 'VPN') {
+        assert.match(text, kind === 'VPN' ? /Not offered: A VPN tunnel, not your home network/ : /Not offered: A container bridge .*not your home network/);
+        assert.equal(await r.getByRole('switch').isDisabled(), true, `${cidr} cannot be switched on`);
+      } else {
+        assert.match(text, /Not trusted until you enable it/);
+        assert.equal(await r.getByRole('switch').isDisabled(), false);
+      }
     }
+    assert.match(await row('192.168.1.0/24').innerText(), /default route · router 192\.168\.1\.1/);
+    assert.doesNotMatch(await row('10.8.0.0/24').innerText(), /default route/);
     // The gateway agrees: none of them is trusted.
     for (const ip of ['192.168.1.50', '172.17.0.2', '10.8.0.7', '169.254.1.1']) assert.equal(s.t.gw.networks.isInternal(ip), false, ip);
     // The configured test network is on.

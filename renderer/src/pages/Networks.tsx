@@ -27,7 +27,15 @@ function NetworkRow({ n, busy, onToggle, onRemove }: { n: NetworkView; busy: boo
   return (
     <li className={`net${n.enabled ? ' trusted' : ''}`} data-cidr={n.cidr} data-testid="network">
       <label className="switch" htmlFor={id}>
-        <input id={id} type="checkbox" role="switch" checked={n.enabled} disabled={busy} onChange={() => onToggle(n)} aria-describedby={`${id}-state`} />
+        <input
+          id={id}
+          type="checkbox"
+          role="switch"
+          checked={n.enabled}
+          disabled={busy || (!!n.notOffered && !n.enabled)}
+          onChange={() => onToggle(n)}
+          aria-describedby={`${id}-state`}
+        />
         <span className="switch-track" aria-hidden="true">
           <span className="switch-thumb" />
         </span>
@@ -41,12 +49,21 @@ function NetworkRow({ n, busy, onToggle, onRemove }: { n: NetworkView; busy: boo
             {KIND_LABEL[n.kind]}
           </span>
           {n.detected && <span className="tag">detected</span>}
+          {n.isDefault && (
+            <span className="tag tag-default" title="The network this computer reaches the Internet through">
+              default route{n.gateway ? ` · router ${n.gateway}` : ''}
+            </span>
+          )}
           {!n.detected && !n.builtin && <span className="tag">custom</span>}
         </div>
         <p id={`${id}-state`} className={n.enabled ? 'net-state on' : 'net-state off'}>
           {n.enabled ? (
             <>
               <span aria-hidden="true">✓ </span>Trusted: devices here may send mail anywhere through Postern.
+            </>
+          ) : n.notOffered ? (
+            <>
+              <span aria-hidden="true">⊘ </span>Not offered: {n.notOffered}
             </>
           ) : n.detected ? (
             <>
