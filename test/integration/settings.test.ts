@@ -114,6 +114,57 @@ describe('saveSettings', () => {
     }
   });
 
+  test('the settings of issue 13/14 (logins, DNS, dashboard, history, advanced limits, ACME) saved and applied; an outside edit rebinds listeners', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'config.json');
+    const t = await startGateway(FAMILY, { configFile: file });
+    try {
+      const api = createApi({ gateway: t.gw });
+      let s = await api.saveSettings({
+        auth: { backend: 'saslauthd', saslauthd: { socket: '/run/saslauthd/mux', service: 'smtp' } },
+        dns: { servers: ['127.0.0.1:5353'], timeoutMs: 2000 },
+        dashboard: { host: '127.0.0.1', port: 8026 },
+        history: { retentionDays: 90 },
+        limits: { commandSeconds: 30, maxHeaderLines: 500, reservedInternalSlots: 5 },
+      });
+      assert.deepEqual(s.config.auth, { backend: 'saslauthd', saslauthd: { socket: '/run/saslauthd/mux', service: 'smtp' } });
+      assert.deepEqual(s.config.dns, { servers: ['127.0.0.1:5353'], timeoutMs: 2000 });
+      assert.deepEqual([s.config.dashboard.port, s.config.history.retentionDays, s.config.limits.commandSeconds, s.config.limits.maxHeaderLines, s.config.limits.reservedInternalSlots], [8026, 90, 30, 500, 5]);
+      assert.equal(t.gw.live.dns.servers[0].port, 5353, 'the DNS client follows at once');
+      const onDisk = JSON.parse(fs.readFileSync(file, 'utf8'));
+      assert.equal(onDisk.auth.backend, 'saslauthd');
+      assert.equal(onDisk.limits.commandSeconds, 30);
+      assert.ok(t.events().some((e) => e.rule === 'config' && /dashboard address 127\.0\.0\.1:8026 \(from the next start\)/.test(e.text)));
+      await assert.rejects(api.saveSettings({ history: { retentionDays: 0 } }), /not saved: /);
+      await assert.rejects(api.saveSettings({ dns: { servers: ['not an address'] } }), /not saved/);
+
+      // ACME on (a directory nobody answers: the attempt fails, the gateway keeps serving); "Renew now" is an API call.
+      s = await api.saveSettings({ acme: { enabled: true, directory: 'http://127.0.0.1:9/directory', email: 'jane@doe-family.com', challenge: 'dns-01' } });
+      assert.deepEqual(s.config.acme, { enabled: true, directory: 'http://127.0.0.1:9/directory', email: 'jane@doe-family.com', challenge: 'dns-01' });
+      const st = await api.renewCertificate();
+      assert.equal(st.state, 'running');
+      assert.equal(st.tls?.acme?.directory, 'http://127.0.0.1:9/directory');
+      assert.match(st.tls?.acme?.lastError ?? '', /could not be reached/);
+      assert.ok(t.events().some((e) => e.rule === 'acme' && /restarted with the new settings/.test(e.text)));
+      await api.saveSettings({ acme: { enabled: false } });
+      assert.equal(t.gw.status().tls?.acme, null);
+      await assert.rejects(api.renewCertificate(), /turn them on under Settings → Certificate/);
+
+      // An editor adds a listener to the file: bound within 2 s, without a restart, like a save.
+      const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+      raw.listeners = [...raw.listeners, { port: 0, host: '127.0.0.1', mode: 'submission' }];
+      fs.writeFileSync(file, JSON.stringify(raw));
+      for (let i = 0; i < 40 && t.gw.status().listeners.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(t.gw.status().listeners.length, 2, 'the outside edit bound the new listener');
+      const sub = await RawSmtp.connect({ port: t.port('submission') });
+      assert.equal(sub.greeting.code, 220);
+      await sub.quit();
+    } finally {
+      await t.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('DNS records without a public address say so, never a <placeholder>', async () => {
     const t = await startGateway(FAMILY);
     try {
