@@ -46,6 +46,7 @@ export const TOOLS: Tool[] = [
   { name: 'ip', usedFor: 'bringing up loopback in the network namespace the suite runs in', packages: ['iproute2'], present: exists('/usr/sbin/ip'), missing: 'ip (iproute2) is not installed' },
   { name: 'pebble', usedFor: "Let's Encrypt's test ACME server (built-in ACME, end to end)", packages: ['pebble'], present: exists('/usr/bin/pebble'), missing: 'pebble is not installed' },
   { name: 'openssl', usedFor: 'checking the served certificate chain (s_client) and making test CAs', packages: ['openssl'], present: exists('/usr/bin/openssl'), missing: 'openssl is not installed' },
+  { name: 'dovecot', usedFor: "an IMAP server reading Postern's Maildirs as they are", packages: ['dovecot-imapd'], present: exists('/usr/sbin/dovecot'), missing: 'Dovecot (IMAP) is not installed' },
   { name: 'strace', usedFor: 'proving each message is synced to disk before its 250', packages: ['strace'], present: exists('/usr/bin/strace'), missing: 'strace is not installed' },
   { name: 'setpriv', usedFor: 'running Postern as an unprivileged user (ports below 1024 refused)', packages: ['util-linux'], present: exists('/usr/bin/setpriv'), missing: 'setpriv (util-linux) is not installed' },
   { name: 'rspamd', usedFor: 'a real spam filter scanning messages over its HTTP protocol', packages: ['rspamd'], present: exists('/usr/bin/rspamd'), missing: 'rspamd is not installed' },
