@@ -10,6 +10,7 @@ import type { DoctorReport, GatewayApi } from './api.ts';
 import { createSpfCheckFactory } from './spf/check.ts';
 import { doctorForGateway } from './doctor/checks.ts';
 import { HistoryIndex } from './history/index.ts';
+import { DailySummary } from './history/summary.ts';
 
 /**
  * The history index (docs/design.md §4.4) beside the event log: caught up from
@@ -58,5 +59,7 @@ export function createRuntime(
     gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'internal error', text: text.slice(0, 2000) });
   });
   const history = openHistory(gateway);
+  // The daily summary to the postmaster account (docs/design.md §4.5), when summary.daily is on.
+  if (history) new DailySummary({ history, status: () => gateway.status(), config: () => gateway.config(), directory: () => gateway.directory(), store: gateway.store, bus: gateway.bus }).start();
   return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}), ...extra }), setupCheck };
 }

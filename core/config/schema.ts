@@ -119,6 +119,8 @@ export interface Config {
   };
   /** The history index of the live log (docs/design.md §4.4). */
   history: { retentionDays: number };
+  /** The daily summary mailed to the postmaster account (docs/design.md §4.5). */
+  summary: { daily: boolean; hour: number };
   /** DMARC enforced for Internet mail (docs/design.md §2.10); false: reported only. */
   dmarc: { enforce: boolean };
   /** DNS blocklists, checked for Internet clients and refused at RCPT (docs/design.md §2.11). */
@@ -352,6 +354,17 @@ export const configSchema = {
       properties: {
         // Days of events and messages kept in log/index.sqlite (docs/design.md §4.4).
         retentionDays: { type: 'integer', minimum: 1, maximum: 3650, default: 30 },
+      },
+    },
+    summary: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // A plain-text summary of the last 24 hours into the postmaster account's Maildir (docs/design.md §4.5).
+        daily: { type: 'boolean', default: false },
+        // The server's local hour it is stored at.
+        hour: { type: 'integer', minimum: 0, maximum: 23, default: 7 },
       },
     },
     dmarc: {

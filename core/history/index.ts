@@ -407,6 +407,26 @@ export class HistoryIndex {
     return { hours, days, topReasons: topReasons.map((r) => ({ rule: r.rule, reason: r.reason, count: Number(r.count) })) };
   }
 
+  /** Messages accepted, refused and deferred in the 24 hours before `now`, and the top refusal reasons (the daily summary, §4.5). */
+  lastDay(now = Date.now()): { accepted: number; refused: number; deferred: number; topReasons: { rule: string; reason: string; count: number }[] } {
+    this.flush();
+    const since = now - 86_400_000;
+    const out = { accepted: 0, refused: 0, deferred: 0 };
+    const rows = this.db
+      .prepare(
+        "SELECT verdict, count(*) AS n FROM messages INDEXED BY messages_traffic WHERE ts >= ? AND ts < ? AND verdict IN ('accepted', 'refused', 'deferred') GROUP BY 1",
+      )
+      .all(since, now) as { verdict: keyof typeof out; n: number }[];
+    for (const r of rows) out[r.verdict] = Number(r.n);
+    const topReasons = this.db
+      .prepare(
+        `SELECT rule, CASE WHEN reason <> '' THEN reason ELSE text END AS reason, count(*) AS count
+           FROM messages INDEXED BY messages_refusals WHERE verdict = 'refused' AND ts >= ? AND ts < ? GROUP BY 1, 2 ORDER BY count DESC LIMIT 5`,
+      )
+      .all(since, now) as { rule: string; reason: string; count: number }[];
+    return { ...out, topReasons: topReasons.map((r) => ({ rule: r.rule, reason: r.reason, count: Number(r.count) })) };
+  }
+
   /** Every matching row, newest first (exports; at most `max`). */
   allMessages(q: string, max = 100_000): MessageRow[] {
     return this.messages({ q, limit: max }).messages;
