@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
+import { waitFor } from '../support/wait.ts';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
 import { FAMILY, INTERNET, startGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -58,11 +59,18 @@ test('an HTTP request to the SMTP port is refused', async () => {
 test('a message that went round more than 50 times is a loop: 554 5.4.6', async () => {
   const c = await RawSmtp.connect({ port: t.port(), localAddress: INTERNET });
   await c.cmd('EHLO loop.example.org');
-  const hops = Array.from({ length: 51 }, (_, i) => `Received: from hop${i}.example.org by hop${i + 1}.example.org; Tue, 24 Nov 2026 08:00:00 +0000`).join('\r\n');
+  const hops = Array.from({ length: 51 }, (_, i) => `Received: from hop${i}.example.org by hop${i + 1}.example.org; Tue, 24 Nov 2026 08:00:00 +0000`).join(
+    '\r\n',
+  );
   const r = await transaction(c, 'a@example.org', ['john.doe@doe-family.com'], `${hops}\r\nSubject: again\r\n\r\nround and round`);
   assert.equal(r.end?.code, 554);
   assert.match(r.end!.text, /^5\.4\.6 Too many hops/);
-  const ok = await transaction(c, 'a@example.org', ['john.doe@doe-family.com'], `${hops.split('\r\n').slice(0, 10).join('\r\n')}\r\nSubject: fine\r\n\r\nten hops`);
+  const ok = await transaction(
+    c,
+    'a@example.org',
+    ['john.doe@doe-family.com'],
+    `${hops.split('\r\n').slice(0, 10).join('\r\n')}\r\nSubject: fine\r\n\r\nten hops`,
+  );
   assert.equal(ok.end?.code, 250);
   await c.quit();
 });
@@ -105,18 +113,20 @@ test('hundreds of idle connections from one address do not lock others out, and 
   const sockets: net.Socket[] = [];
   const greetings: string[] = [];
   await Promise.all(
-    Array.from({ length: 200 }, () =>
-      new Promise<void>((resolve) => {
-        const s = net.connect({ port: t.port(), host: '127.0.0.1', localAddress: INTERNET });
-        sockets.push(s);
-        s.setEncoding('latin1');
-        s.once('data', (d: string) => {
-          greetings.push(d.slice(0, 3));
-          resolve();
-        });
-        s.on('error', () => resolve());
-        s.on('close', () => resolve());
-      }),
+    Array.from(
+      { length: 200 },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect({ port: t.port(), host: '127.0.0.1', localAddress: INTERNET });
+          sockets.push(s);
+          s.setEncoding('latin1');
+          s.once('data', (d: string) => {
+            greetings.push(d.slice(0, 3));
+            resolve();
+          });
+          s.on('error', () => resolve());
+          s.on('close', () => resolve());
+        }),
     ),
   );
   const accepted = greetings.filter((g) => g === '220').length;
@@ -151,19 +161,33 @@ test('a client that drops mid-DATA, and plaintext on the implicit-TLS port, cras
   c.write('Subject: half\r\n\r\nhalf a messa');
   c.destroy();
 
-  // Plaintext SMTP to port 465: the TLS handshake fails (smtp-server emits 'error').
+  // Plaintext SMTP to port 465: the TLS handshake fails (smtp-server emits 'error') and
+  // the server closes the connection.
   const p = net.connect({ port: t.port('submissions'), host: '127.0.0.1', localAddress: INTERNET });
   p.on('error', () => {});
+  const pClosed = new Promise((r) => p.on('close', r));
   p.write('EHLO plaintext.example.org\r\n');
-  await new Promise((r) => setTimeout(r, 300));
-  p.destroy();
+  await pClosed;
+  await waitFor(
+    () => t.events().some((e) => e.rule === 'smtp error' && /wrong version number/.test(e.text ?? '')),
+    10_000,
+    'the failed handshake to be recorded',
+  );
 
   // A TLS client that vanishes during the handshake.
   const half = tls.connect({ port: t.port('submissions'), host: '127.0.0.1', rejectUnauthorized: false });
   half.on('error', () => {});
   half.on('secureConnect', () => half.destroy());
   setImmediate(() => half.destroy());
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => half.on('close', r));
+  // The servers have let go of every one of them — the session dropped mid-DATA too (its
+  // sessions, and sockets still in a handshake).
+  const servers = (t.gw as unknown as { servers: { server: { connections: Set<unknown>; _pendingSockets: Map<unknown, unknown> } }[] }).servers;
+  await waitFor(
+    () => servers.every((s) => s.server.connections.size === 0 && s.server._pendingSockets.size === 0),
+    10_000,
+    'the server to let go of the hostile connections',
+  );
 
   await stillServes();
   assert.equal(t.gw.status().state, 'running');

@@ -21,7 +21,12 @@ const FAST = [300, 300, 300];
 async function sendFromLan(t: TestGateway, from: string, to: string[], subject: string): Promise<void> {
   const c = await RawSmtp.connect({ port: t.port(), localAddress: '127.0.0.1' });
   await c.cmd('EHLO pc.lan');
-  const r = await transaction(c, from, to, `From: <${from}>\r\nTo: <${to[0]}>\r\nSubject: ${subject}\r\nDate: Tue, 24 Nov 2026 08:00:00 +0000\r\nMessage-ID: <${subject.replace(/\s/g, '')}@doe-family.com>\r\n\r\nHello from the family.\r\n`);
+  const r = await transaction(
+    c,
+    from,
+    to,
+    `From: <${from}>\r\nTo: <${to[0]}>\r\nSubject: ${subject}\r\nDate: Tue, 24 Nov 2026 08:00:00 +0000\r\nMessage-ID: <${subject.replace(/\s/g, '')}@doe-family.com>\r\n\r\nHello from the family.\r\n`,
+  );
   assert.equal(r.end?.code, 250, JSON.stringify(r));
   await c.quit();
 }
@@ -96,7 +101,10 @@ describe('through a smarthost (smtp-sink)', () => {
         await until(() => happy.messages().length === 1);
         await t.gw.outbound.drain();
         assert.deepEqual(t.gw.outbound.list(), []);
-        const kinds = t.events().filter((e) => e.stage === 'delivery').map((e) => e.verdict);
+        const kinds = t
+          .events()
+          .filter((e) => e.stage === 'delivery')
+          .map((e) => e.verdict);
         assert.deepEqual(kinds.slice(-2), ['defer', 'accept']);
         assert.ok(kinds.filter((k) => k === 'defer').length >= 1);
       } finally {
@@ -168,7 +176,12 @@ describe('direct MX delivery (loopback MX through dns.servers)', () => {
   test('MX by priority, null MX and a missing domain are permanent failures', async () => {
     const sink = await startSink();
     dns.setZone({
-      'example.org': { MX: [{ priority: 20, exchange: 'backup.example.org' }, { priority: 10, exchange: 'mx.example.org' }] },
+      'example.org': {
+        MX: [
+          { priority: 20, exchange: 'backup.example.org' },
+          { priority: 10, exchange: 'mx.example.org' },
+        ],
+      },
       'mx.example.org': { A: ['127.0.0.1'] },
       'backup.example.org': { A: ['127.0.0.1'] },
       'nomail.example': { MX: [{ priority: 0, exchange: '.' }] },
@@ -244,8 +257,15 @@ describe('loops and hostile input', () => {
       fs.rmSync(path.join(t.dataDir, 'queue', 'outbound', `${id}.eml`));
       t.gw.outbound.retry(id);
       await until(() => t.gw.outbound.list().length === 0);
-      await new Promise((r2) => setTimeout(r2, 300));
-      const fails = t.events().filter((e) => e.queueId === id && e.stage === 'delivery' && e.verdict === 'reject');
+      const failsOf = () => t.events().filter((e) => e.queueId === id && e.stage === 'delivery' && e.verdict === 'reject');
+      await until(() => failsOf().length > 0);
+      // No busy loop: a later message to the same dead smarthost is tried twice (a whole
+      // retry interval passes), and the vanished one still failed just once.
+      await sendFromLan(t, 'john.doe@doe-family.com', ['c@example.net'], 'sentinel');
+      await until(() => t.gw.outbound.list().length === 1);
+      const sentinel = t.gw.outbound.list()[0].id;
+      await until(() => t.events().filter((e) => e.queueId === sentinel && e.stage === 'delivery' && e.verdict === 'defer').length >= 2);
+      const fails = failsOf();
       assert.equal(fails.length, 1);
       assert.match(fails[0].text, /cannot be read/);
     } finally {
