@@ -135,7 +135,7 @@ export function CertificateCard({ status }: { status: GatewayStatus | null }) {
           )}
           <div className="button-row">
             <button type="button" className="secondary" onClick={() => void renew()} disabled={busy || status?.state !== 'running'}>
-              {busy ? 'Renewing…' : 'Renew now'}
+              {acme.state === 'waiting-dns' ? 'Waiting for the DNS record…' : busy ? 'Renewing…' : 'Renew now'}
             </button>
           </div>
           <ErrorLine error={error} />
