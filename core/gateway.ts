@@ -10,7 +10,7 @@ import type { ConfigStore } from './config/store.ts';
 import { watchFile, type FileWatch } from './config/watch.ts';
 import { EventBus } from './events/bus.ts';
 import { EventLog } from './events/log.ts';
-import type { EventVerdict, Rule } from './events/types.ts';
+import type { EventVerdict, GatewayEvent, Rule } from './events/types.ts';
 import type { Directory } from './policy/directory.ts';
 import type { Networks, NetworkView } from './net/networks.ts';
 import { readSystemNetInfo } from './net/detect.ts';
@@ -75,6 +75,8 @@ export interface GatewayStatus {
   startedAt: string | null;
   listeners: ListenerStatus[];
   counters: Counters;
+  /** Where the counters start: the history's last 24 hours before this start (docs/design.md §4.4), or null: this start. */
+  countersSince?: string | null;
   /** The certificate served; `acme`: the built-in ACME's state when enabled (docs/design.md §2.5). */
   tls: { subject: string; notAfter: string; selfSigned: boolean; acme?: AcmeStatus | null } | null;
   queue: { outbound: number };
@@ -154,6 +156,7 @@ export class Gateway {
   /** Password-hash upgrades under way (§2.4): a stop waits for them. */
   private readonly upgrades = new Set<Promise<void>>();
   private readonly counters = emptyCounters();
+  private countersSince: string | null = null;
   /** Free space of the data dir's file system (docs/design.md §3.6). */
   readonly disk: DiskGauge;
   private readonly stateListeners = new Set<(s: GatewayStatus) => void>();
@@ -365,6 +368,7 @@ export class Gateway {
       hooks,
       tls: this.tls,
       proxies: live.proxyList,
+      authDeadline: hooks.authDeadline as never,
       policy: {
         isTrusted: (ip) => live.networks.isInternal(ip) || live.isTrustedProxy(ip),
         onReply: (conn, code, text) => hooks.onReply(conn, code, text),
@@ -501,6 +505,15 @@ export class Gateway {
     this.emitState();
   }
 
+  /**
+   * The counters continue from the history (docs/design.md §4.4): the events of the last
+   * day before this start, counted as they were, so a restart does not zero the strip.
+   */
+  seedCounters(events: Iterable<GatewayEvent>, since: string): void {
+    for (const e of events) count(this.counters, e);
+    this.countersSince = since;
+  }
+
   status(): GatewayStatus {
     return {
       state: this.state,
@@ -508,6 +521,7 @@ export class Gateway {
       startedAt: this.startedAt?.toISOString() ?? null,
       listeners: this.listenerStatus.map((l) => ({ ...l })),
       counters: { ...this.counters },
+      countersSince: this.countersSince,
       tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated, acme: this.certificates.status() } : null,
       queue: { outbound: this.outbound.size },
       setup: this.setup,

@@ -15,12 +15,17 @@ import { DailySummary } from './history/summary.ts';
 /**
  * The history index (docs/design.md §4.4) beside the event log: caught up from
  * events.jsonl, fed every event, written when the gateway stops. Null (the dashboard
- * falls back to the in-memory ring) when the file cannot be opened.
+ * falls back to the in-memory ring) when the file cannot be opened or POSTERN_HISTORY=off.
  */
 function openHistory(gateway: Gateway): HistoryIndex | null {
+  // POSTERN_HISTORY=off: no index, the in-memory ring only (the benchmark's "without the index", docs/benchmarks.md).
+  if (process.env.POSTERN_HISTORY === 'off') return null;
   try {
     const history = new HistoryIndex({ logDir: path.join(gateway.dataDir, 'log'), retentionDays: () => gateway.config().history.retentionDays });
     history.catchUp();
+    // The strip's counters continue from the last 24 hours before this start (docs/design.md §4.4).
+    const since = Date.now() - 86_400_000;
+    gateway.seedCounters(history.eventsSince(since), new Date(since).toISOString());
     history.startRetention();
     gateway.bus.subscribe((e) => history.add(e));
     gateway.onState((s) => {
@@ -48,7 +53,10 @@ export function createRuntime(
   let running = false;
   gateway.onState((s) => {
     const now = s.state === 'running';
-    if (now && !running) setupCheck().catch((e: Error) => gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'setup check', text: `setup check could not run: ${e.message}` }));
+    if (now && !running)
+      setupCheck().catch((e: Error) =>
+        gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'setup check', text: `setup check could not run: ${e.message}` }),
+      );
     running = now;
   });
   // Last resort: a promise nobody handled is a bug to report, not a reason to stop
@@ -60,6 +68,14 @@ export function createRuntime(
   });
   const history = openHistory(gateway);
   // The daily summary to the postmaster account (docs/design.md §4.5), when summary.daily is on.
-  if (history) new DailySummary({ history, status: () => gateway.status(), config: () => gateway.config(), directory: () => gateway.directory(), store: gateway.store, bus: gateway.bus }).start();
+  if (history)
+    new DailySummary({
+      history,
+      status: () => gateway.status(),
+      config: () => gateway.config(),
+      directory: () => gateway.directory(),
+      store: gateway.store,
+      bus: gateway.bus,
+    }).start();
   return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}), ...extra }), setupCheck };
 }

@@ -427,6 +427,17 @@ export class HistoryIndex {
     return { ...out, topReasons: topReasons.map((r) => ({ rule: r.rule, reason: r.reason, count: Number(r.count) })) };
   }
 
+  /** The events counted by the status strip (not system or network) since `ts`, oldest first, read as they are used. */
+  eventsSince(ts: number): Iterable<GatewayEvent> {
+    this.flush();
+    const it = this.db.prepare("SELECT json FROM events WHERE ts >= ? AND stage NOT IN ('system', 'network') ORDER BY id").iterate(ts) as Iterable<{
+      json: string;
+    }>;
+    return (function* () {
+      for (const r of it) yield JSON.parse(r.json) as GatewayEvent;
+    })();
+  }
+
   /** Every matching row, newest first (exports; at most `max`). */
   allMessages(q: string, max = 100_000): MessageRow[] {
     return this.messages({ q, limit: max }).messages;

@@ -9,6 +9,9 @@
 //
 // BENCH_BASE=<another checkout of Postern, with node_modules>: that version runs too,
 // as "Postern (base)", interleaved with this one — before/after in one sitting.
+// BENCH_NO_INDEX=1: this version runs a second time without the history index
+// (POSTERN_HISTORY=off, docs/design.md §4.4), as "Postern (no index)", interleaved — the
+// index's cost on SMTP throughput measured in one sitting.
 //
 // Postfix needs root (a private instance in a temp dir: master, smtpd, virtual(8)).
 // Every 250 is durable in both: Postfix fsyncs its queue file before 250; Postern
@@ -123,7 +126,7 @@ async function measure(port: number, reuse: boolean): Promise<{ direct: number; 
 
 // ---- the two servers ---------------------------------------------------------
 
-async function startPostern(dir: string, trustLoopback: boolean, checkout?: string): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
+async function startPostern(dir: string, trustLoopback: boolean, checkout?: string, noIndex = false): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'postern.json');
   const dataDir = path.join(dir, 'data');
@@ -139,7 +142,7 @@ async function startPostern(dir: string, trustLoopback: boolean, checkout?: stri
       limits: { maxClients: 500, maxConnectionsPerClient: 500 },
     }),
   );
-  const proc = await startServe(configFile, dataDir, [], 20_000, [], checkout ? path.join(checkout, 'bin', 'postern.js') : undefined);
+  const proc = await startServe(configFile, dataDir, [], 20_000, noIndex ? ['env', 'POSTERN_HISTORY=off'] : [], checkout ? path.join(checkout, 'bin', 'postern.js') : undefined);
   return { port: proc.ports.mx, maildir: path.join(dataDir, 'maildir', 'john', 'new'), proc };
 }
 
@@ -222,6 +225,7 @@ async function main(): Promise<void> {
   const baseDir = process.env.BENCH_BASE ? path.resolve(process.env.BENCH_BASE) : null;
   const base = baseDir ? await startPostern(path.join(root, 'postern-base'), true, baseDir) : null;
   if (baseDir) console.log(`base: ${baseDir} (${spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim().slice(0, 80)})`);
+  const noIndex = process.env.BENCH_NO_INDEX ? await startPostern(path.join(root, 'postern-no-index'), true, undefined, true) : null;
   const isRoot = process.getuid?.() === 0;
   const postfix = isRoot ? await startPostfix(path.join(root, 'postfix')) : null;
   if (!postfix) console.log('(not root: Postfix comparison skipped — run as root to include it)');
@@ -235,6 +239,7 @@ async function main(): Promise<void> {
   };
   let posternDelivered = 0;
   let baseDelivered = 0;
+  let noIndexDelivered = 0;
   let postfixDelivered = 0;
   const postfixLag: number[] = [];
   try {
@@ -249,6 +254,11 @@ async function main(): Promise<void> {
           baseDelivered += 2 * MSGS;
           if (count(base.maildir) !== baseDelivered) throw new Error(`base Postern Maildir has ${count(base.maildir)} files, expected ${baseDelivered}`);
         }
+        if (noIndex) {
+          add(`Postern (no index) ${mode}`, await measure(noIndex.port, reuse));
+          noIndexDelivered += 2 * MSGS;
+          if (count(noIndex.maildir) !== noIndexDelivered) throw new Error(`no-index Postern Maildir has ${count(noIndex.maildir)} files, expected ${noIndexDelivered}`);
+        }
         if (postfix) {
           add(`Postfix ${mode}`, await measure(postfix.port, reuse));
           postfixDelivered += 2 * MSGS;
@@ -261,6 +271,7 @@ async function main(): Promise<void> {
   } finally {
     postern.proc.child.kill('SIGTERM');
     base?.proc.child.kill('SIGTERM');
+    noIndex?.proc.child.kill('SIGTERM');
     postfix?.stop();
   }
 
@@ -280,6 +291,15 @@ async function main(): Promise<void> {
       const b = results[`Postern (base) ${mode}`];
       console.log(
         `ratio this/base, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
+      );
+    }
+  }
+  if (noIndex) {
+    for (const mode of ['fresh', 'reuse (-d)']) {
+      const a = results[`Postern ${mode}`];
+      const b = results[`Postern (no index) ${mode}`];
+      console.log(
+        `ratio with/without the history index, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
       );
     }
   }

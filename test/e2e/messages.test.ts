@@ -188,6 +188,11 @@ test('a restart of postern serve and a reload show the same rows', async () => {
   // Times and verdicts are the same; the queued message may have had another try meanwhile.
   const strip = (t: string) => t.replace(/(queued|retrying)( \(\d+ tr(y|ies)\))?/, 'waiting');
   assert.deepEqual((await rowTexts(page)).map(strip), before.map(strip));
+  // The strip's counters continue from the history (the 24 hours before this start), not from zero.
+  await page.getByTestId('counter-accepted').filter({ hasText: /^Accepted\s*3$/ }).waitFor({ timeout: 5000 });
+  assert.match(await page.getByTestId('counter-refused').innerText(), /2/);
+  assert.match(await page.getByTestId('counter-logins').innerText(), /1/);
+  assert.match((await page.getByTestId('counter-accepted').getAttribute('title')) ?? '', /the 24 hours before Postern started, from the history, and since/);
   // The live log opens on the history too, not on an empty page: the first run's events are there.
   await page.goto(serve.dashboardUrl! + '#/log');
   await page.locator('.log-inner [role="row"]').filter({ hasText: 'grandma@example.org' }).first().waitFor({ timeout: 10_000 });

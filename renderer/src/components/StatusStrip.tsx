@@ -28,14 +28,18 @@ export function StatusStrip() {
   const c = s.counters;
   // Messages as the family counts them (one per transaction, docs/design.md §4.2); logins
   // and connections apart; system notices are not counted as refused mail.
+  // The counters continue from the history (docs/design.md §4.4): the 24 hours before this start, and since.
+  const since = s.countersSince
+    ? ` since ${new Date(s.countersSince).toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' })} (the 24 hours before Postern started, from the history, and since)`
+    : ' since Postern started';
   const counters: [string, number, string, string][] = [
-    ['Accepted', c.accepted, 'accepted', 'Messages accepted since Postern started'],
-    ['Refused', c.rejected, 'refused', 'Messages refused (a sender, every recipient or the message itself)'],
-    ['Deferred', c.deferred, 'deferred', 'Messages told to try again later'],
-    ['Relay denied', c.relayDenied, 'relay-denied', 'Recipients refused because Postern is not an open relay'],
-    ['Connections', c.connections, 'connections', 'Connections greeted'],
-    ['Logins', c.logins, 'logins', 'Successful logins'],
-    ['Login failures', c.authFailures, 'auth-failures', 'Wrong user name or password'],
+    ['Accepted', c.accepted, 'accepted', `Messages accepted${since}`],
+    ['Refused', c.rejected, 'refused', `Messages refused (a sender, every recipient or the message itself)${since}`],
+    ['Deferred', c.deferred, 'deferred', `Messages told to try again later${since}`],
+    ['Relay denied', c.relayDenied, 'relay-denied', `Recipients refused because Postern is not an open relay${since}`],
+    ['Connections', c.connections, 'connections', `Connections greeted${since}`],
+    ['Logins', c.logins, 'logins', `Successful logins${since}`],
+    ['Login failures', c.authFailures, 'auth-failures', `Wrong user name or password${since}`],
     ['Queue', s.queue.outbound, 'queue', 'Messages waiting to be sent on'],
   ];
   const openRelay = !!s.relay && !s.relay.ok;
