@@ -108,7 +108,7 @@ export function connectionFor(t: Target, o: SendOptions & { socketTimeoutMs?: nu
 function connectProblem(t: Target, e: NmError): string {
   const text = `${e.code ?? ''} ${e.message}`;
   if (!/CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|certificate/i.test(text)) return `${t.servername}: ${e.message}`;
-  const hint = t.verifyTls && /SELF_SIGNED|UNABLE_TO|self[- ]signed|issuer/i.test(text) ? '; if it is a private or self-signed certificate, set outbound.smarthost.caFile to its CA certificate (PEM)' : '';
+  const hint = t.verifyTls && /SELF_SIGNED|UNABLE_TO|self[- ]signed|issuer|unable to (?:verify|get)/i.test(text) ? '; if it is a private or self-signed certificate, set outbound.smarthost.caFile to its CA certificate (PEM)' : '';
   return `${t.servername}: ${tlsProblem(e, t.servername)}${hint}`;
 }
 

@@ -7,11 +7,14 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { dkimVerify } from 'mailauth';
+import { generate } from 'selfsigned';
+import { SMTPServer } from 'smtp-server';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
-import { FAMILY, startGateway, type TestGateway } from '../support/gateway.ts';
+import { FAMILY, startGateway, tempDir, type TestGateway } from '../support/gateway.ts';
 import { startDnsServer, type DnsServer } from '../support/dns-server.ts';
-import { startSink, type Sink } from '../support/smtp-sink.ts';
+import { freePort, startSink, type Sink } from '../support/smtp-sink.ts';
 import { Imap, startDovecot } from '../support/dovecot.ts';
 import { requireTools } from '../support/tools.ts';
 import { DnsClient } from '../../core/dns/client.ts';
@@ -251,6 +254,83 @@ describe('bounces (RFC 3464)', () => {
       assert.doesNotMatch(dsn, /^Diagnostic-Code: smtp;/m);
     } finally {
       await t.stop();
+    }
+  });
+});
+
+describe('a smarthost with a certificate from a private CA', () => {
+  test('refused in plain words with the caFile hint (no --use-system-ca); trusted once outbound.smarthost.caFile names the CA', async () => {
+    const now = Date.now();
+    const ca = await generate([{ name: 'commonName', value: 'Doe Family NAS CA' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      algorithm: 'sha256',
+      notBeforeDate: new Date(now - 60_000),
+      notAfterDate: new Date(now + 365 * 86_400_000),
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true },
+      ],
+    });
+    const leaf = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      algorithm: 'sha256',
+      notBeforeDate: new Date(now - 60_000),
+      notAfterDate: new Date(now + 90 * 86_400_000),
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+      ],
+      ca: { key: ca.private, cert: ca.cert },
+    });
+    const dir = tempDir('postern-ca-');
+    const caFile = path.join(dir, 'nas-ca.pem');
+    fs.writeFileSync(caFile, ca.cert);
+    const got: string[] = [];
+    const relay = new SMTPServer({
+      secure: true,
+      key: leaf.private,
+      cert: leaf.cert,
+      authOptional: true,
+      logger: false,
+      onData(stream, _session, cb) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          got.push(Buffer.concat(chunks).toString('latin1'));
+          cb();
+        });
+      },
+    });
+    relay.on('error', () => {});
+    const port = await freePort();
+    await new Promise<void>((r) => relay.listen(port, '127.0.0.1', () => r()));
+    const t = await startGateway({ ...FAMILY, outbound: { mode: 'smarthost', smarthost: { host: '127.0.0.1', port, secure: true } } }, { outboundRetryMs: [60_000] });
+    try {
+      assert.equal((await send(t, 'john.doe@doe-family.com', ['aunt@example.net'], 'Subject: via the NAS\r\n\r\nhi\r\n')).end?.code, 250);
+      await until(() => t.events().some((e) => e.stage === 'delivery' && e.verdict === 'defer'));
+      const deferred = t.events().find((e) => e.stage === 'delivery' && e.verdict === 'defer')!.text;
+      // A leaf from an unknown CA looks to TLS like a chain without its issuer (Node: "unable to verify the first certificate").
+      assert.match(deferred, /issued by an authority this computer does not know|self-made|cannot be checked/, deferred);
+      assert.match(deferred, /set outbound\.smarthost\.caFile to its CA certificate/);
+      assert.doesNotMatch(deferred, /use-system-ca|NODE_EXTRA_CA_CERTS/);
+      assert.equal(got.length, 0);
+
+      t.gw.updateConfig((raw) => {
+        (raw.outbound as { smarthost: Record<string, unknown> }).smarthost.caFile = caFile;
+      });
+      const [entry] = t.gw.outbound.list();
+      t.gw.outbound.retry(entry.id);
+      await until(() => got.length === 1);
+      assert.match(got[0], /^Subject: via the NAS\r$/m);
+      await until(() => t.events().some((e) => e.stage === 'delivery' && e.verdict === 'accept'));
+    } finally {
+      await t.stop();
+      await new Promise<void>((r) => relay.close(() => r()));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
