@@ -110,6 +110,7 @@ export interface Config {
     maxConnectionsPerNetwork: number;
     maxSubmissionClients: number;
     reservedInternalSlots: number;
+    submissionAuthSeconds: number;
     idleTimeoutSeconds: number;
     commandSeconds: number;
     sessionSeconds: number;
@@ -332,6 +333,9 @@ export const configSchema = {
         maxClients: { type: 'integer', minimum: 1, default: 200 },
         maxSubmissionClients: { type: 'integer', minimum: 1, default: 50 },
         reservedInternalSlots: { type: 'integer', minimum: 0, default: 20 },
+        // A stranger on a submission port that has not logged in after this long is closed
+        // while the submission slots are 80 % taken (docs/design.md §2.8).
+        submissionAuthSeconds: { type: 'integer', minimum: 1, default: 30 },
         // Per client IP, internal networks exempt (Postfix: smtpd_client_connection_count_limit).
         maxConnectionsPerClient: { type: 'integer', minimum: 1, default: 20 },
         // Per IPv4 /24 and IPv6 /48, internal networks exempt.

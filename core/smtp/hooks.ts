@@ -70,6 +70,8 @@ export interface SessionState {
   slots?: string[];
   /** 550 5.1.1 answers so far in this session (directory harvest, §2.1). */
   unknownRcpts?: number;
+  /** When the session took its slots (ms), for the submission login deadline (§2.8). */
+  since?: number;
 }
 
 export type PSession = SMTPServerSession & { p?: SessionState; user?: { account: string } };
@@ -222,8 +224,11 @@ export class SmtpHooks {
     const poolKey = `pool:${pool}`;
     const inPool = counts.get(poolKey) ?? 0;
     const forInternet = Math.max(0, budget - limits.reservedInternalSlots);
-    if (inPool >= budget || (!internal && inPool >= forInternet)) {
-      const reason = `${inPool} of ${budget} ${pool} slots taken${internal ? '' : ` (${budget - forInternet} kept for internal networks)`}`;
+    // On submission the kept slots are also for a place a family member logged in from
+    // in the last 30 days (§2.4 known-good): the clients known to authenticate.
+    const kept = internal || (pool === 'submission' && !!this.ctx.throttle?.isGoodAddress(ip));
+    if (inPool >= budget || (!kept && inPool >= forInternet)) {
+      const reason = `${inPool} of ${budget} ${pool} slots taken${kept ? '' : ` (${budget - forInternet} kept for internal networks${pool === 'submission' ? ' and known logins' : ''})`}`;
       return { stage: 'connect', rule: 'connection slots', reason, code: 421, text: '4.7.0 Too many connected clients, try again in a moment' };
     }
     const key = clientKey(ip);
@@ -242,8 +247,34 @@ export class SmtpHooks {
     for (const k of slots) counts.set(k, (counts.get(k) ?? 0) + 1);
     session.p!.slots = slots;
     session.p!.counted = true;
+    session.p!.since = Date.now();
     return null;
   }
+
+  /**
+   * The submission login deadline (§2.8), asked about each open session every second:
+   * a session on a submission port that has not logged in `limits.submissionAuthSeconds`
+   * after connecting, from outside the internal networks, is closed with 421 4.7.0 while
+   * the submission budget's Internet share is at least 80 % taken — so strangers idling
+   * there cannot hold the slots a family member needs. Null: leave it.
+   */
+  authDeadline = (session: PSession, now = Date.now()): Decision | null => {
+    const st = session.p;
+    if (this.listener.mode === 'mx' || !st?.counted || st.since === undefined || session.user) return null;
+    const limits = this.ctx.config().limits;
+    if (now - st.since < limits.submissionAuthSeconds * 1000) return null;
+    if (this.ctx.networks.isInternal(session.remoteAddress)) return null;
+    const forInternet = Math.max(1, limits.maxSubmissionClients - limits.reservedInternalSlots);
+    const inPool = this.ctx.perClient.get('pool:submission') ?? 0;
+    if (inPool < Math.ceil(0.8 * forInternet)) return null;
+    return {
+      stage: 'connect',
+      rule: 'connection slots',
+      reason: `no login ${Math.round((now - st.since) / 1000)} s after connecting while ${inPool} of ${limits.maxSubmissionClients} submission slots are taken (limit ${limits.submissionAuthSeconds} s)`,
+      code: 421,
+      text: '4.7.0 Log in within the time allowed: submission slots are kept for clients that authenticate',
+    };
+  };
 
   onSecure = (socket: { getProtocol?: () => string | null }, session: PSession, cb: Done): void => {
     refuseRenegotiation(socket); // §2.5: no client-initiated renegotiation

@@ -4,7 +4,8 @@
 import type net from 'node:net';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { Config, Listener } from '../config/schema.ts';
-import { hookOptions, PosternServer, type ConnectionPolicy, type PosternHooks } from './connection.ts';
+import { hookOptions, PosternServer, type ConnectionPolicy, type PosternConnection, type PosternHooks } from './connection.ts';
+import type { Decision } from './decision.ts';
 import { TLS_OPTIONS, type TlsMaterial } from './tls.ts';
 import { defaultFallbackPort, runningBinary, setcapCommand } from '../service/ports.ts';
 
@@ -28,7 +29,10 @@ export interface ListenerStatus {
 
 export function describeListenError(l: Listener, e: NodeJS.ErrnoException, binary: string = runningBinary()): { error: string; fix: string } {
   if (e.code === 'EADDRINUSE') {
-    return { error: `port ${l.port} on ${l.host} is already in use by another program`, fix: `Stop the other mail server on port ${l.port}, or give Postern another port under Settings → Listeners.` };
+    return {
+      error: `port ${l.port} on ${l.host} is already in use by another program`,
+      fix: `Stop the other mail server on port ${l.port}, or give Postern another port under Settings → Listeners.`,
+    };
   }
   if (e.code === 'EACCES' || e.code === 'EPERM') {
     return {
@@ -38,7 +42,11 @@ export function describeListenError(l: Listener, e: NodeJS.ErrnoException, binar
       fix: `Run \`sudo ${setcapCommand(binary)}\` (or, headless, \`sudo postern service install\`), or listen on ${l.fallbackPort ?? defaultFallbackPort(l.port) ?? 2525} and have the router forward ${l.port} to it.`,
     };
   }
-  if (e.code === 'EADDRNOTAVAIL') return { error: `address ${l.host} is not on this computer`, fix: 'Under Settings → Listeners, use the host :: (every address of this computer) or an address this computer has.' };
+  if (e.code === 'EADDRNOTAVAIL')
+    return {
+      error: `address ${l.host} is not on this computer`,
+      fix: 'Under Settings → Listeners, use the host :: (every address of this computer) or an address this computer has.',
+    };
   return { error: `${e.code ?? ''} ${e.message}`.trim(), fix: 'Check the listener under Settings → Listeners.' };
 }
 
@@ -53,7 +61,12 @@ export interface ServerSpec {
   proxies: string[];
   /** Self-test: relay attempts only, so no DATA — nothing it accepts is ever stored. */
   relayProbeOnly?: boolean;
+  /** Submission listeners: asked every second about each session; a Decision closes it (SmtpHooks.authDeadline, §2.8). */
+  authDeadline?: (session: never, now: number) => Decision | null;
 }
+
+/** How often the submission login deadline is checked (docs/design.md §2.8). */
+export const AUTH_DEADLINE_TICK_MS = 1000;
 
 /** The one place smtp-server's options are chosen. */
 export function createServer(spec: ServerSpec): PosternServer {
@@ -82,10 +95,30 @@ export function createServer(spec: ServerSpec): PosternServer {
     ...hookOptions(spec.hooks),
   };
   const { commandSeconds, sessionSeconds, minDataRate, dataRateWindowSeconds } = cfg.limits;
-  return new PosternServer(options, spec.policy, {
+  const server = new PosternServer(options, spec.policy, {
     limits: { commandSeconds, sessionSeconds, minDataRate, dataRateWindowSeconds },
     onRefusal: spec.hooks.onRefusal,
   });
+  const deadline = spec.authDeadline;
+  if (deadline && l.mode !== 'mx') {
+    // One timer per submission server, unref'd, ended with the server.
+    const timer = setInterval(() => {
+      const now = Date.now();
+      for (const c of server.connections) {
+        const conn = c as PosternConnection;
+        if (conn._closing || conn._closed) continue;
+        const d = deadline(conn.session as never, now);
+        if (d) conn.refuse(d);
+      }
+    }, AUTH_DEADLINE_TICK_MS);
+    timer.unref();
+    const close = server.close.bind(server);
+    server.close = (callback?: () => void) => {
+      clearInterval(timer);
+      close(callback);
+    };
+  }
+  return server;
 }
 
 /** Listens; resolves with the listener's status (never rejects: a port that fails is a status). */
