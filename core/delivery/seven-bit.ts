@@ -41,7 +41,7 @@ function splitEntity(text: string): { fields: Field[]; body: string; sep: string
   return { fields, body: text.slice(end + 4), sep: '\r\n' };
 }
 
-const valueOf = (f: Field | undefined): string => (f ? f.raw.slice(f.raw.indexOf(':') + 1).replace(/\r\n(?=[ \t])/g, '').trim() : '');
+const fieldValue = (f: Field | undefined): string => (f ? f.raw.slice(f.raw.indexOf(':') + 1).replace(/\r\n(?=[ \t])/g, '').trim() : '');
 
 /** The converted entity (header section + body), or null when it is unchanged. */
 function entity(text: string, depth: number, top: boolean): string | null {
@@ -49,9 +49,9 @@ function entity(text: string, depth: number, top: boolean): string | null {
   const e = splitEntity(text);
   if (!e) return null;
   const field = (name: string) => e.fields.find((f) => f.name === name);
-  const contentType = valueOf(field('content-type'));
+  const contentType = fieldValue(field('content-type'));
   const type = (contentType.split(';')[0] || 'text/plain').trim().toLowerCase();
-  const cte = valueOf(field('content-transfer-encoding')).toLowerCase() || '7bit';
+  const cte = fieldValue(field('content-transfer-encoding')).toLowerCase() || '7bit';
   const head = (fields: Field[]) => fields.map((f) => f.raw).join('');
 
   if (type.startsWith('multipart/')) {

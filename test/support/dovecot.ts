@@ -73,7 +73,10 @@ export async function startDovecot(dataDir: string): Promise<Dovecot> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`dovecot exited: ${log()}`);
     const up = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
       s.on('error', () => r(false));
     });
     if (up) break;
