@@ -144,7 +144,7 @@ export class Gateway {
   private tlsWatcher: TlsWatcher | null = null;
   private readonly perClient = new Map<string, number>();
   /** DNSBL, rate limits, DMARC enforced, rspamd (docs/design.md §2.10–§2.13). */
-  readonly inbound = new InboundChecks({ config: () => this.live.config, dns: () => this.live.dns, changed: () => this.emitState() });
+  readonly inbound = new InboundChecks({ config: () => this.live.config, dns: () => this.live.dns, changed: () => this.emitState(), dataDir: () => this.dataDir });
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
   private relay: RelayStatus | null = null;
@@ -494,6 +494,7 @@ export class Gateway {
     // What the sessions started: hash upgrades, and the worker threads (docs/design.md §2.8) —
     // a stopped gateway leaves nothing running.
     await Promise.all([...this.upgrades]);
+    await this.inbound.flush(); // greylist.json (docs/design.md §2.14)
     await this.releasePool?.();
     this.releasePool = null;
     this.listenerStatus = [];

@@ -128,6 +128,8 @@ export interface Config {
   dnsbl: { zones: { zone: string; weight: number }[]; threshold: number; allow: string[]; allowAddresses: string[] };
   /** Spam scoring by rspamd over its HTTP protocol (docs/design.md §2.12). */
   rspamd: { enabled: boolean; url: string; timeoutMs: number; onUnreachable: 'accept' | 'defer' };
+  /** Postern's own greylisting of Internet clients at RCPT (docs/design.md §2.14). */
+  greylist: { enabled: boolean; delayMinutes: number; expireDays: number };
   /** Rate limits (docs/design.md §2.13); 0 turns one off. */
   rateLimits: {
     connectionsPerMinute: number;
@@ -409,6 +411,18 @@ export const configSchema = {
         url: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:11333' },
         timeoutMs: { type: 'integer', minimum: 100, maximum: 120000, default: 15000 },
         onUnreachable: { enum: ['accept', 'defer'], default: 'accept' },
+      },
+    },
+    greylist: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Off by default: it delays every new sender's first message (docs/design.md §2.14).
+        enabled: { type: 'boolean', default: false },
+        // A number: tests use a fraction of a minute.
+        delayMinutes: { type: 'number', minimum: 0, maximum: 1440, default: 5 },
+        expireDays: { type: 'number', minimum: 1, maximum: 3650, default: 35 },
       },
     },
     rateLimits: {

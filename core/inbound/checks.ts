@@ -12,6 +12,7 @@ import { accountAlarm, RateTable, take, type LimitKind } from './rate-limits.ts'
 import { dmarcAction, dmarcQuarantineHeader, dmarcRefusalText, type DmarcVerdict } from './dmarc.ts';
 import { rspamdVerdict, scanWithRspamd, spamHeaders, verifiedClientName, type RspamdResult } from './rspamd.ts';
 import { reversedName } from './dnsbl.ts';
+import { Greylist, GreylistFile, greylistText } from './greylist.ts';
 
 export interface InboundDeps {
   config(): Config;
@@ -24,6 +25,8 @@ export interface InboundDeps {
   random?(): number;
   /** The list of limited accounts changed (the status, the dashboard's banner). */
   changed?(): void;
+  /** Where greylist.json is kept (docs/design.md §2.14); without it the table is in memory only. */
+  dataDir?(): string;
 }
 
 export interface InboundClient {
@@ -76,6 +79,7 @@ export class InboundChecks {
   private readonly accountMsgs = new RateTable(HOUR);
   private readonly accountRcpts = new RateTable(HOUR);
   private readonly limited = new Map<string, RateLimitedAccount>();
+  private grey: { table: Greylist; file: GreylistFile | null; expired: number } | null = null;
 
   constructor(deps: InboundDeps) {
     this.deps = deps;
@@ -165,11 +169,38 @@ export class InboundChecks {
     }
     if (!this.internet(c)) return null;
     const pending = this.dnsbl.get(c.session);
-    if (!pending) return null;
-    const r = await pending;
-    if (!r?.blocked || !r.zone) return null;
-    const lists = r.listed.map((l) => `${l.zone} (${l.codes.join(', ')}; weight ${l.weight})`).join(', ');
-    return { ...base, rule: 'dnsbl', reason: `listed by ${lists}: score ${r.score} ≥ ${r.threshold}`, code: 554, text: dnsblRefusalText(c.ip, r.zone) };
+    const r = pending ? await pending : null;
+    if (r?.blocked && r.zone) {
+      const lists = r.listed.map((l) => `${l.zone} (${l.codes.join(', ')}; weight ${l.weight})`).join(', ');
+      return { ...base, rule: 'dnsbl', reason: `listed by ${lists}: score ${r.score} ≥ ${r.threshold}`, code: 554, text: dnsblRefusalText(c.ip, r.zone) };
+    }
+    // Greylisting after the blocklists: a listed client is told why, not to come back (§2.14).
+    const gl = this.deps.config().greylist;
+    if (!gl?.enabled) return null;
+    const v = this.greylist().check(c.ip, from ?? '', to, gl);
+    if (v.pass) return null;
+    return { ...base, rule: 'greylist', reason: v.reason, code: 451, text: greylistText(v.minutes) };
+  }
+
+  /** The greylist table, read from greylist.json on first use; old entries dropped hourly. */
+  private greylist(): Greylist {
+    const now = this.now();
+    if (!this.grey) {
+      const dir = this.deps.dataDir?.();
+      const file = dir ? new GreylistFile(dir) : null;
+      const table = file ? file.load(() => this.now()) : new Greylist({ now: () => this.now() });
+      this.grey = { table, file, expired: 0 };
+    }
+    if (now - this.grey.expired > HOUR) {
+      this.grey.expired = now;
+      this.grey.table.expire(this.deps.config().greylist.expireDays);
+    }
+    return this.grey.table;
+  }
+
+  /** Waits for greylist.json to be written (a stopping gateway). */
+  async flush(): Promise<void> {
+    await this.grey?.file?.flush();
   }
 
   /** At the end of DATA, for an Internet message: DMARC enforced (§2.10), then rspamd (§2.12). */
