@@ -115,7 +115,7 @@ export class CertificateManager {
     }
     if (this.certCache?.stamp !== stamp) this.certCache = { stamp, info: readCert(this.paths.cert) };
     const c = this.certCache.info;
-    return c && c.names.includes(this.opts.config().hostname.toLowerCase()) ? c : null;
+    return c?.names.includes(this.opts.config().hostname.toLowerCase()) ? c : null;
   }
 
   status(): AcmeStatus | null {

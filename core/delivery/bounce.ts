@@ -59,7 +59,7 @@ export function buildBounce(b: BounceInput): Buffer {
   const end = b.original.indexOf('\r\n\r\n');
   const originalHeaders = (end < 0 ? b.original : b.original.subarray(0, end)).toString('latin1');
   const human = [
-    'This is the mail system at host ' + b.reportingMta + '.',
+    `This is the mail system at host ${b.reportingMta}.`,
     '',
     "I'm sorry to have to inform you that your message could not",
     'be delivered to one or more recipients. The details are below.',

@@ -22,7 +22,7 @@ import type { MessageStore, OutboundEnvelope, OutboundRecipient } from '../spool
 import type { Courier, OutboundMessage, RcptOutcome } from './courier.ts';
 import { systemClock, type Cancel, type Clock } from './clock.ts';
 import { buildBounce, enhancedFromReply } from './bounce.ts';
-import { DkimKeys, fromHeaderDomain } from '../dkim/keys.ts';
+import { type DkimKeys, fromHeaderDomain } from '../dkim/keys.ts';
 import { sevenBitInWorker, signInWorker } from '../work/pool.ts';
 
 /** Delay before attempt n+1 after n failed attempts (ms): 1 m, 5 m, 15 m, 30 m, 1 h, 2 h, then every 4 h. */

@@ -108,7 +108,7 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   if (cfg.acme.enabled) {
     const paths = acmePaths(ctx.dataDir);
     const c = readCert(paths.cert);
-    if (!c || !c.names.includes(host.toLowerCase())) {
+    if (!c?.names.includes(host.toLowerCase())) {
       // Nothing issued yet: the gateway serves its self-signed certificate meanwhile.
       if (acme?.dnsRecord) return check('tls', 'fail', `waiting for the DNS record ${acme.dnsRecord.name} (${acmeSummary(acme)})`, acmeFix(cfg, acme));
       if (acmeFailed) return check('tls', 'fail', `${acmeFailed.detail}; Postern serves a self-signed certificate meanwhile (${acmeSummary(acme)})`, acmeFailed.fix);

@@ -45,7 +45,7 @@ export class EventLog {
 
   append(e: GatewayEvent): void {
     if (this.closed) return;
-    this.pending.push(JSON.stringify(e) + '\n');
+    this.pending.push(`${JSON.stringify(e)}\n`);
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
       setImmediate(() => this.flush());

@@ -31,7 +31,7 @@ export function toCsv(rows: MessageRow[]): string {
     };
     lines.push(CSV_COLUMNS.map((c) => cell(values[c])).join(','));
   }
-  return lines.join('\r\n') + '\r\n';
+  return `${lines.join('\r\n')}\r\n`;
 }
 
 export function exportFile(rows: MessageRow[], format: ExportFormat, now = new Date()): ExportFile {

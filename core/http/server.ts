@@ -203,7 +203,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       if (!isApiMethod(method)) return sendError(res, 400, 'invalid-input', `unknown API method "${method.slice(0, 40)}"`);
       const body = await readBody(req);
       if (body === null) return sendError(res, 413, 'invalid-input', `request body larger than ${MAX_BODY_BYTES} bytes`, { Connection: 'close' });
-      let input: unknown = undefined;
+      let input: unknown;
       if (body.length) {
         try {
           input = JSON.parse(body.toString('utf8'));

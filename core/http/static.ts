@@ -53,7 +53,7 @@ export class StaticFiles {
       return false;
     }
     if (rel.includes('\0')) return false;
-    const file = path.resolve(this.root, '.' + path.posix.normalize(rel));
+    const file = path.resolve(this.root, `.${path.posix.normalize(rel)}`);
     if (file !== this.root && !file.startsWith(this.root + path.sep)) return false;
     const type = TYPES[path.extname(file).toLowerCase()];
     if (!type) return false;

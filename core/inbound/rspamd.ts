@@ -138,7 +138,7 @@ const fmt = (n: number): string => (Math.round(n * 100) / 100).toFixed(2);
 export function spamHeaders(r: RspamdResult | null, junk: boolean, hostname: string): string {
   if (!r) return `X-Spam-Status: Unknown, rspamd unreachable at ${hostname}\r\n`;
   const tests = r.symbols.length ? ` tests=${r.symbols.join(',')}` : '';
-  return foldHeader(`X-Spam-Status: ${junk ? 'Yes' : 'No'}, score=${fmt(r.score)} required=${fmt(r.requiredScore)} action=${r.action.replace(/ /g, '_')}${tests}`) + `X-Spam-Score: ${fmt(r.score)}\r\n`;
+  return `${foldHeader(`X-Spam-Status: ${junk ? 'Yes' : 'No'}, score=${fmt(r.score)} required=${fmt(r.requiredScore)} action=${r.action.replace(/ /g, '_')}${tests}`)}X-Spam-Score: ${fmt(r.score)}\r\n`;
 }
 
 /** `ip` → `4.3.2.1.in-addr.arpa` / nibbles `.ip6.arpa`. */

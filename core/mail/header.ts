@@ -53,5 +53,5 @@ export function foldHeader(field: string | string[], width = HEADER_SOFT_LIMIT):
     }
     lines.push(text.slice(start));
   });
-  return lines.filter((l) => l.trim() !== '').join('\r\n') + '\r\n';
+  return `${lines.filter((l) => l.trim() !== '').join('\r\n')}\r\n`;
 }

@@ -105,7 +105,7 @@ export function parseMailbox(input: string): Mailbox | null {
     if (local.includes('@')) {
       routing ??= 'second "@"';
       if (!local.split('@').every((p) => p.length > 0)) return null;
-    } else if (!isDotString(local) && !/^[^\s"<>()\[\]\\,;:]+$/.test(local)) {
+    } else if (!isDotString(local) && !/^[^\s"<>()[\]\\,;:]+$/.test(local)) {
       return null;
     }
     if (local.includes('%')) routing ??= 'percent hack "%"';

@@ -104,7 +104,7 @@ export class Directory {
     const direct = this.byName.get(login);
     if (direct) return direct;
     const mb = parseMailbox(login);
-    const name = mb && mb.domain ? this.owner.get(mailboxKey(mb)) : undefined;
+    const name = mb?.domain ? this.owner.get(mailboxKey(mb)) : undefined;
     return name ? this.byName.get(name) : undefined;
   }
 }

@@ -50,7 +50,7 @@ export function checkFromHeader(message: Buffer | string, user: string, dir: Dir
   const addresses: string[] = [];
   for (const a of found) {
     const mb = a ? parseMailbox(a) : null;
-    if (!mb || !mb.domain || mb.routing || !dir.maySendAs(user, mb)) return refuse(mb ? `From ${mb.address} is not ${user}'s` : 'From address does not parse', clean(mb?.address ?? (a || fields[0])));
+    if (!mb?.domain || mb.routing || !dir.maySendAs(user, mb)) return refuse(mb ? `From ${mb.address} is not ${user}'s` : 'From address does not parse', clean(mb?.address ?? (a || fields[0])));
     addresses.push(mb.address);
   }
   return { accept: true, addresses };

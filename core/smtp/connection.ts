@@ -138,12 +138,12 @@ export class PosternConnection extends SMTPConnection {
   /** Called by the server's timer: refuses the connection when one of its deadlines passed. */
   checkLimits(now = Date.now()): void {
     if (this.limited || this._closing || this._closed || !this._ready) return;
-    const parser = this._parser;
+    const parser = this._parser || undefined; // false once the socket closed
     const breach = this.clock.check(now, {
       busy: this._handlerPending || this._upgrading || Boolean(this._dataStream && parser && !parser._dataMode),
-      dataMode: Boolean(parser && parser._dataMode),
+      dataMode: Boolean(parser?._dataMode),
       // the parser waits for the message stream to drain: we are slow, not the client
-      backpressure: Boolean(parser && parser._dataMode && parser.writableLength > 0),
+      backpressure: Boolean(parser?._dataMode && parser.writableLength > 0),
       partialLine: Boolean(parser && !parser._dataMode && parser._remainder),
       inAuth: Boolean(this._nextHandler),
     });
@@ -175,7 +175,7 @@ export class PosternConnection extends SMTPConnection {
     this._setListeners(() => {
       const max = this._server.options.maxClients;
       if (max && this._server.connections.size > max) {
-        return this.send(421, this.name + ' Too many connected clients, try again in a moment', false);
+        return this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
       }
       this.connectionReady();
     });
@@ -227,7 +227,7 @@ export class PosternConnection extends SMTPConnection {
   }
   private refuseParameters(name: 'MAIL FROM' | 'RCPT TO', command: Buffer, callback: () => void): boolean {
     const parsed = parseAddressCommand(name, String(command ?? ''));
-    if (!parsed || !parsed.args) return false; // the library answers a syntax error
+    if (parsed === false || !parsed.args) return false; // the library answers a syntax error
     const bad = unsupportedParameters(name, parsed.args, this._server.options);
     if (!bad.length) return false;
     const mail = name === 'MAIL FROM';

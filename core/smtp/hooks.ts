@@ -101,7 +101,7 @@ export function countReceived(chunks: Buffer[]): number {
     }
     if (head.length > 1024 * 1024) break;
   }
-  return (('\r\n' + head).match(/\r\nReceived:/gi) ?? []).length;
+  return (`\r\n${head}`.match(/\r\nReceived:/gi) ?? []).length;
 }
 
 const CONTEXT_STAGE: Record<string, Stage> = { MAIL: 'mail', RCPT: 'rcpt', DATA: 'data', AUTH: 'auth', STARTTLS: 'tls', EHLO: 'connect', HELO: 'connect' };
@@ -409,8 +409,8 @@ export class SmtpHooks {
   }
 
   onRcptTo = (address: PParsed, session: PSession, cb: Done): void => {
-    const mailFrom = session.envelope.mailFrom as PParsed | false;
-    const facts = (mailFrom && mailFrom.facts) || this.facts(session);
+    const mailFrom = (session.envelope.mailFrom || undefined) as PParsed | undefined;
+    const facts = mailFrom?.facts || this.facts(session);
     const v = checkRcpt(address.mailbox!, facts, this.ctx.directory());
     if (v.accept) address.verdict = v;
     const reply = v.accept ? LIBRARY_OK.rcpt : { code: v.code, text: v.text };

@@ -14,7 +14,7 @@ import { dkimVerify } from 'mailauth';
 import type { DKIMVerifyResult } from 'mailauth';
 import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
 import type { Config } from '../config/schema.ts';
-import { DnsClient, dnsClientFor, type Resolver } from '../dns/client.ts';
+import { type DnsClient, dnsClientFor, type Resolver } from '../dns/client.ts';
 import type { SpfOutcome } from './types.ts';
 import { foldHeader } from '../mail/header.ts';
 import { authResultsHeader, sanitizeText, type SpfDetail } from './check.ts';
@@ -221,7 +221,7 @@ export function authservIdOf(value: string): string | null {
     if (i >= s.length) return null; // an unterminated quoted string
   } else {
     // token: any CHAR except SPACE, CTLs and tspecials (RFC 2045 §5.1)
-    const m = /^[^\x00-\x20\x7f()<>@,;:\\"/\[\]?=]+/.exec(s.slice(i));
+    const m = /^[^\x00-\x20\x7f()<>@,;:\\"/[\]?=]+/.exec(s.slice(i));
     if (!m) return null;
     id = m[0];
   }
