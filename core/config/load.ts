@@ -66,6 +66,10 @@ const SECTION: Record<string, string> = {
   dkim: 'The DKIM settings ("dkim")',
   limits: 'The limits ("limits")',
   dashboard: 'The dashboard settings ("dashboard")',
+  dnsbl: 'The DNS blocklist settings ("dnsbl")',
+  rspamd: 'The spam filter settings ("rspamd")',
+  greylist: 'The greylisting settings ("greylist")',
+  rateLimits: 'The rate limits ("rateLimits")',
 };
 
 const ITEM: Record<string, string> = {
@@ -78,6 +82,9 @@ const ITEM: Record<string, string> = {
   servers: 'DNS server',
   addresses: 'address',
   sendAs: 'send-as address',
+  zones: 'DNS blocklist',
+  allow: 'Allow-list zone',
+  allowAddresses: 'Address never looked up in the blocklists',
 };
 
 /**
@@ -344,6 +351,25 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
       add('$.acme.directory', `"${d}" is not an ACME directory Postern knows: write ${ACME_DIRECTORY_NAMES.map((n) => `"${n}"`).join(' or ')}, or the directory's https:// address`);
     }
   });
+  // DNS blocklists (docs/design.md §2.11): zones are domain names, allowAddresses networks.
+  for (const [i, z] of list<Config['dnsbl']['zones'][number]>(cfg.dnsbl?.zones).entries()) {
+    guard(() => {
+      const zone = text(z?.zone);
+      if (zone !== null && !isValidDomain(zone.replace(/\.$/, ''))) add(`$.dnsbl.zones[${i}].zone`, `"${zone}" is not a domain name: write the list's zone as its provider gives it, for example "zen.spamhaus.org"`);
+    });
+  }
+  for (const [i, zone] of list<string>(cfg.dnsbl?.allow).entries()) {
+    guard(() => {
+      if (typeof zone === 'string' && !isValidDomain(zone.replace(/\.$/, ''))) add(`$.dnsbl.allow[${i}]`, `"${zone}" is not a domain name: write the allow-list's zone, for example "list.dnswl.org"`);
+    });
+  }
+  for (const [i, a] of list<string>(cfg.dnsbl?.allowAddresses).entries()) {
+    guard(() => {
+      if (typeof a !== 'string') return;
+      const bad = cidrInputProblem(a);
+      if (bad) add(`$.dnsbl.allowAddresses[${i}]`, bad);
+    });
+  }
   guard(() => {
     const h = text(cfg.dashboard.host);
     if (h !== null && !net.isIP(h) && h !== 'localhost') add('$.dashboard.host', `"${h}" is not an IP address: write "127.0.0.1" (this computer only)`);

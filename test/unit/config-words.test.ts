@@ -95,3 +95,24 @@ test('writes are atomic and private: temp file + rename, mode 0600, nothing left
   assert.deepEqual(fs.readdirSync(dir), ['config.json']);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('DNS blocklists: allowAddresses are networks, zones domain names, each refused in words (docs/design.md §2.11)', () => {
+  const e = problems({
+    dnsbl: {
+      zones: [{ zone: 'zen.spamhaus.org' }, { zone: 'bl example' }, { zone: 'http://bl.example/' }],
+      allow: ['list.dnswl.org', 'not a zone'],
+      allowAddresses: ['203.0.113.5/32', '192.0.2.1', '2001:db8::/48', '203.0.113.300/32', 'my mail provider'],
+    },
+  });
+  assert.deepEqual(
+    e.problems.map((p) => p.path),
+    ['$.dnsbl.zones[1].zone', '$.dnsbl.zones[2].zone', '$.dnsbl.allow[1]', '$.dnsbl.allowAddresses[3]', '$.dnsbl.allowAddresses[4]'],
+  );
+  const [z, , a, ip, words] = e.problems.map((p) => p.message);
+  assert.match(z, /^DNS blocklist 2, "zone": "bl example" is not a domain name: .*for example "zen\.spamhaus\.org"/);
+  assert.match(a, /^Allow-list zone 2: "not a zone" is not a domain name/);
+  assert.match(ip, /^Address never looked up in the blocklists 4: .*type a network such as 192\.168\.1\.0\/24/);
+  assert.match(words, /^Address never looked up in the blocklists 5: /);
+  for (const p of e.problems) assert.doesNotMatch(p.message, /\$\.|\[\d\]/, 'no JSON path in the words');
+  assert.doesNotThrow(() => validateConfig({ dnsbl: { zones: [{ zone: 'bl.example.', weight: 2 }], allow: ['wl.example'], allowAddresses: ['198.51.100.0/24', '::1'] } }));
+});
