@@ -37,6 +37,12 @@ export async function startRspamd(o: { dnsServer?: string } = {}): Promise<Rspam
   const local = path.join(dir, 'local');
   fs.mkdirSync(path.join(local, 'local.d'), { recursive: true });
   fs.writeFileSync(path.join(local, 'local.d', 'fuzzy_check.conf'), 'enabled = false;\n');
+  // rspamd's own lookups (RBLs, SPF, DKIM, HFILTER's A/MX, its maps' hosts) go to the test
+  // DNS server, which answers NXDOMAIN at once for what it does not know. Merged into
+  // options.inc's own dns {} the way Debian's rspamd.conf does (local.d, priority 1,
+  // duplicate=merge): a second dns {} written beside the include was not read, rspamd
+  // asked the system's resolver and a scan waited out its 1 s time-outs.
+  fs.writeFileSync(path.join(local, 'local.d', 'options.inc'), `dns { nameserver = ["${o.dnsServer ?? '127.0.0.1:9'}"]; timeout = 1s; retransmits = 1; }\n`);
   const port = await freePort();
   const conf = path.join(dir, 'rspamd.conf');
   fs.writeFileSync(
@@ -45,7 +51,7 @@ export async function startRspamd(o: { dnsServer?: string } = {}): Promise<Rspam
 options {
   pidfile = "${dir}/rspamd.pid";
   .include "$CONFDIR/options.inc"
-  dns { nameserver = ["${o.dnsServer ?? '127.0.0.1:9'}"]; timeout = 1s; retransmits = 1; }
+  .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/options.inc"
 }
 logging { type = "console"; level = "warning"; }
 worker "normal" {
