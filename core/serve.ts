@@ -10,6 +10,7 @@ import { startDashboard, type Dashboard } from './http/server.ts';
 import { dashboardToken, renewDashboardToken as renewToken } from './http/token.ts';
 import { ApiError } from './api.ts';
 import { startLoopStats } from './loop-stats.ts';
+import { sealedSecretNotice } from './config/secrets.ts';
 
 export interface ServeOptions {
   configFile: string;
@@ -51,6 +52,12 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
     out(l.ok ? `  ${l.mode.padEnd(12)} listening on ${host}:${l.boundPort}` : `  ${l.mode.padEnd(12)} NOT listening on port ${l.port}: ${l.error}. ${l.fix}`);
     // On its fallback port (docs/design.md §2): a line of its own, so the one above keeps its shape.
     if (l.ok && l.fallbackFrom) out(`  ${''.padEnd(12)} instead of ${l.fallbackFrom} (needs permission): ${l.error}. ${l.fix}`);
+  }
+  // A smarthost password sealed by the desktop app's keychain: not set here, said once (docs/design.md §8.2).
+  const sealed = sealedSecretNotice(gateway.config());
+  if (sealed) {
+    out(`  ${'smarthost'.padEnd(12)} ${sealed}`);
+    gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'config', text: `${sealed.charAt(0).toUpperCase()}${sealed.slice(1)} (Settings → Outgoing mail)` });
   }
   // The dashboard (docs/design.md §7.2): loopback, token in the printed URL. A dashboard that
   // cannot start (port taken) is reported; the gateway keeps running without it.

@@ -5,7 +5,7 @@
 // pushes from live.ts. Logic lives in the plain modules beside this one.
 import fs from 'node:fs';
 import path from 'node:path';
-import { app, dialog, ipcMain, Menu, Tray, type BrowserWindow } from 'electron';
+import { app, dialog, ipcMain, Menu, safeStorage, Tray, type BrowserWindow } from 'electron';
 import ElectronStore from 'electron-store';
 import type { Gateway } from '../core/gateway.ts';
 import { createRuntime } from '../core/runtime.ts';
@@ -64,7 +64,8 @@ if (!app.requestSingleInstanceLock()) {
 
 async function startApp(): Promise<void> {
   const userData = app.getPath('userData');
-  const store = new ElectronConfigStore(ElectronStore as unknown as StoreClass, userData);
+  // After 'ready': safeStorage knows only then whether a keychain is there (docs/design.md §7.3).
+  const store = new ElectronConfigStore(ElectronStore as unknown as StoreClass, userData, { safeStorage: safeStorage ?? null });
   const dataDir = path.join(userData, 'data');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { gateway: gw, api } = createRuntime(store, dataDir);

@@ -7,6 +7,9 @@
 //   - Defaults are NOT written into the file (useDefaults off): like FileConfigStore,
 //     only what the user or a change set is stored, so new defaults reach old files.
 //   - Mode 0600: the file holds password hashes and the smarthost password.
+//   - The smarthost password is sealed with the OS keychain (Electron's safeStorage)
+//     when there is one: sealed on update, opened on load (electron/secrets.ts,
+//     docs/design.md §8.2). The file keeps the sealed form; core sees it opened.
 //   - No electron-store migrations (its readme calls them buggy; docs/design.md §10.4).
 //   - `watch`: an edit from outside (the CLI's `postern user add`) is noticed and
 //     handed to onExternalChange, so the running gateway reloads it.
@@ -20,6 +23,7 @@ import path from 'node:path';
 import { ConfigError, readRawConfig, validateConfig } from '../core/config/load.ts';
 import { configSchema, type Config } from '../core/config/schema.ts';
 import type { ConfigStore } from '../core/config/store.ts';
+import { sealSecrets, unsealSecrets, type SafeStorageLike } from './secrets.ts';
 
 /** The part of electron-store (conf) this module uses. */
 export interface KeyValueStore {
@@ -68,19 +72,24 @@ export class ElectronConfigStore implements ConfigStore {
   private readonly kv: KeyValueStore;
   private lastRaw: string;
   private externalListener: (() => void) | null = null;
+  private readonly safeStorage: SafeStorageLike | null;
+  /** The last unseal problem logged, so a file that stays unreadable is logged once. */
+  private loggedUnseal = '';
 
   /**
    * Opens <cwd>/config.json, creating it with starterConfig() on first run. A file
    * that is invalid throws ConfigError with the JSON path of each problem (before
    * electron-store sees it: its messages name no file).
    */
-  constructor(Store: StoreClass, cwd: string, opts: { watch?: boolean; starter?: Record<string, unknown> } = {}) {
+  constructor(Store: StoreClass, cwd: string, opts: { watch?: boolean; starter?: Record<string, unknown>; safeStorage?: SafeStorageLike | null } = {}) {
     this.file = path.join(cwd, 'config.json');
+    this.safeStorage = opts.safeStorage ?? null;
     this.created = !fs.existsSync(this.file);
     if (!this.created) validateConfig(readRawConfig(this.file), this.file);
     fs.mkdirSync(cwd, { recursive: true, mode: 0o700 });
     this.kv = new Store(storeOptions(cwd, opts.watch ?? true));
-    if (this.created) this.kv.store = opts.starter ?? starterConfig();
+    if (this.created) this.kv.store = sealSecrets(opts.starter ?? starterConfig(), this.safeStorage);
+    else this.sealInPlace();
     this.lastRaw = JSON.stringify(this.raw());
     this.kv.onDidAnyChange(() => {
       let now: string;
@@ -100,16 +109,36 @@ export class ElectronConfigStore implements ConfigStore {
     return readRawConfig(this.file);
   }
 
+  /** The file with its secrets opened; one that stays sealed is logged (once) and core treats it as not set. */
+  private opened(stored: Record<string, unknown>): Record<string, unknown> {
+    const { raw, problems } = unsealSecrets(stored, this.safeStorage);
+    const said = problems.map((p) => `${p.path}: ${p.reason} (${p.technical})`).join('; ');
+    if (said && said !== this.loggedUnseal) console.error(`postern: a secret in ${this.file} could not be opened with the keychain: ${said}`);
+    this.loggedUnseal = said;
+    return raw;
+  }
+
+  /** A password left in clear (by `postern serve`, or before a keychain was there) is sealed now. */
+  private sealInPlace(): void {
+    const stored = this.raw();
+    const opened = this.opened(stored);
+    const sealed = sealSecrets(opened, this.safeStorage, { stored, opened });
+    if (JSON.stringify(sealed) !== JSON.stringify(stored)) this.kv.store = sealed;
+  }
+
   load(): Config {
-    return validateConfig(this.raw(), this.file);
+    return validateConfig(this.opened(this.raw()), this.file);
   }
 
   update(mutate: (raw: Record<string, unknown>) => void): Config {
-    const raw = this.raw();
+    const stored = this.raw();
+    const opened = this.opened(stored);
+    const raw = structuredClone(opened);
     mutate(raw);
     const cfg = validateConfig(raw, this.file);
-    this.lastRaw = JSON.stringify(raw);
-    this.kv.store = raw;
+    const sealed = sealSecrets(raw, this.safeStorage, { stored, opened });
+    this.lastRaw = JSON.stringify(sealed);
+    this.kv.store = sealed;
     return cfg;
   }
 

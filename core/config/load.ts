@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ACME_DIRECTORY_NAMES, configSchema, type Config } from './schema.ts';
+import { isSealedSecret } from './secrets.ts';
 import { parseCidr } from '../net/cidr.ts';
 import { cidrInputProblem, tooWideProblem } from '../net/trust.ts';
 import { isValidDomain, mailboxKey, normalizeDomain, parseMailbox } from '../policy/address.ts';
@@ -167,6 +168,10 @@ function ajvSentence(e: ErrorObject, p: string, input: unknown): string {
     }
     case 'required':
       return `is missing "${params.missingProperty}"${EXAMPLE[params.missingProperty as string] ? `: add it, for example "${params.missingProperty}": ${EXAMPLE[params.missingProperty as string]}` : ': add it'}`;
+    case 'anyOf':
+      // Never the value: it may be a secret.
+      if (key === 'password') return 'must be the password as text in double quotes';
+      return `is not valid here${example}`;
     case 'pattern':
       if (key === 'name') return `the name "${value}" may only contain lower-case letters, digits, dots, hyphens and underscores, and must start with a letter or digit — for example "${suggestName(value)}"`;
       if (key === 'selector') return `the DKIM selector "${value}" may only contain letters, digits and hyphens — for example "postern"`;
@@ -218,6 +223,8 @@ export function validateConfig(input: unknown, source = 'config'): Config {
   const problems: ConfigProblem[] = [];
   if (!validateSchema(cfg)) {
     for (const e of validateSchema.errors ?? []) {
+      // One of several forms (the smarthost password: text, or sealed): one sentence for the place, not one per form.
+      if (e.schemaPath.includes('/anyOf/')) continue;
       const p = ajvPath(e);
       if (problems.some((x) => x.path === p)) continue; // one sentence per place
       // An unknown setting is named in the sentence; the place is the group it is in.
@@ -421,6 +428,13 @@ function normalize(cfg: Config): void {
     s.accounts = [...new Set(s.accounts)];
   }
   for (const n of cfg.internalNetworks) n.cidr = parseCidr(n.cidr).cidr;
+  // Sealed by the desktop app's keychain and not opened (electron/secrets.ts opens it
+  // before this): not set here, and said so (core/config/secrets.ts, docs/design.md §8.2).
+  const sh = cfg.outbound.smarthost;
+  if (isSealedSecret(sh.password)) {
+    sh.password = '';
+    sh.passwordSealed = true;
+  }
 }
 
 /** `1.2.3.4`, `1.2.3.4:53`, `[::1]:53`, `::1` → {host, port}. */

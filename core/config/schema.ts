@@ -89,7 +89,10 @@ export interface Config {
       secure: boolean;
       requireTLS: boolean;
       user: string;
+      /** Plain text here: a password sealed by the desktop app that could not be opened is '' (core/config/secrets.ts). */
       password: string;
+      /** Set when the file holds the password sealed by the desktop app's keychain and it could not be opened (docs/design.md §8.2). */
+      passwordSealed?: true;
       /** A CA certificate (PEM file) trusted for the smarthost besides the public ones: a private or self-signed certificate (docs/design.md §3.3). */
       caFile: string | null;
     };
@@ -303,7 +306,14 @@ export const configSchema = {
             // With secure=false: STARTTLS is required (never send the password in clear).
             requireTLS: { type: 'boolean', default: true },
             user: { type: 'string', default: '' },
-            password: { type: 'string', default: '' },
+            // Plain, or sealed by the desktop app's keychain: { "safeStorage": "<base64>" } (docs/design.md §8.2).
+            password: {
+              anyOf: [
+                { type: 'string' },
+                { type: 'object', additionalProperties: false, required: ['safeStorage'], properties: { safeStorage: { type: 'string', minLength: 1 } } },
+              ],
+              default: '',
+            },
             caFile: { type: ['string', 'null'], default: null },
           },
         },

@@ -6,6 +6,7 @@ import type { DoctorCheck } from './types.ts';
 import { connectionFor, finishOnce, smarthostTarget } from '../delivery/smtp-client.ts';
 import { tlsProblem } from './tls-words.ts';
 import { check, within, type DoctorContext } from './common.ts';
+import { SEALED_PASSWORD_FIX, sealedSecretNotice } from '../config/secrets.ts';
 
 type NmError = Error & { code?: string; response?: string; responseCode?: number };
 
@@ -66,6 +67,9 @@ export async function smarthostCheck(ctx: DoctorContext): Promise<DoctorCheck> {
     );
   }
   if (!cfg.outbound.smarthost.host) return check('smarthost', 'fail', 'no smarthost is configured: mail to addresses outside the family cannot leave', SET_SMARTHOST);
+  // Sealed by the desktop app's keychain, which `postern serve` cannot open (docs/design.md §8.2).
+  const sealed = sealedSecretNotice(cfg);
+  if (sealed) return check('smarthost', 'warn', sealed, SEALED_PASSWORD_FIX);
   const timeoutMs = ctx.smtpTimeoutMs ?? 5000;
   try {
     const o = await within(attempt(ctx, timeoutMs), timeoutMs * 4, `the smarthost did not finish answering within ${(timeoutMs * 4) / 1000} s`);
