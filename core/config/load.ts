@@ -42,7 +42,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose
 const validateSchema = ajv.compile(configSchema);
 
 function ajvPath(e: ErrorObject): string {
-  const base = '$' + e.instancePath.replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+  const base = `$${e.instancePath.replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.')}`;
   if (e.keyword === 'additionalProperties') return `${base}.${(e.params as { additionalProperty: string }).additionalProperty}`;
   if (e.keyword === 'required') return `${base}.${(e.params as { missingProperty: string }).missingProperty}`;
   return base;
@@ -206,7 +206,7 @@ function sentence(where: string, what: string): string {
 }
 
 /** A problem found by a check below (its `message` already says what, not where). */
-function located(p: ConfigProblem, input: unknown): ConfigProblem {
+function located(p: ConfigProblem): ConfigProblem {
   return { path: p.path, message: sentence(describePath(p.path, p.path.endsWith('.name') || p.path.endsWith('.cidr')), p.message) };
 }
 
@@ -235,7 +235,7 @@ export function validateConfig(input: unknown, source = 'config'): Config {
   // The meaning is checked even when the shape is not right, so that a file with four
   // mistakes names all four in one run; a place the schema already named is skipped.
   for (const p of semanticProblems(cfg)) {
-    if (!problems.some((x) => x.path === p.path || p.path.startsWith(`${x.path}.`) || p.path.startsWith(`${x.path}[`))) problems.push(located(p, input));
+    if (!problems.some((x) => x.path === p.path || p.path.startsWith(`${x.path}.`) || p.path.startsWith(`${x.path}[`))) problems.push(located(p));
   }
   if (problems.length) throw new ConfigError(source, problems);
   normalize(cfg);
@@ -264,16 +264,16 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
     if (a !== null && !net.isIP(a)) add('$.publicAddress', `"${a}" is not an IP address: write this server's Internet address, for example "203.0.113.7", or null`);
   });
   const domains = new Set<string>();
-  list<string>(cfg.domains).forEach((d, i) =>
+  for (const [i, d] of list<string>(cfg.domains).entries()) {
     guard(() => {
       if (typeof d !== 'string') return;
       if (!isValidDomain(d)) add(`$.domains[${i}]`, `"${d}" is not a valid domain: write it as "doe-family.com" (letters, digits, hyphens and dots)`);
       domains.add(normalizeDomain(d));
-    }),
-  );
+    });
+  }
   const names = new Set<string>();
   const owners = new Map<string, string>();
-  list<Config['accounts'][number]>(cfg.accounts).forEach((a, i) =>
+  for (const [i, a] of list<Config['accounts'][number]>(cfg.accounts).entries()) {
     guard(() => {
       if (!a || typeof a !== 'object') return;
       if (typeof a.name === 'string') {
@@ -284,7 +284,10 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
         if (typeof addr !== 'string') return;
         const p = `$.accounts[${i}].addresses[${j}]`;
         const problem = accountAddressProblem(addr, domains);
-        if (problem) return add(p, problem);
+        if (problem) {
+          add(p, problem);
+          return;
+        }
         // Case-insensitive, as core/policy/directory.ts looks addresses up.
         const key = mailboxKey(parseMailbox(addr)!);
         const owner = owners.get(key);
@@ -297,11 +300,11 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
         const problem = accountAddressProblem(addr, domains);
         if (problem) add(`$.accounts[${i}].sendAs[${j}]`, problem);
       });
-    }),
-  );
+    });
+  }
   // Shared addresses (docs/design.md §8.2): local, nobody's own address, listed once, for accounts that exist.
   const sharedSeen = new Set<string>();
-  list<Config['sharedAddresses'][number]>(cfg.sharedAddresses).forEach((s, i) =>
+  for (const [i, s] of list<Config['sharedAddresses'][number]>(cfg.sharedAddresses).entries()) {
     guard(() => {
       if (typeof s.address === 'string') {
         const problem = accountAddressProblem(s.address, domains);
@@ -317,18 +320,18 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
       list<string>(s.accounts).forEach((name, j) => {
         if (typeof name === 'string' && !names.has(name)) add(`$.sharedAddresses[${i}].accounts[${j}]`, `there is no account named "${name}": add the account first, or remove it from this list`);
       });
-    }),
-  );
+    });
+  }
   const seen = new Set<string>();
-  list<Config['listeners'][number]>(cfg.listeners).forEach((l, i) =>
+  for (const [i, l] of list<Config['listeners'][number]>(cfg.listeners).entries()) {
     guard(() => {
       if (typeof l.host === 'string' && !net.isIP(l.host) && l.host !== 'localhost') add(`$.listeners[${i}].host`, `"${l.host}" is not an IP address: write "::" for every address, "0.0.0.0" for every IPv4 address, or "127.0.0.1" for this computer only`);
       const key = `${l.host}|${l.port}`;
       if (l.port !== 0 && seen.has(key)) add(`$.listeners[${i}].port`, `port ${l.port} is listed twice on ${l.host}: give each listener its own port`);
       seen.add(key);
-    }),
-  );
-  list<Config['internalNetworks'][number]>(cfg.internalNetworks).forEach((n, i) =>
+    });
+  }
+  for (const [i, n] of list<Config['internalNetworks'][number]>(cfg.internalNetworks).entries()) {
     guard(() => {
       if (typeof n.cidr !== 'string') return;
       const bad = cidrInputProblem(n.cidr);
@@ -336,21 +339,21 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
       // Trust is explicit (docs/design.md §2.2): too wide a range is refused in the file too.
       const wide = tooWideProblem(parseCidr(n.cidr));
       if (wide) add(`$.internalNetworks[${i}].cidr`, wide);
-    }),
-  );
-  list<string>(cfg.trustedProxies).forEach((p, i) =>
+    });
+  }
+  for (const [i, p] of list<string>(cfg.trustedProxies).entries()) {
     guard(() => {
       if (typeof p === 'string' && !net.isIP(p)) add(`$.trustedProxies[${i}]`, `"${p}" is not an IP address: a trusted proxy is one machine, for example "203.0.113.7"`);
-    }),
-  );
+    });
+  }
   guard(() => {
     if ((cfg.tls.certFile === null) !== (cfg.tls.keyFile === null)) add('$.tls', 'set both "certFile" and "keyFile" (the certificate and its private key), or neither');
   });
-  list<string>(cfg.dns?.servers).forEach((s, i) =>
+  for (const [i, s] of list<string>(cfg.dns?.servers).entries()) {
     guard(() => {
       if (typeof s === 'string' && !parseHostPort(s)) add(`$.dns.servers[${i}]`, `"${s}" is not an IP address or IP:port: write for example "192.168.1.1" or "192.168.1.1:53"`);
-    }),
-  );
+    });
+  }
   guard(() => {
     // acme.directory: a known name or the directory's address (docs/design.md §2.5).
     const d = text((cfg as { acme?: { directory?: unknown } }).acme?.directory);
@@ -535,7 +538,7 @@ export function writeConfigFile(file: string, data: unknown): void {
   try {
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {
-      fs.writeSync(fd, JSON.stringify(data, null, 2) + '\n');
+      fs.writeSync(fd, `${JSON.stringify(data, null, 2)}\n`);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
