@@ -57,7 +57,10 @@ export function count(c: Counters, e: GatewayEvent): void {
   }
   if (e.stage === 'data' && e.code === 250 && (e.rule === 'dmarc' || e.rule === 'rspamd') && /into Junk/.test(e.reason ?? '')) c.junk = (c.junk ?? 0) + 1;
   let txns = TXNS.get(c);
-  if (!txns) TXNS.set(c, (txns = new MemoryTxnStore()));
+  if (!txns) {
+    txns = new MemoryTxnStore();
+    TXNS.set(c, txns);
+  }
   const ch = applyEvent(txns, e);
   if (!ch) return;
   const before = ch.before && FIELD[ch.before];

@@ -57,6 +57,7 @@ export interface DnsClientOptions {
  * shape depends on `type`; mailauth's typings (`string[] | string[][]`) can't express
  * MX objects, so it is `any` here, which keeps it assignable to theirs.
  */
+// biome-ignore lint/suspicious/noExplicitAny: mailauth's DNSResolver type cannot express MX answers (see above)
 export type Resolver = (name: string, type: string) => Promise<any>;
 
 const RCODE_ERRORS: Record<string, DnsErrorCode> = { SERVFAIL: 'ESERVFAIL', REFUSED: 'EREFUSED', FORMERR: 'EFORMERR', NOTIMP: 'ENOTIMP' };

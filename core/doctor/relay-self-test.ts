@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { DoctorCheck } from './types.ts';
 import { NetworkSet } from '../net/cidr.ts';
-import { check, within, type DoctorContext } from './common.ts';
+import { check, within, type DoctorContext, type SelfTestListener } from './common.ts';
 
 /** RFC 5737 TEST-NET-1: an Internet address (no internal network should contain it). */
 export const SELF_TEST_CLIENT = '192.0.2.77';
@@ -179,7 +179,7 @@ export async function relaySelfTestCheck(ctx: DoctorContext): Promise<DoctorChec
   const cfg = ctx.config;
   const domain = cfg.domains[0] ?? cfg.hostname;
   const timeoutMs = ctx.smtpTimeoutMs ?? 5000;
-  let listener;
+  let listener: SelfTestListener;
   try {
     listener = await ctx.relaySelfTest();
   } catch (e) {
