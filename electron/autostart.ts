@@ -66,7 +66,7 @@ export function desktopEntry(cmd: { exec: string; args: string[] }, icon?: strin
     'X-GNOME-Autostart-enabled=true',
     'X-Postern-Autostart=1',
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Whether a desktop file turns autostart on (ours, not Hidden, not disabled). */

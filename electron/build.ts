@@ -89,7 +89,7 @@ export async function buildElectron(outDir = OUT_DIR): Promise<{ file: string; b
   const out: { file: string; bytes: number }[] = [];
   const rootPkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, '..', 'package.json'), JSON.stringify(appManifest(rootPkg), null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, '..', 'package.json'), `${JSON.stringify(appManifest(rootPkg), null, 2)}\n`);
   for (const opts of targets) {
     const r = await build(opts);
     const bad = fatalWarnings(r.warnings);

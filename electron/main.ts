@@ -55,7 +55,10 @@ if (!app.requestSingleInstanceLock()) {
   app.on('will-quit', (e) => {
     if (stopped || !gateway) return;
     e.preventDefault(); // stop the gateway gracefully (close listeners, flush the event log) first
-    const done = () => ((stopped = true), app.quit());
+    const done = () => {
+      stopped = true;
+      app.quit();
+    };
     Promise.race([gateway.stop(), new Promise((r) => setTimeout(r, 5000))]).then(done, done);
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => app.quit());

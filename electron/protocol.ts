@@ -64,14 +64,14 @@ export function resolveAppFile(url: string, root: string): string | null {
   if (rel.includes('\0') || rel.includes('\\') || /%2f|%5c/i.test(u.pathname)) return null;
   if (rel === '' || rel.endsWith('/')) rel += 'index.html';
   const base = path.resolve(root);
-  const file = path.resolve(base, '.' + path.posix.normalize('/' + rel));
+  const file = path.resolve(base, `.${path.posix.normalize(`/${rel}`)}`);
   if (file !== base && !file.startsWith(base + path.sep)) return null;
   return file;
 }
 
 /** Whether an IPC message comes from our page: the top frame of postern://app. */
 export function isTrustedSender(frame: { url: string; isMainFrame: boolean } | null | undefined): boolean {
-  if (!frame || !frame.isMainFrame) return false;
+  if (!frame?.isMainFrame) return false;
   try {
     const u = new URL(frame.url);
     return u.protocol === `${SCHEME}:` && u.host === 'app';

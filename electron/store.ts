@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, readRawConfig, validateConfig } from '../core/config/load.ts';
+import { readRawConfig, validateConfig } from '../core/config/load.ts';
 import { configSchema, type Config } from '../core/config/schema.ts';
 import type { ConfigStore } from '../core/config/store.ts';
 import { sealSecrets, unsealSecrets, type SafeStorageLike } from './secrets.ts';

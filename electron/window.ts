@@ -72,10 +72,10 @@ export function createDashboardWindow(o: WindowOptions): BrowserWindow {
     return { action: 'deny' };
   });
   wc.on('will-navigate', (e, url) => {
-    if (!url.startsWith(APP_ORIGIN + '/')) e.preventDefault();
+    if (!url.startsWith(`${APP_ORIGIN}/`)) e.preventDefault();
   });
   wc.on('will-redirect', (e, url) => {
-    if (!url.startsWith(APP_ORIGIN + '/')) e.preventDefault();
+    if (!url.startsWith(`${APP_ORIGIN}/`)) e.preventDefault();
   });
   wc.on('will-attach-webview', (e) => e.preventDefault());
   wc.on('render-process-gone', (_e, d) => {
