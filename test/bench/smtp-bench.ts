@@ -140,6 +140,8 @@ async function startPostern(dir: string, trustLoopback: boolean, checkout?: stri
       internalNetworks: trustLoopback ? [{ cidr: '127.0.0.0/8', label: 'This computer', enabled: true }] : [],
       spf: { enabled: false },
       limits: { maxClients: 500, maxConnectionsPerClient: 500 },
+      // The load comes from one address: per-client rate limits (docs/design.md §2.13) off.
+      rateLimits: { connectionsPerMinute: 0, networkConnectionsPerMinute: 0, messagesPerMinute: 0, networkMessagesPerMinute: 0 },
     }),
   );
   const proc = await startServe(configFile, dataDir, [], 20_000, noIndex ? ['env', 'POSTERN_HISTORY=off'] : [], checkout ? path.join(checkout, 'bin', 'postern.js') : undefined);
