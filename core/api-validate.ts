@@ -109,7 +109,7 @@ function outboundFields(v: unknown, what: string, withMode: boolean): Obj {
 
 /** saveSettings: only known groups, each of the right shape; meaning is checked by the config rules. */
 function settingsChange(v: unknown): Obj {
-  const o = obj(v, ['hostname', 'publicAddress', 'domains', 'sharedAddresses', 'trustedProxies', 'outbound', 'listeners', 'spf', 'dkim', 'limits', 'tls', 'acme', 'auth', 'dns', 'dashboard', 'history'], 'saveSettings');
+  const o = obj(v, ['hostname', 'publicAddress', 'domains', 'sharedAddresses', 'trustedProxies', 'outbound', 'listeners', 'spf', 'dkim', 'limits', 'tls', 'acme', 'auth', 'dns', 'dashboard', 'history', 'dmarc', 'dnsbl', 'rspamd', 'rateLimits', 'greylist'], 'saveSettings');
   const out: Obj = {};
   if (o.hostname !== undefined) out.hostname = str(o.hostname, 'hostname', 253);
   if (o.publicAddress !== undefined) out.publicAddress = nullableStr(o.publicAddress, 'publicAddress', 64);
@@ -182,6 +182,59 @@ function settingsChange(v: unknown): Obj {
   if (o.history !== undefined) {
     const h = obj(o.history, ['retentionDays'], 'history');
     out.history = h.retentionDays !== undefined ? { retentionDays: int(h.retentionDays, 'history.retentionDays', 0, 100_000) } : {};
+  }
+  Object.assign(out, inboundChange(o));
+  return out;
+}
+
+function num(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) fail(`${what}: expected a number from ${min} to ${max}`);
+  return v as number;
+}
+
+/** saveSettings' inbound groups (docs/design.md §2.10–§2.14): shapes here, meaning by the config rules. */
+function inboundChange(o: Obj): Obj {
+  const out: Obj = {};
+  if (o.dmarc !== undefined) out.dmarc = { enforce: bool(obj(o.dmarc, ['enforce'], 'dmarc').enforce, 'dmarc.enforce') };
+  if (o.dnsbl !== undefined) {
+    const d = obj(o.dnsbl, ['zones', 'threshold', 'allow', 'allowAddresses'], 'dnsbl');
+    const r: Obj = {};
+    if (d.zones !== undefined) {
+      if (!Array.isArray(d.zones) || d.zones.length > 20) fail('dnsbl.zones: expected a list of at most 20');
+      r.zones = (d.zones as unknown[]).map((x, i) => {
+        const z = obj(x, ['zone', 'weight'], `dnsbl.zones[${i}]`);
+        return { zone: str(z.zone, `dnsbl.zones[${i}].zone`, 253)!, weight: num(z.weight ?? 1, `dnsbl.zones[${i}].weight`, 0, 1000) };
+      });
+    }
+    if (d.threshold !== undefined) r.threshold = num(d.threshold, 'dnsbl.threshold', 0, 1000);
+    if (d.allow !== undefined) r.allow = strList(d.allow, 'dnsbl.allow', 20, 253);
+    if (d.allowAddresses !== undefined) r.allowAddresses = strList(d.allowAddresses, 'dnsbl.allowAddresses', 200, 64);
+    out.dnsbl = r;
+  }
+  if (o.rspamd !== undefined) {
+    const x = obj(o.rspamd, ['enabled', 'url', 'timeoutMs', 'onUnreachable'], 'rspamd');
+    if (x.onUnreachable !== undefined && x.onUnreachable !== 'accept' && x.onUnreachable !== 'defer') fail('rspamd.onUnreachable: expected "accept" or "defer"');
+    out.rspamd = {
+      ...(x.enabled !== undefined ? { enabled: bool(x.enabled, 'rspamd.enabled') } : {}),
+      ...(x.url !== undefined ? { url: str(x.url, 'rspamd.url', 2048) } : {}),
+      ...(x.timeoutMs !== undefined ? { timeoutMs: int(x.timeoutMs, 'rspamd.timeoutMs', 0, 3_600_000) } : {}),
+      ...(x.onUnreachable !== undefined ? { onUnreachable: x.onUnreachable } : {}),
+    };
+  }
+  if (o.rateLimits !== undefined) {
+    const keys = ['connectionsPerMinute', 'networkConnectionsPerMinute', 'messagesPerMinute', 'networkMessagesPerMinute', 'accountMessagesPerHour', 'accountRecipientsPerHour'];
+    const l = obj(o.rateLimits, keys, 'rateLimits');
+    const r: Obj = {};
+    for (const k of keys) if (l[k] !== undefined) r[k] = int(l[k], `rateLimits.${k}`, 0, Number.MAX_SAFE_INTEGER);
+    out.rateLimits = r;
+  }
+  if (o.greylist !== undefined) {
+    const g = obj(o.greylist, ['enabled', 'delayMinutes', 'expireDays'], 'greylist');
+    out.greylist = {
+      ...(g.enabled !== undefined ? { enabled: bool(g.enabled, 'greylist.enabled') } : {}),
+      ...(g.delayMinutes !== undefined ? { delayMinutes: num(g.delayMinutes, 'greylist.delayMinutes', 0, 100_000) } : {}),
+      ...(g.expireDays !== undefined ? { expireDays: num(g.expireDays, 'greylist.expireDays', 0, 100_000) } : {}),
+    };
   }
   return out;
 }

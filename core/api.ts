@@ -129,6 +129,24 @@ export interface EditableSettings {
   /** The headless dashboard's address: used from the next start (docs/design.md §7.2). */
   dashboard: { host: string; port: number };
   history: { retentionDays: number };
+  /** Inbound protection (docs/design.md §2.10–§2.14). */
+  inbound: InboundSettings;
+}
+
+/** DMARC, DNS blocklists, rspamd, rate limits and greylisting as the Settings page edits them (docs/design.md §2.10–§2.14, §8.2). */
+export interface InboundSettings {
+  dmarc: { enforce: boolean };
+  dnsbl: { zones: { zone: string; weight: number }[]; threshold: number; allow: string[]; allowAddresses: string[] };
+  rspamd: { enabled: boolean; url: string; timeoutMs: number; onUnreachable: 'accept' | 'defer' };
+  rateLimits: {
+    connectionsPerMinute: number;
+    networkConnectionsPerMinute: number;
+    messagesPerMinute: number;
+    networkMessagesPerMinute: number;
+    accountMessagesPerHour: number;
+    accountRecipientsPerHour: number;
+  };
+  greylist: { enabled: boolean; delayMinutes: number; expireDays: number };
 }
 
 /**
@@ -152,6 +170,12 @@ export interface SettingsChange {
   dns?: { servers?: string[]; timeoutMs?: number };
   dashboard?: { host?: string; port?: number };
   history?: { retentionDays?: number };
+  /** Each group replaced as given (docs/design.md §2.10–§2.14). */
+  dmarc?: InboundSettings['dmarc'];
+  dnsbl?: Partial<InboundSettings['dnsbl']>;
+  rspamd?: Partial<InboundSettings['rspamd']>;
+  rateLimits?: Partial<InboundSettings['rateLimits']>;
+  greylist?: Partial<InboundSettings['greylist']>;
 }
 
 /** The smarthost connection test (docs/design.md §5 `smarthost`), with the settings on the page. */

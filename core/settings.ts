@@ -51,6 +51,13 @@ export function editableSettings(c: Config): EditableSettings {
     dns: { servers: [...c.dns.servers], timeoutMs: c.dns.timeoutMs },
     dashboard: { host: c.dashboard.host, port: c.dashboard.port },
     history: { retentionDays: c.history.retentionDays },
+    inbound: {
+      dmarc: { enforce: c.dmarc.enforce },
+      dnsbl: { zones: c.dnsbl.zones.map((z) => ({ zone: z.zone, weight: z.weight })), threshold: c.dnsbl.threshold, allow: [...c.dnsbl.allow], allowAddresses: [...c.dnsbl.allowAddresses] },
+      rspamd: { enabled: c.rspamd.enabled, url: c.rspamd.url, timeoutMs: c.rspamd.timeoutMs, onUnreachable: c.rspamd.onUnreachable },
+      rateLimits: { ...c.rateLimits },
+      greylist: { enabled: c.greylist.enabled, delayMinutes: c.greylist.delayMinutes, expireDays: c.greylist.expireDays },
+    },
   };
 }
 
@@ -92,6 +99,23 @@ export function describeChange(ch: SettingsChange): string {
   if (ch.dns) parts.push(`DNS ${ch.dns.servers ? `servers ${ch.dns.servers.join(', ') || 'the system’s'}` : ''}${ch.dns.timeoutMs !== undefined ? ` time-out ${ch.dns.timeoutMs} ms` : ''}`.trim());
   if (ch.dashboard) parts.push(`dashboard address ${ch.dashboard.host ?? ''}${ch.dashboard.port !== undefined ? `:${ch.dashboard.port}` : ''} (from the next start)`);
   if (ch.history) parts.push(`history kept ${ch.history.retentionDays} days`);
+  if (ch.dmarc) parts.push(`DMARC ${ch.dmarc.enforce ? 'enforced' : 'report only'}`);
+  if (ch.dnsbl) {
+    const d = ch.dnsbl;
+    const bits = [d.zones ? `lists ${d.zones.map((z) => `${z.zone} (weight ${z.weight})`).join(', ') || 'none'}` : '', d.threshold !== undefined ? `threshold ${d.threshold}` : '', d.allow ? `allow-lists ${d.allow.join(', ') || 'none'}` : '', d.allowAddresses ? `trusted addresses ${d.allowAddresses.join(', ') || 'none'}` : ''];
+    parts.push(`DNS blocklists: ${bits.filter(Boolean).join(', ')}`);
+  }
+  if (ch.rspamd) {
+    const r = ch.rspamd;
+    const bits = [r.enabled !== undefined ? (r.enabled ? 'on' : 'off') : '', r.url ? `at ${r.url}` : '', r.timeoutMs !== undefined ? `time-out ${r.timeoutMs} ms` : '', r.onUnreachable ? `when unreachable ${r.onUnreachable}` : ''];
+    parts.push(`spam filter (rspamd): ${bits.filter(Boolean).join(', ')}`);
+  }
+  if (ch.rateLimits) parts.push(`rate limits ${Object.entries(ch.rateLimits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (ch.greylist) {
+    const g = ch.greylist;
+    const bits = [g.enabled !== undefined ? (g.enabled ? 'on' : 'off') : '', g.delayMinutes !== undefined ? `delay ${g.delayMinutes} min` : '', g.expireDays !== undefined ? `forgotten after ${g.expireDays} days` : ''];
+    parts.push(`greylisting ${bits.filter(Boolean).join(', ')}`);
+  }
   return `settings changed: ${parts.join('; ')}`;
 }
 
@@ -142,6 +166,24 @@ export function applyChange(raw: Raw, ch: SettingsChange): void {
     if (ch.dashboard.port !== undefined) d.port = ch.dashboard.port;
   }
   if (ch.history?.retentionDays !== undefined) group(raw, 'history').retentionDays = ch.history.retentionDays;
+  // Inbound protection (docs/design.md §2.10–§2.14): the keys given, lists trimmed.
+  if (ch.dmarc) group(raw, 'dmarc').enforce = ch.dmarc.enforce;
+  if (ch.dnsbl) {
+    const d = group(raw, 'dnsbl');
+    if (ch.dnsbl.zones) d.zones = ch.dnsbl.zones.map((z) => ({ zone: z.zone.trim(), weight: z.weight })).filter((z) => z.zone);
+    if (ch.dnsbl.threshold !== undefined) d.threshold = ch.dnsbl.threshold;
+    if (ch.dnsbl.allow) d.allow = ch.dnsbl.allow.map((x) => x.trim()).filter(Boolean);
+    if (ch.dnsbl.allowAddresses) d.allowAddresses = ch.dnsbl.allowAddresses.map((x) => x.trim()).filter(Boolean);
+  }
+  if (ch.rspamd) {
+    const r = group(raw, 'rspamd');
+    for (const [k, v] of Object.entries(ch.rspamd)) if (v !== undefined) r[k] = typeof v === 'string' ? v.trim() : v;
+  }
+  if (ch.rateLimits) Object.assign(group(raw, 'rateLimits'), ch.rateLimits);
+  if (ch.greylist) {
+    const g = group(raw, 'greylist');
+    for (const [k, v] of Object.entries(ch.greylist)) if (v !== undefined) g[k] = v;
+  }
 }
 
 /**

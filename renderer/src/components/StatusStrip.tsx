@@ -1,7 +1,8 @@
 // The status strip: gateway state, each listener (bound, or why not), counters — and the two
 // alarms that must not wait for a visit to a page (docs/design.md §5, §8.2): an open-relay
 // self-test that failed after a change (red), and a config file edit that was refused;
-// and a certificate renewal that failed (docs/design.md §2.5).
+// and a certificate renewal that failed (docs/design.md §2.5). "Spam stopped" sums the
+// inbound checks; its tooltip names each (docs/design.md §2.10–§2.14).
 import type { GatewayStatus } from '../api.ts';
 import { useStatus } from '../hooks.ts';
 import { num } from '../format.ts';
@@ -32,11 +33,21 @@ export function StatusStrip() {
   const since = s.countersSince
     ? ` since ${new Date(s.countersSince).toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' })} (the 24 hours before Postern started, from the history, and since)`
     : ' since Postern started';
+  // Inbound protection (docs/design.md §2.10–§2.14, counters from core/counters.ts): the
+  // messages each check refused or deferred, and those delivered into Junk, in one counter
+  // whose tooltip names each.
+  const dmarc = c.dmarc ?? 0;
+  const dnsbl = c.dnsbl ?? 0;
+  const spam = c.spam ?? 0;
+  const junk = c.junk ?? 0;
+  const rate = c.rateLimited ?? 0;
+  const stopped = `Unwanted mail${since}: refused by DMARC ${num(dmarc)} · by the blocklists ${num(dnsbl)} · by the spam filter or greylisting ${num(spam)} · sent to Junk ${num(junk)} · slowed by the rate limits ${num(rate)}`;
   const counters: [string, number, string, string][] = [
     ['Accepted', c.accepted, 'accepted', `Messages accepted${since}`],
     ['Refused', c.rejected, 'refused', `Messages refused (a sender, every recipient or the message itself)${since}`],
     ['Deferred', c.deferred, 'deferred', `Messages told to try again later${since}`],
     ['Relay denied', c.relayDenied, 'relay-denied', `Recipients refused because Postern is not an open relay${since}`],
+    ['Spam stopped', dmarc + dnsbl + spam + junk, 'spam', stopped],
     ['Connections', c.connections, 'connections', `Connections greeted${since}`],
     ['Logins', c.logins, 'logins', `Successful logins${since}`],
     ['Login failures', c.authFailures, 'auth-failures', `Wrong user name or password${since}`],

@@ -8,6 +8,7 @@ import { useApp, useLoad } from '../hooks.ts';
 import { ErrorLine } from '../components/Notice.tsx';
 import { SettingsCard, splitList, TextField, Toggle, useDraft, useSave, wholeNumber, type CardProps } from './SettingsParts.tsx';
 import { AcmeCard, AdvancedLimitsCard, DashboardCard, DnsCard, HistoryCard, LoginCard } from './SettingsMore.tsx';
+import { BlocklistCard, DmarcCard, GreylistCard, RateLimitsCard, RspamdCard } from './SettingsInbound.tsx';
 
 const MB = 1048576;
 
@@ -25,7 +26,7 @@ export function Settings() {
       <h1>Settings</h1>
       <p className="lead">Each change is checked, saved to the configuration file and in use at once — no restart. Accounts and passwords are on the Accounts page, trusted networks on the Networks page.</p>
       <nav className="settings-toc" aria-label="Settings sections">
-        {['This server', 'Domains', 'Shared addresses', 'Outgoing mail', 'Listeners', 'Trusted proxies', 'Checks', 'Limits', 'Certificate', 'Certificate files', 'Logins', 'DNS', 'Dashboard', 'History', 'Advanced limits'].map((t) => (
+        {['This server', 'Domains', 'Shared addresses', 'Outgoing mail', 'Listeners', 'Trusted proxies', 'Checks', 'DMARC', 'Blocklists', 'Spam filter', 'Greylisting', 'Rate limits', 'Limits', 'Certificate', 'Certificate files', 'Logins', 'DNS', 'Dashboard', 'History', 'Advanced limits'].map((t) => (
           <a key={t} href={`#/settings`} onClick={(e) => {
             e.preventDefault();
             document.getElementById(`set-${t.replace(/\s+/g, '-').toLowerCase()}`)?.scrollIntoView({ block: 'start' });
@@ -41,6 +42,11 @@ export function Settings() {
       <div id="set-listeners"><ListenersCard s={s} save={save} /></div>
       <div id="set-trusted-proxies"><ProxiesCard s={s} save={save} /></div>
       <div id="set-checks"><ChecksCard s={s} save={save} /></div>
+      <div id="set-dmarc"><DmarcCard s={s} save={save} /></div>
+      <div id="set-blocklists"><BlocklistCard s={s} save={save} /></div>
+      <div id="set-spam-filter"><RspamdCard s={s} save={save} /></div>
+      <div id="set-greylisting"><GreylistCard s={s} save={save} /></div>
+      <div id="set-rate-limits"><RateLimitsCard s={s} save={save} /></div>
       <div id="set-limits"><LimitsCard s={s} save={save} /></div>
       <div id="set-certificate"><AcmeCard s={s} save={save} /></div>
       <div id="set-certificate-files"><CertificateCard s={s} save={save} /></div>
