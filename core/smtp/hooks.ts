@@ -552,7 +552,8 @@ export class SmtpHooks {
           );
       };
       authHeaders.then(
-        (auth) => judge(auth),
+        // With the SPF check off (spf.enabled false) no Authentication-Results is written (§2.6).
+        (auth) => judge(this.ctx.spf ? auth : { headers: facts.spf?.headers ?? '', dmarc: auth.dmarc }),
         (e: Error) => judge({ headers: facts.spf?.headers ?? '', dmarc: null }, e),
       );
     });
