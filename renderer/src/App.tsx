@@ -73,6 +73,7 @@ function Shell() {
   const connection = useConnection();
   const [menuOpen, setMenuOpen] = useState(false);
   useFirstRunRedirect();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: page is the trigger — a new page closes the menu
   useEffect(() => setMenuOpen(false), [page]);
   if (connection === 'unauthorized') return <NoAccess reason="invalid" />;
   const current = PAGES.find((p) => p.id === page)!;

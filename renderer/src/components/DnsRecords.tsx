@@ -70,7 +70,7 @@ export function DnsRecords({ intro = true }: { intro?: boolean }) {
                 <td className="mono dns-name" data-label="Name">
                   {/* Lines break after a dot, never inside a label. */}
                   {r.name.split('.').map((part, i, all) => (
-                    <Fragment key={i}>
+                    <Fragment key={all.slice(i).join('.')}>
                       {part}
                       {i < all.length - 1 && (
                         <>

@@ -73,9 +73,9 @@ export function StatusStrip() {
       </span>
       <ul className="listeners" aria-label="Listeners">
         {s.listeners.length === 0 && <li className="muted">no listeners</li>}
-        {s.listeners.map((l, i) => (
+        {s.listeners.map((l) => (
           <li
-            key={i}
+            key={`${l.mode} ${l.host}:${l.port} ${l.boundPort}`}
             className={l.ok ? (l.fallbackFrom ? 'listener moved' : 'listener ok') : 'listener failed'}
             title={l.ok && !l.fallbackFrom ? `${l.mode} listening on ${l.host}:${l.boundPort}` : `${l.error}. ${l.fix ?? ''}`}
           >

@@ -1,5 +1,5 @@
 // Family accounts: who receives mail, and who may log in to send it.
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { AccountView } from '../api.ts';
 import { useApp, useLoad } from '../hooks.ts';
 import { ErrorLine } from '../components/Notice.tsx';
@@ -130,6 +130,9 @@ function AccountEdit({ account, what, onDone }: { account: AccountView; what: 'p
   const { client } = useApp();
   const [value, setValue] = useState(what === 'addresses' ? account.addresses.join(' ') : '');
   const [error, setError] = useState<string | null>(null);
+  // The field the person just asked to edit takes the focus when it opens.
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
   const [saving, setSaving] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -144,7 +147,7 @@ function AccountEdit({ account, what, onDone }: { account: AccountView; what: 'p
     <form className="account-edit" onSubmit={(e) => void submit(e)} aria-label={what === 'password' ? `New password for ${account.name}` : `Addresses of ${account.name}`}>
       <label className="field">
         <span>{what === 'password' ? `New password for ${account.name} (10 characters or more)` : `Addresses of ${account.name} (separated by spaces)`}</span>
-        <input type={what === 'password' ? 'password' : 'text'} value={value} onChange={(e) => setValue(e.target.value)} autoComplete={what === 'password' ? 'new-password' : 'off'} spellCheck={false} autoFocus />
+        <input type={what === 'password' ? 'password' : 'text'} value={value} onChange={(e) => setValue(e.target.value)} autoComplete={what === 'password' ? 'new-password' : 'off'} spellCheck={false} ref={input} />
       </label>
       <div className="button-row">
         <button type="submit" className="primary small" disabled={saving}>

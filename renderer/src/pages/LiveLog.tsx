@@ -195,12 +195,14 @@ export function LiveLog() {
 
   // Following: keep the newest row in view (only when rows change, so a scroll by
   // the person is never undone before it pauses the log).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: count and view.resets are the triggers (new rows, a new filter)
   useLayoutEffect(() => {
     const el = scroller.current;
     if (el && following) el.scrollTop = el.scrollHeight;
   }, [count, following, view.resets]);
 
   // A new filter while paused: count new rows from here.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: view.resets is the trigger (a new filter)
   useEffect(() => {
     if (!followingRef.current) setPausedAt(countRef.current);
   }, [view.resets]);

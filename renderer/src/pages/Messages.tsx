@@ -68,7 +68,11 @@ export function Messages() {
       let hit = false;
       for (let i = ev.length - 1; i >= 0 && ev[i].id > seen; i--) if (ROW_STAGES.has(ev[i].stage)) hit = true;
       seen = live.lastId;
-      if (hit && !timer) timer = setTimeout(() => ((timer = null), void load()), 700);
+      if (hit && !timer)
+        timer = setTimeout(() => {
+          timer = null;
+          void load();
+        }, 700);
     });
     return () => {
       off();
@@ -218,8 +222,10 @@ function MessagePanel({ id, onClose }: { id: number; onClose: () => void }) {
 
   const load = useCallback(async () => {
     const r = await client.call('message', { id });
-    if (r.ok) (setDetail(r.value), setError(null));
-    else setError(r.error.message);
+    if (r.ok) {
+      setDetail(r.value);
+      setError(null);
+    } else setError(r.error.message);
   }, [client, id]);
 
   useEffect(() => {

@@ -31,6 +31,7 @@ function NetworkRow({ n, busy, onToggle, onRemove }: { n: NetworkView; busy: boo
           id={id}
           type="checkbox"
           role="switch"
+          aria-checked={n.enabled}
           checked={n.enabled}
           disabled={busy || (!!n.notOffered && !n.enabled)}
           onChange={() => onToggle(n)}

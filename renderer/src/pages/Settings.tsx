@@ -27,12 +27,11 @@ export function Settings() {
       <p className="lead">Each change is checked, saved to the configuration file and in use at once — no restart. Accounts and passwords are on the Accounts page, trusted networks on the Networks page.</p>
       <nav className="settings-toc" aria-label="Settings sections">
         {['This server', 'Domains', 'Shared addresses', 'Outgoing mail', 'Listeners', 'Trusted proxies', 'Checks', 'DMARC', 'Blocklists', 'Spam filter', 'Greylisting', 'Rate limits', 'Limits', 'Certificate', 'Certificate files', 'Logins', 'DNS', 'Dashboard', 'History', 'Advanced limits'].map((t) => (
-          <a key={t} href={`#/settings`} onClick={(e) => {
-            e.preventDefault();
+          <button key={t} type="button" className="link" onClick={() => {
             document.getElementById(`set-${t.replace(/\s+/g, '-').toLowerCase()}`)?.scrollIntoView({ block: 'start' });
           }}>
             {t}
-          </a>
+          </button>
         ))}
       </nav>
       <div id="set-this-server"><ServerCard s={s} save={save} /></div>

@@ -19,8 +19,8 @@ function Problems({ record, problems }: { record: string; problems: SpfProblem[]
   if (!problems.length) return null;
   return (
     <ul className="problems" data-testid="spf-problems">
-      {problems.map((p, i) => (
-        <li key={i} className={`problem sev-${p.severity}`}>
+      {problems.map((p) => (
+        <li key={`${p.position} ${p.message}`} className={`problem sev-${p.severity}`}>
           <span className="problem-icon" aria-hidden="true">
             {p.severity === 'error' ? '✕' : '!'}
           </span>

@@ -112,8 +112,8 @@ export function Traffic() {
                   </tr>
                 </thead>
                 <tbody>
-                  {report.topReasons.map((r, i) => (
-                    <tr key={i}>
+                  {report.topReasons.map((r) => (
+                    <tr key={`${r.rule} ${r.reason}`}>
                       <td>
                         <a href={`#/messages?q=${encodeURIComponent(`verdict:refused rule:"${r.rule}"`)}`}>{r.reason || r.rule}</a>
                       </td>
