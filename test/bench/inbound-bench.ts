@@ -15,7 +15,7 @@ import { requireTools } from '../support/tools.ts';
 const TOTAL = Number(process.env.BENCH_MSGS ?? 600);
 const CONC = Number(process.env.BENCH_CONC ?? 10);
 const PER = Number(process.env.BENCH_PER ?? 10);
-const body = ('Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(70) + '\r\n').slice(0, 4000);
+const body = `${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(70)}\r\n`.slice(0, 4000);
 
 const ipOf = (i: number) => `198.51.${100 + (i % 50)}.${1 + (Math.floor(i / 50) % 250)}`;
 const rev = (ip: string) => ip.split('.').reverse().join('.');

@@ -81,7 +81,8 @@ async function main(): Promise<void> {
       const watch = () => {
         const scroller = w.document.querySelector('[data-testid="log-scroll"]');
         if (!scroller) return void setTimeout(watch, 50);
-        new w.MutationObserver((muts: { addedNodes: Iterable<any> }[]) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+        type Added = { getAttribute(name: string): string | null; dataset: { id?: string }; querySelector(sel: string): Added | null };
+        new w.MutationObserver((muts: { addedNodes: Iterable<Added> }[]) => {
           const fresh: number[] = [];
           for (const m of muts)
             for (const n of m.addedNodes) {

@@ -78,8 +78,7 @@ function startTap(target: number): Promise<{ port: number; latencies: number[]; 
       client.write(d);
       if (!pending.length) return;
       replyBuf += d.toString('latin1');
-      let nl: number;
-      while ((nl = replyBuf.indexOf('\r\n')) >= 0) {
+      for (let nl = replyBuf.indexOf('\r\n'); nl >= 0; nl = replyBuf.indexOf('\r\n')) {
         const line = replyBuf.slice(0, nl);
         replyBuf = replyBuf.slice(nl + 2);
         if (/^\d{3} /.test(line) && pending.length) latencies.push(Number(process.hrtime.bigint() - pending.shift()!) / 1e6);
@@ -234,7 +233,8 @@ async function main(): Promise<void> {
 
   const results: Record<string, { direct: number[]; latencies: number[]; tapped: number[] }> = {};
   const add = (key: string, r: { direct: number; tapped: Run }) => {
-    const slot = (results[key] ??= { direct: [], latencies: [], tapped: [] });
+    results[key] ??= { direct: [], latencies: [], tapped: [] };
+    const slot = results[key];
     slot.direct.push(MSGS / r.direct);
     slot.tapped.push(MSGS / r.tapped.seconds);
     slot.latencies.push(...r.tapped.latencies);

@@ -233,7 +233,7 @@ test('screenshots of every page at 1280 and 390 px, light and dark', async () =>
       if (v.width === 390) {
         const wide = await p.evaluate(() => {
           const w = globalThis as unknown as PageWindow;
-          const over = [...w.document.querySelectorAll('main *')].filter((el: any) => el.getBoundingClientRect().right > 391).slice(0, 3).map((el: any) => `${el.tagName}.${el.className}`);
+          const over = [...w.document.querySelectorAll('main *')].filter((el) => el.getBoundingClientRect().right > 391).slice(0, 3).map((el) => `${el.tagName}.${el.className}`);
           return { width: w.document.documentElement.scrollWidth, over };
         });
         if (wide.width > 391) sideways.push(`${id} at 390 px scrolls sideways (${wide.width} px: ${wide.over.join(', ')})`);

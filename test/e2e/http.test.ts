@@ -44,8 +44,7 @@ function openStream(port: number, token: string) {
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
         buf += d;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
           for (const line of block.split('\n')) if (line.startsWith('data: ')) messages.push({ at: Date.now(), msg: JSON.parse(line.slice(6)) });
@@ -229,7 +228,7 @@ describe('API over HTTP', () => {
   });
 
   test('bodies over the limit get 413', async () => {
-    const big = JSON.stringify({ record: 'v=spf1 ' + 'a'.repeat(MAX_BODY_BYTES) });
+    const big = JSON.stringify({ record: `v=spf1 ${'a'.repeat(MAX_BODY_BYTES)}` });
     const r = await call('spfValidate', big);
     assert.equal(r.status, 413);
     assert.equal(JSON.parse(r.body).error.code, 'invalid-input');

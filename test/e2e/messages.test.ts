@@ -194,7 +194,7 @@ test('a restart of postern serve and a reload show the same rows', async () => {
   assert.match(await page.getByTestId('counter-logins').innerText(), /1/);
   assert.match((await page.getByTestId('counter-accepted').getAttribute('title')) ?? '', /the 24 hours before Postern started, from the history, and since/);
   // The live log opens on the history too, not on an empty page: the first run's events are there.
-  await page.goto(serve.dashboardUrl! + '#/log');
+  await page.goto(`${serve.dashboardUrl!}#/log`);
   await page.locator('.log-inner [role="row"]').filter({ hasText: 'grandma@example.org' }).first().waitFor({ timeout: 10_000 });
 });
 
@@ -256,13 +256,13 @@ test('the traffic picture counts the run; screenshots in both themes', async () 
     await context?.close();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: scheme });
     page = await context.newPage();
-    await page.goto(serve.dashboardUrl! + '#/traffic');
+    await page.goto(`${serve.dashboardUrl!}#/traffic`);
     await page.getByTestId('chart-hour').locator('canvas').waitFor({ timeout: 10_000 });
     assert.match(await page.locator('.lead').innerText(), /Last 24 hours: 3 accepted, 2 refused, 1 deferred/);
     assert.match(await page.getByRole('table', { name: 'Top refusal reasons' }).innerText(), /unknown local user[\s\S]*local sender from outside|local sender from outside[\s\S]*unknown local user/);
     await page.screenshot({ path: screenshotPath(`traffic-${scheme}`), fullPage: true });
     if (scheme === 'light') continue;
-    await page.goto(serve.dashboardUrl! + '#/messages');
+    await page.goto(`${serve.dashboardUrl!}#/messages`);
     await rowsOf(page).nth(5).waitFor({ timeout: 10_000 });
     await rowsOf(page).nth(5).click();
     await page.getByTestId('message-step').first().waitFor({ timeout: 5000 });

@@ -117,7 +117,7 @@ describe('Electron bridge transport', () => {
     }, s.dash.token);
     const page = await context.newPage();
     // No token in the address: only the bridge can make this page work.
-    await page.goto(new URL(s.dash.url).origin + '/');
+    await page.goto(`${new URL(s.dash.url).origin}/`);
     await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
     await relay('via-bridge@example.com');
     await rows(page).filter({ hasText: 'via-bridge@example.com' }).waitFor({ timeout: 1000 });

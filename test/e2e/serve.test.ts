@@ -91,7 +91,7 @@ describe('postern serve', () => {
   test('without a token the page asks for the printed link', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(new URL(serve.dashboardUrl!).origin + '/');
+    await page.goto(`${new URL(serve.dashboardUrl!).origin}/`);
     await page.getByText('This page needs its access link.').waitFor({ timeout: 10_000 });
     await context.close();
   });

@@ -124,11 +124,13 @@ export function screenshotPath(name: string): string {
  */
 export interface PageWindow {
   // Loosely typed: this code runs in Chromium, and the assertions check what it returns.
-  document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the DOM's types are not in this tsconfig (see above)
+  document: any;
   getComputedStyle(el: unknown, pseudo?: string): Record<string, string>;
   requestAnimationFrame(cb: (t: number) => void): number;
   scrollTo(x: number, y: number): void;
   navigator: { clipboard: { readText(): Promise<string> } };
   performance: { getEntriesByType(type: string): unknown[]; now(): number };
-  [name: string]: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: constructors and globals of the page (HTMLElement, MutationObserver, the app's test hooks)
+  [name: string]: any;
 }

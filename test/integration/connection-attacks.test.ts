@@ -251,7 +251,7 @@ describe('deadlines, harvest, parameters and proxies (short limits)', () => {
     c.write('Subject: paced\r\n\r\n');
     // 4 KiB/s for 5 s (over two rate windows), in pieces.
     for (let i = 0; i < 20; i++) {
-      c.write('y'.repeat(1022) + '\r\n');
+      c.write(`${'y'.repeat(1022)}\r\n`);
       await sleep(250);
     }
     c.write('.\r\n');
@@ -267,7 +267,10 @@ describe('deadlines, harvest, parameters and proxies (short limits)', () => {
     let last: Reply;
     for (let i = 0; i < 3000; i++) {
       // RSET between does not start a new count
-      if (i === 3) await c.cmd('RSET'), await c.cmd('MAIL FROM:<h@example.org>');
+      if (i === 3) {
+        await c.cmd('RSET');
+        await c.cmd('MAIL FROM:<h@example.org>');
+      }
       last = await c.cmd(`RCPT TO:<guess${i}@doe-family.com>`);
       codes.push(last.code);
       if (last.code !== 550) break;

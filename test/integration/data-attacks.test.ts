@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { FAMILY, INTERNET, tempDir } from '../support/gateway.ts';
@@ -114,7 +114,7 @@ async function attack(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const t0 = Date.now();
     const c = await internetClient();
-    c.write('From: mallory@pass.example\r\nX-Long: a\r\n' + ' b\r\n'.repeat(120_000) + '\r\nbody\r\n.\r\n');
+    c.write(`From: mallory@pass.example\r\nX-Long: a\r\n${' b\r\n'.repeat(120_000)}\r\nbody\r\n.\r\n`);
     const r = await c.read(60_000);
     bombs.push({ code: r.code, text: r.text, ms: Date.now() - t0 });
     await c.quit();
@@ -123,7 +123,7 @@ async function attack(): Promise<void> {
   {
     const t0 = Date.now();
     const c = await internetClient();
-    c.write('From: mallory@pass.example\r\nX-Wide: ' + 'w'.repeat(1024 * 1024) + '\r\n\r\nbody\r\n.\r\n');
+    c.write(`From: mallory@pass.example\r\nX-Wide: ${'w'.repeat(1024 * 1024)}\r\n\r\nbody\r\n.\r\n`);
     const r = await c.read(60_000);
     bombs.push({ code: r.code, text: r.text, ms: Date.now() - t0 });
     await c.quit();
@@ -148,13 +148,13 @@ test('a header section just under the limits (999 folded lines; 255 KiB) is take
   const inbox = path.join(dataDir, 'maildir', 'john', 'new');
   const before = fs.readdirSync(inbox).length;
   const cases = {
-    lines: 'From: mallory@pass.example\r\nX-Long: a\r\n' + ' b\r\n'.repeat(997) + '\r\nbody\r\n',
-    bytes: 'From: mallory@pass.example\r\n' + `X-Wide: ${'w'.repeat(250)}\r\n`.repeat(1000 - 1 - 20).slice(0, 255 * 1024) + '\r\nbody\r\n',
+    lines: `From: mallory@pass.example\r\nX-Long: a\r\n${' b\r\n'.repeat(997)}\r\nbody\r\n`,
+    bytes: `From: mallory@pass.example\r\n${`X-Wide: ${'w'.repeat(250)}\r\n`.repeat(1000 - 1 - 20).slice(0, 255 * 1024)}\r\nbody\r\n`,
   };
   for (const [name, msg] of Object.entries(cases)) {
     const t0 = Date.now();
     const c = await internetClient();
-    c.write(msg + '.\r\n');
+    c.write(`${msg}.\r\n`);
     const r = await c.read(30_000);
     const ms = Date.now() - t0;
     console.log(`just under the limits (${name}, ${msg.length} bytes): ${r.code} in ${ms} ms`);
@@ -178,7 +178,7 @@ function rssKiB(pid: number): number {
 async function stuckInData(localAddress: string, bytes: number): Promise<net.Socket> {
   const c = await internetClient(localAddress);
   const socket = (c as unknown as { socket: net.Socket }).socket;
-  const chunk = Buffer.from(('x'.repeat(1022) + '\r\n').repeat(64)); // 64 KiB of 1 KiB lines
+  const chunk = Buffer.from(`${'x'.repeat(1022)}\r\n`.repeat(64)); // 64 KiB of 1 KiB lines
   socket.write('From: mallory@pass.example\r\nSubject: never ends\r\n\r\n');
   for (let sent = 0; sent < bytes; sent += chunk.length) {
     if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));

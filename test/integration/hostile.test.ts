@@ -32,7 +32,7 @@ async function stillServes(): Promise<void> {
 
 test('an overlong command line: 421 and the connection closes', async () => {
   const c = await RawSmtp.connect({ port: t.port(), localAddress: INTERNET });
-  const r = await c.cmd('EHLO ' + 'a'.repeat(20_000));
+  const r = await c.cmd(`EHLO ${'a'.repeat(20_000)}`);
   assert.equal(r.code, 421);
   await stillServes();
   c.destroy();
@@ -98,7 +98,7 @@ test('a message over the size limit is refused with 552 and not stored', async (
   await c.cmd('MAIL FROM:<a@example.org>');
   await c.cmd('RCPT TO:<jane.doe@doe-family.com>');
   await c.cmd('DATA');
-  const line = 'x'.repeat(998) + '\r\n';
+  const line = `${'x'.repeat(998)}\r\n`;
   for (let i = 0; i < 100; i++) c.write(line);
   c.write('.\r\n');
   const end = await c.read();

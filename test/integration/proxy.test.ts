@@ -3,7 +3,7 @@
 // else it is refused. And internal networks: detected ones are offered, disabled.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import os from 'node:os';
+import type os from 'node:os';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
 import { FAMILY, startGateway, type TestGateway } from '../support/gateway.ts';
 import { detectNetworks } from '../../core/net/detect.ts';

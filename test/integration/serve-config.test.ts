@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { FAMILY, INTERNET, tempDir } from '../support/gateway.ts';
 import { POSTERN, ROOT, startServe, type ServeProcess } from '../support/serve-process.ts';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
+import type { GatewayApi } from '../../core/api.ts';
 
 let dir: string;
 let config: string;
@@ -52,7 +53,7 @@ async function within(ms: number, what: string, fn: () => Promise<boolean>): Pro
   }
 }
 
-async function api(method: string, body: unknown = {}): Promise<{ ok: boolean; value?: any; error?: { code: string; message: string } }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function api<M extends keyof GatewayApi>(method: M, body: unknown = {}): Promise<{ ok: boolean; value: Awaited<ReturnType<GatewayApi[M]>>; error?: { code: string; message: string } }> {
   const url = new URL(serve.dashboardUrl!);
   const res = await fetch(`${url.origin}/api/${method}`, { method: 'POST', headers: { Authorization: `Bearer ${url.searchParams.get('token')}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   return (await res.json()) as never;
@@ -93,8 +94,8 @@ describe('outside edits reach a running postern serve', () => {
     fs.writeFileSync(config, good.replace('"doe-family.com"', '"doe-family.com",,'));
     await within(2000, 'the banner', async () => !!(await api('status')).value?.configError);
     const status = (await api('status')).value;
-    assert.match(status.configError.message, /^The file is not valid JSON near line \d+, column \d+: look there for a missing comma/);
-    assert.doesNotMatch(status.configError.message, /JSON\.parse|position|Unexpected token|\$\./);
+    assert.match(status.configError!.message, /^The file is not valid JSON near line \d+, column \d+: look there for a missing comma/);
+    assert.doesNotMatch(status.configError!.message, /JSON\.parse|position|Unexpected token|\$\./);
     // The running config stays: the accounts added before still receive mail.
     assert.equal(await rcpt('kid@doe-family.com'), 250);
     assert.equal(await rcpt('johnny@doe-family.com'), 250);
@@ -103,7 +104,7 @@ describe('outside edits reach a running postern serve', () => {
     raw.accounts.push({ name: 'Jo Hn', addresses: ['jo@doe-family,com'] });
     fs.writeFileSync(config, JSON.stringify(raw));
     await within(2000, 'the second banner', async () => /Jo Hn/.test((await api('status')).value?.configError?.message ?? ''));
-    const both = (await api('status')).value.configError.message as string;
+    const both = (await api('status')).value.configError!.message as string;
     assert.match(both, /\(1\) Account 4: the name "Jo Hn" may only contain lower-case letters.*\(2\) Account 4, address 1: "jo@doe-family,com" has a comma in it/);
     fs.writeFileSync(config, good);
     await within(2000, 'the banner gone', async () => !(await api('status')).value?.configError);

@@ -14,7 +14,7 @@ const BAD_IP = '203.0.113.66';
 const JOHN = 'john.doe@doe-family.com';
 
 function split(s: string): string[] {
-  return s.match(/[^]{1,200}/g)!;
+  return s.match(/[\s\S]{1,200}/g)!;
 }
 
 const ZONE: Zone = {

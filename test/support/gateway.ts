@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MemoryConfigStore, FileConfigStore } from '../../core/config/store.ts';
+import { MemoryConfigStore, FileConfigStore, type ConfigStore } from '../../core/config/store.ts';
 import { Gateway, type GatewayOptions } from '../../core/gateway.ts';
 import type { GatewayEvent } from '../../core/events/types.ts';
 import type { ListenerMode } from '../../core/config/schema.ts';
@@ -49,7 +49,7 @@ export async function startGateway(
   extra: Partial<GatewayOptions> & { configFile?: string; keepDataDir?: boolean } = {},
 ): Promise<TestGateway> {
   const dataDir = extra.dataDir ?? tempDir();
-  let store;
+  let store: ConfigStore;
   if (extra.configFile) {
     fs.writeFileSync(extra.configFile, JSON.stringify(raw));
     store = new FileConfigStore(extra.configFile);

@@ -96,7 +96,7 @@ export class RawSmtp {
   }
 
   async cmd(line: string, timeoutMs?: number): Promise<Reply> {
-    this.write(line + '\r\n');
+    this.write(`${line}\r\n`);
     return this.read(timeoutMs);
   }
 
@@ -144,6 +144,6 @@ export async function transaction(c: RawSmtp, from: string, to: string[], body?:
   if (body === undefined) return { mail, rcpts };
   const data = await c.cmd('DATA');
   if (data.code !== 354) return { mail, rcpts, data };
-  c.write(body.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..') + '\r\n.\r\n');
+  c.write(`${body.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..')}\r\n.\r\n`);
   return { mail, rcpts, data, end: await c.read() };
 }

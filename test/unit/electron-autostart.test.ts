@@ -119,8 +119,14 @@ test('macOS and Windows use the login item; Windows with the same args it set', 
   const calls: unknown[] = [];
   let open = false;
   const app = {
-    getLoginItemSettings: (o?: { args?: string[] }) => (calls.push(['get', o]), { openAtLogin: open }),
-    setLoginItemSettings: (o: { openAtLogin: boolean; args?: string[] }) => (calls.push(['set', o]), (open = o.openAtLogin)),
+    getLoginItemSettings: (o?: { args?: string[] }) => {
+      calls.push(['get', o]);
+      return { openAtLogin: open };
+    },
+    setLoginItemSettings: (o: { openAtLogin: boolean; args?: string[] }) => {
+      calls.push(['set', o]);
+      open = o.openAtLogin;
+    },
   };
   const mac = createAutostart(linux({ platform: 'darwin' }), app);
   mac.set(true);

@@ -214,7 +214,10 @@ async function runApp(tmp: string, config: unknown, args: string[], env: NodeJS.
   child.stderr.on('data', (d: Buffer) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (c) => (clearTimeout(t), resolve(c)));
+    child.on('exit', (c) => {
+      clearTimeout(t);
+      resolve(c);
+    });
   });
   if (process.env.POSTERN_TEST_VERBOSE) console.log(stdout, stderr);
   const got = new Map<string, unknown[]>();
@@ -347,7 +350,10 @@ test('the preload bundle requires nothing but electron and exposes one object', 
     const electron = {
       contextBridge: { exposeInMainWorld: (k: string, v: unknown) => (exposed[k] = v) },
       ipcRenderer: {
-        invoke: (...a: unknown[]) => (invoked.push(a), Promise.resolve({ ok: true, value: a[0] })),
+        invoke: (...a: unknown[]) => {
+          invoked.push(a);
+          return Promise.resolve({ ok: true, value: a[0] });
+        },
         on: (ch: string, fn: (e: unknown, m: unknown) => void) => listeners.set(ch, fn),
         removeListener: (ch: string) => listeners.delete(ch),
       },
@@ -378,7 +384,19 @@ test('the preload bundle requires nothing but electron and exposes one object', 
 
 test('electron-builder.yml passes electron-builder\'s schema and has the key fields', async () => {
   const yaml = require('js-yaml') as { load(s: string): unknown };
-  const cfg = yaml.load(fs.readFileSync(path.join(root, 'electron-builder.yml'), 'utf8')) as Record<string, any>;
+  // The fields asserted below, as electron-builder.yml spells them.
+  type Target = { target: string[] };
+  const cfg = yaml.load(fs.readFileSync(path.join(root, 'electron-builder.yml'), 'utf8')) as {
+    appId: string;
+    productName: string;
+    directories: Record<string, string>;
+    linux: Target & { maintainer: string };
+    win: Target;
+    mac: Target;
+    beforeBuild: string;
+    extraResources: { from: string; to: string }[];
+    electronFuses: { runAsNode: boolean };
+  };
   const { validateConfiguration } = require('app-builder-lib/out/util/config/config.js') as {
     validateConfiguration(c: unknown, log: { isEnabled: boolean; add(): void }): Promise<void>;
   };
@@ -399,8 +417,8 @@ test('electron-builder.yml passes electron-builder\'s schema and has the key fie
   ]);
   assert.equal(cfg.electronFuses.runAsNode, false);
   // The packaged app's manifest: main points at the bundle, no dependencies, deb's homepage and e-mail.
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, any>;
-  const m = appManifest(pkg) as Record<string, any>;
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const m = appManifest(pkg) as { main?: string; dependencies?: unknown; homepage?: string; author?: { email?: string } };
   assert.equal(m.main, 'electron/main.cjs');
   assert.equal(m.dependencies, undefined);
   assert.ok(m.homepage && m.author?.email, 'deb needs homepage and author.email');

@@ -49,7 +49,7 @@ test('bad inputs are refused with invalid-input before reaching the API', async 
     ['postern:events', ['not an object']],
     ['postern:status', [{ anything: 1 }]],
     ['postern:addAccount', [{ name: 'x'.repeat(65), addresses: [], password: 'p' }]],
-    ['postern:spfValidate', [{ record: 'v=spf1 ' + 'a '.repeat(3000) }]],
+    ['postern:spfValidate', [{ record: `v=spf1 ${'a '.repeat(3000)}` }]],
     ['postern:removeNetwork', [[]]],
     ['postern:status', [undefined, undefined]], // more than one argument
   ];

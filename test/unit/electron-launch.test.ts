@@ -80,7 +80,7 @@ function launch(args: string[], env: NodeJS.ProcessEnv, until: RegExp | null, ti
     }, timeoutMs);
     const onData = (d: Buffer) => {
       out += d.toString();
-      if (until && until.test(out)) child.kill('SIGTERM');
+      if (until?.test(out)) child.kill('SIGTERM');
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);

@@ -141,7 +141,7 @@ test('after a restart the index catches up from events.jsonl, keeps what it had,
   for (const e of events.slice(0, 7)) h.add(e);
   h.flush();
   h.close();
-  fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n{"id": 99, "torn');
+  fs.writeFileSync(path.join(dir, 'events.jsonl'), `${events.map((e) => JSON.stringify(e)).join('\n')}\n{"id": 99, "torn`);
   h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
   assert.equal(h.catchUp(), events.length - 7);
   assert.equal(h.lastId(), events.length);

@@ -374,7 +374,10 @@ describe('the SMTP couriers, where no socket is needed', () => {
     const c = new MxCourier({
       config: () => cfg,
       dns: () => fakeDns({ 'example.net': { MX: [{ priority: 10, exchange: 'mail.example.net' }] }, 'mail.example.net': { A: ['127.0.0.1'], AAAA: ['::1'] } }),
-      isSelf: (ip, port) => (seen.push(`${ip}:${port}`), true),
+      isSelf: (ip, port) => {
+        seen.push(`${ip}:${port}`);
+        return true;
+      },
     });
     const out = await c.deliver(batch('example.net', ['a@example.net', 'b@example.net']), 'john.doe@doe-family.com', fixedMessage(Buffer.from('x')));
     assert.deepEqual(seen, ['127.0.0.1:25', '::1:25'], 'every address asked about');

@@ -23,7 +23,7 @@ test('a header bomb is stopped at the deadline: the worker is terminated, the ev
   const pool = new WorkerPool({ size: 1 });
   try {
     // 120,000 continuation lines: mailauth's header parser needs ~30 s of CPU for it.
-    const bomb = { head: Buffer.from('From: a@x.example\r\nX-Long: a\r\n' + ' b\r\n'.repeat(120_000) + '\r\n'), bodyFile: null };
+    const bomb = { head: Buffer.from(`From: a@x.example\r\nX-Long: a\r\n${' b\r\n'.repeat(120_000)}\r\n`), bodyFile: null };
     const h = monitorEventLoopDelay({ resolution: 10 });
     h.enable();
     const t0 = Date.now();
