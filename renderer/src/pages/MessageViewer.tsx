@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import type { MessageContent } from '../api.ts';
 import { useApp } from '../hooks.ts';
 import { bytes } from '../format.ts';
+import { keyed } from '../keys.ts';
 
 type Tab = 'message' | 'headers' | 'source';
 
@@ -73,8 +74,8 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
           <>
             {m.auth.length > 0 && (
               <ul className="auth-verdicts" aria-label="Authentication results">
-                {m.auth.map((a, i) => (
-                  <li key={i} className={`badge ${GOOD.has(a.result) ? 'v-accept' : BAD.has(a.result) ? 'v-reject' : 'v-info'}`} title={a.detail}>
+                {keyed(m.auth, (a) => `${a.method} ${a.result} ${a.detail}`).map(({ key, item: a }) => (
+                  <li key={key} className={`badge ${GOOD.has(a.result) ? 'v-accept' : BAD.has(a.result) ? 'v-reject' : 'v-info'}`} title={a.detail}>
                     {a.method.toUpperCase()}: {a.result}
                   </li>
                 ))}
@@ -102,8 +103,8 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
               {tab === 'headers' && (
                 <table className="table viewer-headers">
                   <tbody>
-                    {m.headers.map((h, i) => (
-                      <tr key={i}>
+                    {keyed(m.headers, (h) => `${h.name}: ${h.value}`).map(({ key, item: h }) => (
+                      <tr key={key}>
                         <th scope="row" className="mono">
                           {h.name}
                         </th>
@@ -124,8 +125,8 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
               <footer className="viewer-attachments">
                 <strong>Attachments:</strong>
                 <ul>
-                  {m.attachments.map((a, i) => (
-                    <li key={i}>
+                  {keyed(m.attachments, (a) => `${a.filename} ${a.contentType} ${a.size}`).map(({ key, item: a }) => (
+                    <li key={key}>
                       📎 {a.filename} <span className="muted">({a.contentType}, {bytes(a.size)})</span>
                     </li>
                   ))}

@@ -5,6 +5,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { ApiErrorCode, ApiResult, SpfBuildResult, SpfCheckResult, SpfChoices, SpfProblem, SpfValidation } from '../api.ts';
 import { useApp, useLoad } from '../hooks.ts';
 import { ErrorLine, Unavailable } from '../components/Notice.tsx';
+import { keyed } from '../keys.ts';
 
 type Err = { code: ApiErrorCode; message: string };
 
@@ -225,8 +226,8 @@ function CheckView({ r }: { r: SpfCheckResult }) {
       ) : (
         <>
           <p className="label">Published at {r.domain}</p>
-          {r.published.map((p, i) => (
-            <code key={i} className="record">
+          {keyed(r.published, (p) => p).map(({ key, item: p }) => (
+            <code key={key} className="record">
               {p}
             </code>
           ))}
