@@ -55,7 +55,8 @@ function matches(e: GatewayEvent, q: EventQuery, text: string | undefined): bool
   if (q.session && e.session !== q.session) return false;
   if (q.beforeId !== undefined && e.id >= q.beforeId) return false;
   if (text) {
-    const hay = `${e.text}\u0000${e.from ?? ''}\u0000${e.to ?? ''}\u0000${e.client}\u0000${e.user ?? ''}\u0000${e.reason ?? ''}\u0000${e.queueId ?? ''}`.toLowerCase();
+    const hay =
+      `${e.text}\u0000${e.from ?? ''}\u0000${e.to ?? ''}\u0000${e.client}\u0000${e.user ?? ''}\u0000${e.reason ?? ''}\u0000${e.queueId ?? ''}`.toLowerCase();
     if (!hay.includes(text)) return false;
   }
   return true;
@@ -235,7 +236,10 @@ export function createApi(deps: ApiDeps): GatewayApi {
     },
     async exportMessages(a) {
       const h = need(deps.history, 'the history');
-      return exportFile(searching(() => h.allMessages(a.q ?? '')), a.format);
+      return exportFile(
+        searching(() => h.allMessages(a.q ?? '')),
+        a.format,
+      );
     },
     async traffic() {
       return need(deps.history, 'the history').traffic();

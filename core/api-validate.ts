@@ -109,7 +109,33 @@ function outboundFields(v: unknown, what: string, withMode: boolean): Obj {
 
 /** saveSettings: only known groups, each of the right shape; meaning is checked by the config rules. */
 function settingsChange(v: unknown): Obj {
-  const o = obj(v, ['hostname', 'publicAddress', 'domains', 'sharedAddresses', 'trustedProxies', 'outbound', 'listeners', 'spf', 'dkim', 'limits', 'tls', 'acme', 'auth', 'dns', 'dashboard', 'history', 'dmarc', 'dnsbl', 'rspamd', 'rateLimits', 'greylist'], 'saveSettings');
+  const o = obj(
+    v,
+    [
+      'hostname',
+      'publicAddress',
+      'domains',
+      'sharedAddresses',
+      'trustedProxies',
+      'outbound',
+      'listeners',
+      'spf',
+      'dkim',
+      'limits',
+      'tls',
+      'acme',
+      'auth',
+      'dns',
+      'dashboard',
+      'history',
+      'dmarc',
+      'dnsbl',
+      'rspamd',
+      'rateLimits',
+      'greylist',
+    ],
+    'saveSettings',
+  );
   const out: Obj = {};
   if (o.hostname !== undefined) out.hostname = str(o.hostname, 'hostname', 253);
   if (o.publicAddress !== undefined) out.publicAddress = nullableStr(o.publicAddress, 'publicAddress', 64);
@@ -130,7 +156,12 @@ function settingsChange(v: unknown): Obj {
       const mode = str(l.mode, `listeners[${i}].mode`, 20)!;
       if (!(MODES as readonly string[]).includes(mode)) fail(`listeners[${i}].mode: expected ${MODES.join(', ')}`);
       const fallbackPort = int(l.fallbackPort, `listeners[${i}].fallbackPort`, 1, 65535, true);
-      return { port: int(l.port, `listeners[${i}].port`, 0, 65535)!, host: str(l.host, `listeners[${i}].host`, 64)!, mode, ...(fallbackPort ? { fallbackPort } : {}) };
+      return {
+        port: int(l.port, `listeners[${i}].port`, 0, 65535)!,
+        host: str(l.host, `listeners[${i}].host`, 64)!,
+        mode,
+        ...(fallbackPort ? { fallbackPort } : {}),
+      };
     });
   }
   if (o.spf !== undefined) {
@@ -167,17 +198,28 @@ function settingsChange(v: unknown): Obj {
     out.auth = {
       ...(a.backend !== undefined ? { backend: a.backend } : {}),
       ...(sasl
-        ? { saslauthd: { ...(sasl.socket !== undefined ? { socket: str(sasl.socket, 'auth.saslauthd.socket', 4096) } : {}), ...(sasl.service !== undefined ? { service: str(sasl.service, 'auth.saslauthd.service', 64) } : {}) } }
+        ? {
+            saslauthd: {
+              ...(sasl.socket !== undefined ? { socket: str(sasl.socket, 'auth.saslauthd.socket', 4096) } : {}),
+              ...(sasl.service !== undefined ? { service: str(sasl.service, 'auth.saslauthd.service', 64) } : {}),
+            },
+          }
         : {}),
     };
   }
   if (o.dns !== undefined) {
     const d = obj(o.dns, ['servers', 'timeoutMs'], 'dns');
-    out.dns = { ...(d.servers !== undefined ? { servers: strList(d.servers, 'dns.servers', 10, 64) } : {}), ...(d.timeoutMs !== undefined ? { timeoutMs: int(d.timeoutMs, 'dns.timeoutMs', 0, 3_600_000) } : {}) };
+    out.dns = {
+      ...(d.servers !== undefined ? { servers: strList(d.servers, 'dns.servers', 10, 64) } : {}),
+      ...(d.timeoutMs !== undefined ? { timeoutMs: int(d.timeoutMs, 'dns.timeoutMs', 0, 3_600_000) } : {}),
+    };
   }
   if (o.dashboard !== undefined) {
     const d = obj(o.dashboard, ['host', 'port'], 'dashboard');
-    out.dashboard = { ...(d.host !== undefined ? { host: str(d.host, 'dashboard.host', 64) } : {}), ...(d.port !== undefined ? { port: int(d.port, 'dashboard.port', 0, 65535) } : {}) };
+    out.dashboard = {
+      ...(d.host !== undefined ? { host: str(d.host, 'dashboard.host', 64) } : {}),
+      ...(d.port !== undefined ? { port: int(d.port, 'dashboard.port', 0, 65535) } : {}),
+    };
   }
   if (o.history !== undefined) {
     const h = obj(o.history, ['retentionDays'], 'history');
@@ -213,7 +255,8 @@ function inboundChange(o: Obj): Obj {
   }
   if (o.rspamd !== undefined) {
     const x = obj(o.rspamd, ['enabled', 'url', 'timeoutMs', 'onUnreachable'], 'rspamd');
-    if (x.onUnreachable !== undefined && x.onUnreachable !== 'accept' && x.onUnreachable !== 'defer') fail('rspamd.onUnreachable: expected "accept" or "defer"');
+    if (x.onUnreachable !== undefined && x.onUnreachable !== 'accept' && x.onUnreachable !== 'defer')
+      fail('rspamd.onUnreachable: expected "accept" or "defer"');
     out.rspamd = {
       ...(x.enabled !== undefined ? { enabled: bool(x.enabled, 'rspamd.enabled') } : {}),
       ...(x.url !== undefined ? { url: str(x.url, 'rspamd.url', 2048) } : {}),
@@ -222,7 +265,14 @@ function inboundChange(o: Obj): Obj {
     };
   }
   if (o.rateLimits !== undefined) {
-    const keys = ['connectionsPerMinute', 'networkConnectionsPerMinute', 'messagesPerMinute', 'networkMessagesPerMinute', 'accountMessagesPerHour', 'accountRecipientsPerHour'];
+    const keys = [
+      'connectionsPerMinute',
+      'networkConnectionsPerMinute',
+      'messagesPerMinute',
+      'networkMessagesPerMinute',
+      'accountMessagesPerHour',
+      'accountRecipientsPerHour',
+    ];
     const l = obj(o.rateLimits, keys, 'rateLimits');
     const r: Obj = {};
     for (const k of keys) if (l[k] !== undefined) r[k] = int(l[k], `rateLimits.${k}`, 0, Number.MAX_SAFE_INTEGER);

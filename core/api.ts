@@ -11,7 +11,20 @@ import type { OutboundRecipient } from './spool/store.ts';
 import type { QueueEntry } from './delivery/queue-entry.ts';
 import type { AccountView } from './accounts/types.ts';
 
-export type { GatewayEvent, EventVerdict, Stage, GatewayStatus, NetworkView, SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation, OutboundRecipient, QueueEntry, AccountView };
+export type {
+  GatewayEvent,
+  EventVerdict,
+  Stage,
+  GatewayStatus,
+  NetworkView,
+  SpfBuildResult,
+  SpfCheckResult,
+  SpfChoices,
+  SpfValidation,
+  OutboundRecipient,
+  QueueEntry,
+  AccountView,
+};
 export type { ListenerStatus, Counters, GatewayState, BanView, RelayStatus } from './gateway.ts';
 export type { RateLimitedAccount } from './inbound/checks.ts';
 import type { RateLimitedAccount } from './inbound/checks.ts';

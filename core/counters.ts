@@ -32,12 +32,32 @@ export interface Counters {
 }
 
 export function emptyCounters(): Counters {
-  return { connections: 0, accepted: 0, rejected: 0, deferred: 0, relayDenied: 0, authFailures: 0, logins: 0, refusedConnections: 0, dmarc: 0, dnsbl: 0, spam: 0, rateLimited: 0, junk: 0 };
+  return {
+    connections: 0,
+    accepted: 0,
+    rejected: 0,
+    deferred: 0,
+    relayDenied: 0,
+    authFailures: 0,
+    logins: 0,
+    refusedConnections: 0,
+    dmarc: 0,
+    dnsbl: 0,
+    spam: 0,
+    rateLimited: 0,
+    junk: 0,
+  };
 }
 
 const FIELD: Partial<Record<MessageVerdict, 'accepted' | 'rejected' | 'deferred'>> = { accepted: 'accepted', refused: 'rejected', deferred: 'deferred' };
 
-const INBOUND: Partial<Record<GatewayEvent['rule'], 'dmarc' | 'dnsbl' | 'spam' | 'rateLimited'>> = { dmarc: 'dmarc', dnsbl: 'dnsbl', rspamd: 'spam', greylist: 'spam', 'rate limits': 'rateLimited' };
+const INBOUND: Partial<Record<GatewayEvent['rule'], 'dmarc' | 'dnsbl' | 'spam' | 'rateLimited'>> = {
+  dmarc: 'dmarc',
+  dnsbl: 'dnsbl',
+  rspamd: 'spam',
+  greylist: 'spam',
+  'rate limits': 'rateLimited',
+};
 
 /** The open transactions behind each counters object (a message's verdict can change until its DATA). */
 const TXNS = new WeakMap<Counters, MemoryTxnStore>();

@@ -144,7 +144,12 @@ export class Gateway {
   private tlsWatcher: TlsWatcher | null = null;
   private readonly perClient = new Map<string, number>();
   /** DNSBL, rate limits, DMARC enforced, rspamd (docs/design.md §2.10–§2.13). */
-  readonly inbound = new InboundChecks({ config: () => this.live.config, dns: () => this.live.dns, changed: () => this.emitState(), dataDir: () => this.dataDir });
+  readonly inbound = new InboundChecks({
+    config: () => this.live.config,
+    dns: () => this.live.dns,
+    changed: () => this.emitState(),
+    dataDir: () => this.dataDir,
+  });
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
   private relay: RelayStatus | null = null;
@@ -167,7 +172,15 @@ export class Gateway {
     this.store = new MessageStore(this.dataDir);
     const first = opts.store.load();
     this.bans = new BanList(this.dataDir, first.auth.maxFailures, first.auth.banSeconds);
-    this.live = new LiveConfig({ store: opts.store, bus: this.bus, spool: this.store, bans: this.bans, spfFactory: opts.spfFactory, changed: () => this.emitState(), trustChanged: () => this.relayCheckSoon() });
+    this.live = new LiveConfig({
+      store: opts.store,
+      bus: this.bus,
+      spool: this.store,
+      bans: this.bans,
+      spfFactory: opts.spfFactory,
+      changed: () => this.emitState(),
+      trustChanged: () => this.relayCheckSoon(),
+    });
     this.bans.configure(first.auth.maxFailures, first.auth.banSeconds, first.auth.maxNetworkFailures);
     // Per-network bans spare the family's own networks and addresses a family member logged in from.
     this.bans.exempt = (ip) => this.live.networks.isInternal(ip) || this.throttle.isGoodAddress(ip);
@@ -280,7 +293,11 @@ export class Gateway {
 
   private async prepareTls(): Promise<void> {
     const cfg = this.live.config;
-    const files = this.certificates.tlsFiles() ?? (cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(this.dataDir, cfg.hostname));
+    const files =
+      this.certificates.tlsFiles() ??
+      (cfg.tls.certFile && cfg.tls.keyFile
+        ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false }
+        : await ensureSelfSigned(this.dataDir, cfg.hostname));
     this.tlsWatcher = new TlsWatcher(
       files,
       (m) => {
@@ -345,7 +362,8 @@ export class Gateway {
     this.disk.start();
     // Lifted bans are events too.
     this.banTimer = setInterval(() => {
-      for (const b of this.bans.expire()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
+      for (const b of this.bans.expire())
+        this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
     }, 10_000);
     this.banTimer.unref();
     this.watchFiles();
@@ -523,7 +541,9 @@ export class Gateway {
       listeners: this.listenerStatus.map((l) => ({ ...l })),
       counters: { ...this.counters },
       countersSince: this.countersSince,
-      tls: this.tls ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated, acme: this.certificates.status() } : null,
+      tls: this.tls
+        ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated, acme: this.certificates.status() }
+        : null,
       queue: { outbound: this.outbound.size },
       setup: this.setup,
       relay: this.relay,
@@ -541,7 +561,9 @@ export class Gateway {
     const relay = r.checks.find((c) => c.id === 'relay-self-test');
     if (relay) this.relay = relayStatus(relay, r.ranAt);
     this.system(
-      failing.length ? `setup check: ${failing.length} problem(s) — ${failing.map((c) => c.title).join('; ')}` : `setup check: nothing failed${warns ? ` (${warns} warning(s))` : ''}`,
+      failing.length
+        ? `setup check: ${failing.length} problem(s) — ${failing.map((c) => c.title).join('; ')}`
+        : `setup check: nothing failed${warns ? ` (${warns} warning(s))` : ''}`,
       failing.length ? 'reject' : 'info',
       'setup check',
     );
@@ -556,7 +578,11 @@ export class Gateway {
   /** The free space crossed the bound (docs/design.md §3.6): an event, and the tray and dashboard say why. */
   private diskChanged(r: DiskReading, before: DiskReading | null): void {
     if (!r.ok) {
-      this.system(`only ${formatBytes(r.freeBytes)} free where mail is stored (minimum ${formatBytes(r.minFreeBytes)}): new mail is refused with 452 4.3.1 until space is freed`, 'reject', 'disk');
+      this.system(
+        `only ${formatBytes(r.freeBytes)} free where mail is stored (minimum ${formatBytes(r.minFreeBytes)}): new mail is refused with 452 4.3.1 until space is freed`,
+        'reject',
+        'disk',
+      );
     } else if (before) {
       this.system(`${formatBytes(r.freeBytes)} free where mail is stored: mail is accepted again`, 'info', 'disk');
     }
@@ -624,7 +650,13 @@ export class Gateway {
   private async restartCertificates(): Promise<void> {
     await this.certificates.stop();
     this.certificates.start();
-    this.system(this.live.config.acme.enabled ? `built-in ACME restarted with the new settings (${this.live.config.acme.directory}, ${this.live.config.acme.challenge})` : 'built-in ACME turned off', 'info', 'acme');
+    this.system(
+      this.live.config.acme.enabled
+        ? `built-in ACME restarted with the new settings (${this.live.config.acme.directory}, ${this.live.config.acme.challenge})`
+        : 'built-in ACME turned off',
+      'info',
+      'acme',
+    );
     await this.reloadCertificate();
   }
 
@@ -649,7 +681,8 @@ export class Gateway {
 
   /** Re-reads the ban file; each ban lifted there is an event (rule `auth ban`). */
   reloadBans(): void {
-    for (const b of this.bans.reloadFromFile()) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unblocked (the block was lifted outside the dashboard)` });
+    for (const b of this.bans.reloadFromFile())
+      this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unblocked (the block was lifted outside the dashboard)` });
   }
 
   /** Bans in force, soonest to end first (docs/design.md §2.4). */
@@ -670,14 +703,23 @@ export class Gateway {
 
   /** Blocks an account from sending, or unblocks it (`accounts[].blocked`, docs/design.md §2.13). */
   blockAccount(account: string, blocked: boolean): void {
-    this.live.update((raw) => {
-      const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; blocked?: boolean }[]) : []).find((x) => x.name === account);
-      if (!a) throw new Error(`no account ${account}`);
-      if (blocked) a.blocked = true;
-      else delete a.blocked;
-    }, `account ${account} ${blocked ? 'blocked from sending' : 'may send again'}`);
+    this.live.update(
+      (raw) => {
+        const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; blocked?: boolean }[]) : []).find((x) => x.name === account);
+        if (!a) throw new Error(`no account ${account}`);
+        if (blocked) a.blocked = true;
+        else delete a.blocked;
+      },
+      `account ${account} ${blocked ? 'blocked from sending' : 'may send again'}`,
+    );
     this.inbound.lift(account);
-    this.bus.emit({ stage: 'system', verdict: 'info', rule: 'rate limits', user: account, text: blocked ? `${account}'s account blocked from sending` : `${account}'s account may send again` });
+    this.bus.emit({
+      stage: 'system',
+      verdict: 'info',
+      rule: 'rate limits',
+      user: account,
+      text: blocked ? `${account}'s account blocked from sending` : `${account}'s account may send again`,
+    });
     this.emitState();
   }
 
@@ -703,13 +745,27 @@ export class Gateway {
       do {
         this.relayAgain = false;
         const cfg = this.live.config;
-        const c = await relaySelfTestCheck({ config: cfg, dataDir: this.dataDir, dns: this.live.dns, relaySelfTest: () => this.startSelfTestListener(), smtpTimeoutMs: 3000 }).catch(
-          (e: Error) => ({ id: 'relay-self-test', status: 'warn' as const, title: 'Open-relay self-test', detail: `the self-test could not run: ${e.message}`, fix: 'Run the setup check again.' }),
-        );
+        const c = await relaySelfTestCheck({
+          config: cfg,
+          dataDir: this.dataDir,
+          dns: this.live.dns,
+          relaySelfTest: () => this.startSelfTestListener(),
+          smtpTimeoutMs: 3000,
+        }).catch((e: Error) => ({
+          id: 'relay-self-test',
+          status: 'warn' as const,
+          title: 'Open-relay self-test',
+          detail: `the self-test could not run: ${e.message}`,
+          fix: 'Run the setup check again.',
+        }));
         const before = this.relay;
         this.relay = relayStatus(c, new Date().toISOString());
         if (!this.relay.ok || before?.ok === false) {
-          this.system(this.relay.ok ? `relay self-test after the change: passed again — ${c.detail}` : `relay self-test after the change: ${c.detail}. ${c.fix}`, this.relay.ok ? 'info' : 'reject', 'setup check');
+          this.system(
+            this.relay.ok ? `relay self-test after the change: passed again — ${c.detail}` : `relay self-test after the change: ${c.detail}. ${c.fix}`,
+            this.relay.ok ? 'info' : 'reject',
+            'setup check',
+          );
         }
         this.emitState();
       } while (this.relayAgain);
@@ -730,7 +786,15 @@ export class Gateway {
    */
   async startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }> {
     const listener: Listener = { port: 0, host: '127.0.0.1', mode: 'mx' };
-    const ctx: HookContext = { ...this.hookContext(), spf: null, bus: new EventBus(1000), onMessageQueued: undefined, checkTls: undefined, disk: undefined, inbound: undefined };
+    const ctx: HookContext = {
+      ...this.hookContext(),
+      spf: null,
+      bus: new EventBus(1000),
+      onMessageQueued: undefined,
+      checkTls: undefined,
+      disk: undefined,
+      inbound: undefined,
+    };
     const hooks = new SmtpHooks(ctx, listener);
     const server = createServer({
       cfg: this.live.config,

@@ -32,7 +32,14 @@ export interface ConfigProblemStatus {
 
 /** The part of a config that decides who may relay: a change runs the relay self-test (docs/design.md §5). */
 function trustKey(cfg: Config): string {
-  return JSON.stringify([cfg.internalNetworks.filter((n) => n.enabled).map((n) => n.cidr).sort(), [...cfg.trustedProxies].sort(), cfg.listeners]);
+  return JSON.stringify([
+    cfg.internalNetworks
+      .filter((n) => n.enabled)
+      .map((n) => n.cidr)
+      .sort(),
+    [...cfg.trustedProxies].sort(),
+    cfg.listeners,
+  ]);
 }
 
 export interface LiveConfigOptions {
@@ -109,9 +116,12 @@ export class LiveConfig {
     const before = this.networks.configured();
     const next = this.networks.setEnabled(norm, enabled, label);
     try {
-      this.save((raw) => {
-        raw.internalNetworks = next;
-      }, `${norm} was not ${enabled ? 'trusted' : 'changed'}`);
+      this.save(
+        (raw) => {
+          raw.internalNetworks = next;
+        },
+        `${norm} was not ${enabled ? 'trusted' : 'changed'}`,
+      );
     } catch (e) {
       this.networks.replace(before); // roll back: nothing changes that was not written
       throw e;
@@ -190,7 +200,12 @@ export class LiveConfig {
       this.problem = { message, at: new Date().toISOString() };
       if (first) {
         console.error(`postern: config not applied: ${e instanceof ConfigError ? e.technical || e.message : (e as Error).message}`);
-        this.o.bus.emit({ stage: 'system', verdict: 'reject', rule: 'config', text: `the changed configuration file was not applied, the running settings stay: ${message}` });
+        this.o.bus.emit({
+          stage: 'system',
+          verdict: 'reject',
+          rule: 'config',
+          text: `the changed configuration file was not applied, the running settings stay: ${message}`,
+        });
         this.o.changed();
       }
       return false;
@@ -221,7 +236,12 @@ export class LiveConfig {
     const on = (c: Config) => c.internalNetworks.filter((n) => n.enabled).map((n) => n.cidr);
     if (JSON.stringify(before.internalNetworks) !== JSON.stringify(cfg.internalNetworks)) {
       const trusted = on(cfg);
-      this.o.bus.emit({ stage: 'network', verdict: 'info', rule: 'internal networks', text: `internal networks changed in the configuration file: ${trusted.length ? `trusted now ${trusted.join(', ')}` : 'none trusted'}` });
+      this.o.bus.emit({
+        stage: 'network',
+        verdict: 'info',
+        rule: 'internal networks',
+        text: `internal networks changed in the configuration file: ${trusted.length ? `trusted now ${trusted.join(', ')}` : 'none trusted'}`,
+      });
     }
     this.o.changed();
     if (trustKey(before) !== trustKey(cfg)) this.o.trustChanged?.();

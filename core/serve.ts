@@ -57,7 +57,12 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   const sealed = sealedSecretNotice(gateway.config());
   if (sealed) {
     out(`  ${'smarthost'.padEnd(12)} ${sealed}`);
-    gateway.bus.emit({ stage: 'system', verdict: 'info', rule: 'config', text: `${sealed.charAt(0).toUpperCase()}${sealed.slice(1)} (Settings → Outgoing mail)` });
+    gateway.bus.emit({
+      stage: 'system',
+      verdict: 'info',
+      rule: 'config',
+      text: `${sealed.charAt(0).toUpperCase()}${sealed.slice(1)} (Settings → Outgoing mail)`,
+    });
   }
   // The dashboard (docs/design.md §7.2): loopback, token in the printed URL. A dashboard that
   // cannot start (port taken) is reported; the gateway keeps running without it.

@@ -23,7 +23,15 @@ export function editableSettings(c: Config): EditableSettings {
     domains: [...c.domains],
     sharedAddresses: c.sharedAddresses.map((s) => ({ address: s.address, accounts: [...s.accounts] })),
     trustedProxies: [...c.trustedProxies],
-    outbound: { mode: c.outbound.mode, host: sh.host, port: sh.port, secure: sh.secure, requireTLS: sh.requireTLS, user: sh.user, passwordSet: sh.password !== '' },
+    outbound: {
+      mode: c.outbound.mode,
+      host: sh.host,
+      port: sh.port,
+      secure: sh.secure,
+      requireTLS: sh.requireTLS,
+      user: sh.user,
+      passwordSet: sh.password !== '',
+    },
     listeners: c.listeners.map((l) => ({ port: l.port, host: l.host, mode: l.mode, ...(l.fallbackPort ? { fallbackPort: l.fallbackPort } : {}) })),
     spf: { enabled: c.spf.enabled, policy: c.spf.policy },
     dkim: { selector: c.dkim.selector },
@@ -53,7 +61,12 @@ export function editableSettings(c: Config): EditableSettings {
     history: { retentionDays: c.history.retentionDays },
     inbound: {
       dmarc: { enforce: c.dmarc.enforce },
-      dnsbl: { zones: c.dnsbl.zones.map((z) => ({ zone: z.zone, weight: z.weight })), threshold: c.dnsbl.threshold, allow: [...c.dnsbl.allow], allowAddresses: [...c.dnsbl.allowAddresses] },
+      dnsbl: {
+        zones: c.dnsbl.zones.map((z) => ({ zone: z.zone, weight: z.weight })),
+        threshold: c.dnsbl.threshold,
+        allow: [...c.dnsbl.allow],
+        allowAddresses: [...c.dnsbl.allowAddresses],
+      },
       rspamd: { enabled: c.rspamd.enabled, url: c.rspamd.url, timeoutMs: c.rspamd.timeoutMs, onUnreachable: c.rspamd.onUnreachable },
       rateLimits: { ...c.rateLimits },
       greylist: { enabled: c.greylist.enabled, delayMinutes: c.greylist.delayMinutes, expireDays: c.greylist.expireDays },
@@ -80,40 +93,86 @@ export function describeChange(ch: SettingsChange): string {
   if (ch.trustedProxies) parts.push(`trusted proxies ${ch.trustedProxies.join(', ') || 'none'}`);
   if (ch.outbound) {
     const o = ch.outbound;
-    const bits = [o.mode === 'mx' ? 'direct delivery' : o.mode === 'smarthost' ? 'through a smarthost' : '', o.host !== undefined ? `host ${o.host || '(none)'}` : '', o.port !== undefined ? `port ${o.port}` : '']
-      .concat(o.secure !== undefined ? [`TLS from the start ${o.secure ? 'on' : 'off'}`] : [], o.requireTLS !== undefined ? [`STARTTLS required ${o.requireTLS ? 'yes' : 'no'}`] : [])
-      .concat(o.user !== undefined ? [`login ${o.user || '(none)'}`] : [], o.password !== undefined ? [o.password ? 'password changed' : 'password removed'] : []);
+    const bits = [
+      o.mode === 'mx' ? 'direct delivery' : o.mode === 'smarthost' ? 'through a smarthost' : '',
+      o.host !== undefined ? `host ${o.host || '(none)'}` : '',
+      o.port !== undefined ? `port ${o.port}` : '',
+    ]
+      .concat(
+        o.secure !== undefined ? [`TLS from the start ${o.secure ? 'on' : 'off'}`] : [],
+        o.requireTLS !== undefined ? [`STARTTLS required ${o.requireTLS ? 'yes' : 'no'}`] : [],
+      )
+      .concat(
+        o.user !== undefined ? [`login ${o.user || '(none)'}`] : [],
+        o.password !== undefined ? [o.password ? 'password changed' : 'password removed'] : [],
+      );
     parts.push(`outgoing mail: ${bits.filter(Boolean).join(', ')}`);
   }
   if (ch.listeners) parts.push(`listeners ${ch.listeners.map((l) => `${l.mode} ${l.host}:${l.port}`).join(', ')}`);
   if (ch.spf) parts.push(`SPF ${ch.spf.enabled === false ? 'off' : 'on'}${ch.spf.policy ? `, ${ch.spf.policy}` : ''}`);
   if (ch.dkim) parts.push(`DKIM selector ${ch.dkim.selector}`);
-  if (ch.limits) parts.push(`limits ${Object.entries(ch.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (ch.limits)
+    parts.push(
+      `limits ${Object.entries(ch.limits)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   if (ch.tls) parts.push(ch.tls.certFile ? `certificate ${ch.tls.certFile}` : 'certificate: the generated one');
   if (ch.acme) {
     const a = ch.acme;
-    const bits = [a.enabled !== undefined ? (a.enabled ? 'on' : 'off') : '', a.directory ? `directory ${a.directory}` : '', a.email !== undefined ? `contact ${a.email || '(none)'}` : '', a.challenge ? `challenge ${a.challenge}` : ''];
+    const bits = [
+      a.enabled !== undefined ? (a.enabled ? 'on' : 'off') : '',
+      a.directory ? `directory ${a.directory}` : '',
+      a.email !== undefined ? `contact ${a.email || '(none)'}` : '',
+      a.challenge ? `challenge ${a.challenge}` : '',
+    ];
     parts.push(`built-in certificates: ${bits.filter(Boolean).join(', ')}`);
   }
-  if (ch.auth) parts.push(`logins checked by ${ch.auth.backend ?? 'the same'}${ch.auth.saslauthd ? ` (saslauthd ${[ch.auth.saslauthd.socket, ch.auth.saslauthd.service].filter(Boolean).join(', ')})` : ''}`);
-  if (ch.dns) parts.push(`DNS ${ch.dns.servers ? `servers ${ch.dns.servers.join(', ') || 'the system’s'}` : ''}${ch.dns.timeoutMs !== undefined ? ` time-out ${ch.dns.timeoutMs} ms` : ''}`.trim());
-  if (ch.dashboard) parts.push(`dashboard address ${ch.dashboard.host ?? ''}${ch.dashboard.port !== undefined ? `:${ch.dashboard.port}` : ''} (from the next start)`);
+  if (ch.auth)
+    parts.push(
+      `logins checked by ${ch.auth.backend ?? 'the same'}${ch.auth.saslauthd ? ` (saslauthd ${[ch.auth.saslauthd.socket, ch.auth.saslauthd.service].filter(Boolean).join(', ')})` : ''}`,
+    );
+  if (ch.dns)
+    parts.push(
+      `DNS ${ch.dns.servers ? `servers ${ch.dns.servers.join(', ') || 'the system’s'}` : ''}${ch.dns.timeoutMs !== undefined ? ` time-out ${ch.dns.timeoutMs} ms` : ''}`.trim(),
+    );
+  if (ch.dashboard)
+    parts.push(`dashboard address ${ch.dashboard.host ?? ''}${ch.dashboard.port !== undefined ? `:${ch.dashboard.port}` : ''} (from the next start)`);
   if (ch.history) parts.push(`history kept ${ch.history.retentionDays} days`);
   if (ch.dmarc) parts.push(`DMARC ${ch.dmarc.enforce ? 'enforced' : 'report only'}`);
   if (ch.dnsbl) {
     const d = ch.dnsbl;
-    const bits = [d.zones ? `lists ${d.zones.map((z) => `${z.zone} (weight ${z.weight})`).join(', ') || 'none'}` : '', d.threshold !== undefined ? `threshold ${d.threshold}` : '', d.allow ? `allow-lists ${d.allow.join(', ') || 'none'}` : '', d.allowAddresses ? `trusted addresses ${d.allowAddresses.join(', ') || 'none'}` : ''];
+    const bits = [
+      d.zones ? `lists ${d.zones.map((z) => `${z.zone} (weight ${z.weight})`).join(', ') || 'none'}` : '',
+      d.threshold !== undefined ? `threshold ${d.threshold}` : '',
+      d.allow ? `allow-lists ${d.allow.join(', ') || 'none'}` : '',
+      d.allowAddresses ? `trusted addresses ${d.allowAddresses.join(', ') || 'none'}` : '',
+    ];
     parts.push(`DNS blocklists: ${bits.filter(Boolean).join(', ')}`);
   }
   if (ch.rspamd) {
     const r = ch.rspamd;
-    const bits = [r.enabled !== undefined ? (r.enabled ? 'on' : 'off') : '', r.url ? `at ${r.url}` : '', r.timeoutMs !== undefined ? `time-out ${r.timeoutMs} ms` : '', r.onUnreachable ? `when unreachable ${r.onUnreachable}` : ''];
+    const bits = [
+      r.enabled !== undefined ? (r.enabled ? 'on' : 'off') : '',
+      r.url ? `at ${r.url}` : '',
+      r.timeoutMs !== undefined ? `time-out ${r.timeoutMs} ms` : '',
+      r.onUnreachable ? `when unreachable ${r.onUnreachable}` : '',
+    ];
     parts.push(`spam filter (rspamd): ${bits.filter(Boolean).join(', ')}`);
   }
-  if (ch.rateLimits) parts.push(`rate limits ${Object.entries(ch.rateLimits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (ch.rateLimits)
+    parts.push(
+      `rate limits ${Object.entries(ch.rateLimits)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   if (ch.greylist) {
     const g = ch.greylist;
-    const bits = [g.enabled !== undefined ? (g.enabled ? 'on' : 'off') : '', g.delayMinutes !== undefined ? `delay ${g.delayMinutes} min` : '', g.expireDays !== undefined ? `forgotten after ${g.expireDays} days` : ''];
+    const bits = [
+      g.enabled !== undefined ? (g.enabled ? 'on' : 'off') : '',
+      g.delayMinutes !== undefined ? `delay ${g.delayMinutes} min` : '',
+      g.expireDays !== undefined ? `forgotten after ${g.expireDays} days` : '',
+    ];
     parts.push(`greylisting ${bits.filter(Boolean).join(', ')}`);
   }
   return `settings changed: ${parts.join('; ')}`;
@@ -134,7 +193,8 @@ export function applyChange(raw: Raw, ch: SettingsChange): void {
     for (const [k, v] of Object.entries(sh)) if (v !== undefined) smart[k] = typeof v === 'string' ? v.trim() : v;
     if (password !== undefined) smart.password = password;
   }
-  if (ch.listeners) raw.listeners = ch.listeners.map((l) => ({ port: l.port, host: l.host.trim(), mode: l.mode, ...(l.fallbackPort ? { fallbackPort: l.fallbackPort } : {}) }));
+  if (ch.listeners)
+    raw.listeners = ch.listeners.map((l) => ({ port: l.port, host: l.host.trim(), mode: l.mode, ...(l.fallbackPort ? { fallbackPort: l.fallbackPort } : {}) }));
   if (ch.spf) Object.assign(group(raw, 'spf'), ch.spf);
   if (ch.dkim) group(raw, 'dkim').selector = ch.dkim.selector.trim();
   if (ch.limits) Object.assign(group(raw, 'limits'), ch.limits);
@@ -204,7 +264,10 @@ export async function saveSettings(gw: Gateway, ch: SettingsChange): Promise<voi
     await gw.applyRunning(before, gw.config());
   } catch (e) {
     console.error(`postern: certificate not loaded: ${(e as Error).message}`);
-    throw new ApiError('invalid-input', 'saved, but the certificate could not be loaded, so the old one is still served: check that both files are readable PEM files (the certificate with its chain, and its private key). The log has the details.');
+    throw new ApiError(
+      'invalid-input',
+      'saved, but the certificate could not be loaded, so the old one is still served: check that both files are readable PEM files (the certificate with its chain, and its private key). The log has the details.',
+    );
   }
 }
 
@@ -219,7 +282,13 @@ export async function testSmarthost(gw: Gateway, o: SettingsChange['outbound'] &
   if (o.requireTLS !== undefined) sh.requireTLS = o.requireTLS;
   if (o.user !== undefined) sh.user = o.user.trim();
   if (o.password !== undefined && o.password !== '') sh.password = o.password;
-  if (!sh.host) return { ok: false, status: 'fail', detail: 'no smarthost name is filled in', fix: 'Type the host name your mail provider gives for sending (for example smtp.example.com).' };
+  if (!sh.host)
+    return {
+      ok: false,
+      status: 'fail',
+      detail: 'no smarthost name is filled in',
+      fix: 'Type the host name your mail provider gives for sending (for example smtp.example.com).',
+    };
   const c = await smarthostCheck({ config: cfg, dataDir: gw.dataDir, dns: gw.live.dns, smtpTimeoutMs: 5000 });
   return { ok: c.status !== 'fail', status: c.status, detail: c.detail, fix: c.fix };
 }
@@ -236,7 +305,10 @@ export async function dnsRecords(gw: Gateway): Promise<DnsRecords> {
   const host = cfg.hostname;
   const pub = publicAddresses({ config: cfg, dataDir: gw.dataDir, dns }).addresses.map(unmapIPv4);
   const rows: Promise<DnsRecordRow>[] = [];
-  const row = async (r: Omit<DnsRecordRow, 'state' | 'found'>, ask: () => Promise<{ state: DnsRecordRow['state']; found: string[] }>) => ({ ...r, ...(await ask()) });
+  const row = async (r: Omit<DnsRecordRow, 'state' | 'found'>, ask: () => Promise<{ state: DnsRecordRow['state']; found: string[] }>) => ({
+    ...r,
+    ...(await ask()),
+  });
   const txtRow = (name: string, value: string, purpose: string, match: RegExp, same: (found: string) => boolean) =>
     row({ name, type: 'TXT', value, purpose }, async () => {
       const r = await lookupTxt(dns, name);
@@ -279,7 +351,13 @@ export async function dnsRecords(gw: Gateway): Promise<DnsRecords> {
     if (dkim) {
       const p = /p=([A-Za-z0-9+/=]+)/.exec(dkim)?.[1] ?? '';
       rows.push(
-        txtRow(`${cfg.dkim.selector}._domainkey.${domain}`, dkim, `DKIM: the key Postern signs mail from @${domain} with`, /(^|;)\s*(v\s*=\s*DKIM1|p\s*=)/i, (f) => f.replace(/\s+/g, '').includes(`p=${p}`)),
+        txtRow(
+          `${cfg.dkim.selector}._domainkey.${domain}`,
+          dkim,
+          `DKIM: the key Postern signs mail from @${domain} with`,
+          /(^|;)\s*(v\s*=\s*DKIM1|p\s*=)/i,
+          (f) => f.replace(/\s+/g, '').includes(`p=${p}`),
+        ),
       );
     }
     const dmarc = `v=DMARC1; p=none; rua=mailto:postmaster@${domain}`;

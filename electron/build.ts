@@ -95,7 +95,8 @@ export async function buildElectron(outDir = OUT_DIR): Promise<{ file: string; b
     const bad = fatalWarnings(r.warnings);
     if (bad.length) throw new Error(`${opts.outfile}: ${bad.map((w) => `${w.location?.file}:${w.location?.line}: ${w.text}`).join('; ')}`);
     for (const w of r.warnings) console.warn(`warning: ${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`);
-    for (const [file, o] of Object.entries(r.metafile!.outputs)) if (file.endsWith('.cjs')) out.push({ file: path.relative(root, path.resolve(root, file)), bytes: o.bytes });
+    for (const [file, o] of Object.entries(r.metafile!.outputs))
+      if (file.endsWith('.cjs')) out.push({ file: path.relative(root, path.resolve(root, file)), bytes: o.bytes });
   }
   return out;
 }

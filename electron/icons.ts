@@ -19,24 +19,44 @@ interface Layer {
 
 // ---- shapes (coordinates in 0..1 of the image) ---------------------------------
 
-const circle = (cx: number, cy: number, r: number): Sdf => (x, y) => Math.hypot(x - cx, y - cy) - r;
-const roundRect = (cx: number, cy: number, hw: number, hh: number, r: number): Sdf => (x, y) => {
-  const qx = Math.abs(x - cx) - hw + r;
-  const qy = Math.abs(y - cy) - hh + r;
-  return Math.hypot(Math.max(qx, 0), Math.max(qy, 0)) + Math.min(Math.max(qx, qy), 0) - r;
-};
-const segment = (ax: number, ay: number, bx: number, by: number, w: number): Sdf => (x, y) => {
-  const px = x - ax, py = y - ay, dx = bx - ax, dy = by - ay;
-  const t = Math.max(0, Math.min(1, (px * dx + py * dy) / (dx * dx + dy * dy)));
-  return Math.hypot(px - t * dx, py - t * dy) - w / 2;
-};
-const union = (...s: Sdf[]): Sdf => (x, y) => Math.min(...s.map((f) => f(x, y)));
-const minus = (a: Sdf, b: Sdf): Sdf => (x, y) => Math.max(a(x, y), -b(x, y));
+const circle =
+  (cx: number, cy: number, r: number): Sdf =>
+  (x, y) =>
+    Math.hypot(x - cx, y - cy) - r;
+const roundRect =
+  (cx: number, cy: number, hw: number, hh: number, r: number): Sdf =>
+  (x, y) => {
+    const qx = Math.abs(x - cx) - hw + r;
+    const qy = Math.abs(y - cy) - hh + r;
+    return Math.hypot(Math.max(qx, 0), Math.max(qy, 0)) + Math.min(Math.max(qx, qy), 0) - r;
+  };
+const segment =
+  (ax: number, ay: number, bx: number, by: number, w: number): Sdf =>
+  (x, y) => {
+    const px = x - ax,
+      py = y - ay,
+      dx = bx - ax,
+      dy = by - ay;
+    const t = Math.max(0, Math.min(1, (px * dx + py * dy) / (dx * dx + dy * dy)));
+    return Math.hypot(px - t * dx, py - t * dy) - w / 2;
+  };
+const union =
+  (...s: Sdf[]): Sdf =>
+  (x, y) =>
+    Math.min(...s.map((f) => f(x, y)));
+const minus =
+  (a: Sdf, b: Sdf): Sdf =>
+  (x, y) =>
+    Math.max(a(x, y), -b(x, y));
 const rotate = (s: Sdf, cx: number, cy: number, deg: number): Sdf => {
-  const c = Math.cos((-deg * Math.PI) / 180), n = Math.sin((-deg * Math.PI) / 180);
+  const c = Math.cos((-deg * Math.PI) / 180),
+    n = Math.sin((-deg * Math.PI) / 180);
   return (x, y) => s(cx + (x - cx) * c - (y - cy) * n, cy + (x - cx) * n + (y - cy) * c);
 };
-const ring = (s: Sdf, w: number): Sdf => (x, y) => Math.abs(s(x, y) + w / 2) - w / 2;
+const ring =
+  (s: Sdf, w: number): Sdf =>
+  (x, y) =>
+    Math.abs(s(x, y) + w / 2) - w / 2;
 
 // ---- raster and PNG --------------------------------------------------------------
 
@@ -45,14 +65,20 @@ export function render(size: number, layers: Layer[]): Buffer {
   const S = 4;
   for (let j = 0; j < size; j++) {
     for (let i = 0; i < size; i++) {
-      let r = 0, g = 0, b = 0, a = 0; // premultiplied
+      let r = 0,
+        g = 0,
+        b = 0,
+        a = 0; // premultiplied
       for (const layer of layers) {
         let cover = 0;
         for (let sy = 0; sy < S; sy++) for (let sx = 0; sx < S; sx++) if (layer.sdf((i + (sx + 0.5) / S) / size, (j + (sy + 0.5) / S) / size) <= 0) cover++;
         if (!cover) continue;
         const c = cover / (S * S);
         if (layer.clear) {
-          r *= 1 - c; g *= 1 - c; b *= 1 - c; a *= 1 - c;
+          r *= 1 - c;
+          g *= 1 - c;
+          b *= 1 - c;
+          a *= 1 - c;
           continue;
         }
         const col = typeof layer.color === 'function' ? layer.color((i + 0.5) / size, (j + 0.5) / size) : layer.color!;
@@ -89,7 +115,12 @@ export function png(w: number, h: number, rgba: Buffer): Buffer {
   ihdr.writeUInt8(6, 9); // RGBA
   const raw = Buffer.alloc((w * 4 + 1) * h);
   for (let y = 0; y < h; y++) rgba.copy(raw, y * (w * 4 + 1) + 1, y * w * 4, (y + 1) * w * 4); // filter 0
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 // ---- Postern's drawings ------------------------------------------------------------
@@ -152,8 +183,14 @@ export function trayTemplate(state: IconState, size: number): Buffer {
   const line = size <= 16 ? 0.1 : 0.08;
   const layers: Layer[] =
     state === 'stopped'
-      ? [{ sdf: ring(body, line), color: BLACK }, { sdf: flapLines(line), color: BLACK }]
-      : [{ sdf: body, color: BLACK }, { sdf: flapLines(line), clear: true }];
+      ? [
+          { sdf: ring(body, line), color: BLACK },
+          { sdf: flapLines(line), color: BLACK },
+        ]
+      : [
+          { sdf: body, color: BLACK },
+          { sdf: flapLines(line), clear: true },
+        ];
   if (state === 'error' || state === 'attention') {
     layers.push({ sdf: badgeHalo, clear: true }, { sdf: badge, color: BLACK });
     const mark =

@@ -29,7 +29,9 @@ export function decideLaunch(f: LaunchFacts): LaunchDecision {
 
 /** Whether to try fetching the missing binary (only when it would be used, and not when told not to). */
 export function shouldFetchElectron(f: LaunchFacts): boolean {
-  return !f.electronBinary && f.env.POSTERN_HEADLESS !== '1' && hasDisplay(f.platform, f.env) && !f.env.ELECTRON_SKIP_BINARY_DOWNLOAD && !f.env.POSTERN_NO_FETCH;
+  return (
+    !f.electronBinary && f.env.POSTERN_HEADLESS !== '1' && hasDisplay(f.platform, f.env) && !f.env.ELECTRON_SKIP_BINARY_DOWNLOAD && !f.env.POSTERN_NO_FETCH
+  );
 }
 
 /** The executable's path inside the package's dist/ (electron/install.js getPlatformPath). */

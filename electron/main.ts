@@ -106,19 +106,23 @@ async function startApp(): Promise<void> {
 
   // Guarded: these run inside the gateway's start/stop and the SMTP path, which a
   // tray or notification failure must never break (the bus would also drop us).
-  gw.onState(guard((s) => {
-    tray?.setStatus(s);
-    tray?.setNetworks(gw.listNetworks());
-    for (const n of notifier.fromStatus(s, Date.now())) notify(n);
-    offerPortPermission(s);
-  }));
-  gw.bus.subscribe(guard((e) => {
-    const n = eventNotification(e);
-    if (!n) return;
-    tray?.setProblems(problems.add(n.summary));
-    const admitted = notifier.fromEvent(e, Date.now());
-    if (admitted) notify(admitted);
-  }));
+  gw.onState(
+    guard((s) => {
+      tray?.setStatus(s);
+      tray?.setNetworks(gw.listNetworks());
+      for (const n of notifier.fromStatus(s, Date.now())) notify(n);
+      offerPortPermission(s);
+    }),
+  );
+  gw.bus.subscribe(
+    guard((e) => {
+      const n = eventNotification(e);
+      if (!n) return;
+      tray?.setProblems(problems.add(n.summary));
+      const admitted = notifier.fromEvent(e, Date.now());
+      if (admitted) notify(admitted);
+    }),
+  );
   setInterval(() => tray?.setStatus(gw.status()), 2000).unref(); // counters in the tooltip
 
   // One click to start: the gateway runs from the first second; a login start stays in the tray.
@@ -180,23 +184,25 @@ function offerPortPermission(s: ReturnType<Gateway['status']>, force = false): v
   const offer = portPermissionOffer(s, process.platform, binary, force ? new Set() : portsAsked);
   if (!offer) return;
   for (const p of offer.ports) portsAsked.add(p);
-  void dialog.showMessageBox({ type: 'question', title: offer.title, message: offer.message, detail: offer.detail, buttons: offer.buttons, defaultId: 0, cancelId: 1 }).then(({ response }) => {
-    if (response !== 0) return;
-    const [cmd, ...args] = offer.command;
-    let stderr = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => notify({ key: 'ports', title: 'Ports not allowed', body: `pkexec could not run: ${e.message}`, summary: '' }));
-    child.on('close', (code) => {
-      const r = permissionOutcome(code, stderr, binary);
-      notify({ key: 'ports', title: r.title, body: r.body, summary: '' });
-      // A file capability takes effect when the program starts again.
-      if (r.ok) {
-        app.relaunch();
-        app.quit();
-      }
+  void dialog
+    .showMessageBox({ type: 'question', title: offer.title, message: offer.message, detail: offer.detail, buttons: offer.buttons, defaultId: 0, cancelId: 1 })
+    .then(({ response }) => {
+      if (response !== 0) return;
+      const [cmd, ...args] = offer.command;
+      let stderr = '';
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', (e) => notify({ key: 'ports', title: 'Ports not allowed', body: `pkexec could not run: ${e.message}`, summary: '' }));
+      child.on('close', (code) => {
+        const r = permissionOutcome(code, stderr, binary);
+        notify({ key: 'ports', title: r.title, body: r.body, summary: '' });
+        // A file capability takes effect when the program starts again.
+        if (r.ok) {
+          app.relaunch();
+          app.quit();
+        }
+      });
     });
-  });
 }
 
 function notify(n: NotificationModel): void {

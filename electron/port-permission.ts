@@ -29,7 +29,12 @@ export function refusedPorts(s: GatewayStatus | null): number[] {
  * refused, and once per problem (`asked` holds the ports already offered this run).
  * `binary` is the real path of the running Electron binary (core/service/ports.ts).
  */
-export function portPermissionOffer(s: GatewayStatus | null, platform: string, binary: string, asked: ReadonlySet<number> = new Set()): PortPermissionOffer | null {
+export function portPermissionOffer(
+  s: GatewayStatus | null,
+  platform: string,
+  binary: string,
+  asked: ReadonlySet<number> = new Set(),
+): PortPermissionOffer | null {
   if (platform !== 'linux') return null;
   const ports = refusedPorts(s);
   if (!ports.length || ports.every((p) => asked.has(p))) return null;
@@ -42,7 +47,9 @@ export function portPermissionOffer(s: GatewayStatus | null, platform: string, b
     title: 'Allow Postern to use the mail ports',
     message: `Linux lets only administrators open ports below 1024, so Postern could not open port${ports.length > 1 ? 's' : ''} ${list}.`,
     detail:
-      (fallback.length ? `Meanwhile Postern listens on ${fallback.join(', ')}; mail from the Internet arrives only if your router forwards the real port there.\n\n` : '') +
+      (fallback.length
+        ? `Meanwhile Postern listens on ${fallback.join(', ')}; mail from the Internet arrives only if your router forwards the real port there.\n\n`
+        : '') +
       `Postern can ask for your password once and then give this one program — ${binary} — the right to open ports below 1024 (the capability cap_net_bind_service, nothing else; it does not run as administrator). ` +
       'Postern then restarts and listens on the real ports. Updating the app undoes it, and Postern will ask again.',
     buttons: ['Allow…', 'Not now'],
@@ -52,7 +59,8 @@ export function portPermissionOffer(s: GatewayStatus | null, platform: string, b
 /** What to say after pkexec ended (exit code; 126/127: dismissed or not authorised). */
 export function permissionOutcome(code: number | null, stderr: string, binary: string): { ok: boolean; title: string; body: string } {
   if (code === 0) return { ok: true, title: 'Ports allowed', body: 'Postern restarts now and listens on the real mail ports.' };
-  if (code === 126 || code === 127) return { ok: false, title: 'Ports not allowed', body: 'The authorisation was cancelled or refused; Postern keeps listening on the fallback ports.' };
+  if (code === 126 || code === 127)
+    return { ok: false, title: 'Ports not allowed', body: 'The authorisation was cancelled or refused; Postern keeps listening on the fallback ports.' };
   return {
     ok: false,
     title: 'Ports not allowed',

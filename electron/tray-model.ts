@@ -77,7 +77,9 @@ export function statusLine(s: GatewayStatus | null): string {
       // On a fallback port (docs/design.md §2): say which, and why.
       const moved = ok.filter((l) => l.fallbackFrom);
       if (moved.length && !bad.length) return `Listening on ${moved.map((l) => `${l.boundPort} instead of ${l.fallbackFrom}`).join(', ')} (needs permission)`;
-      return bad.length ? `Running on ${ports}; port ${bad.map((l) => l.port).join(', ')} not listening` : `Running on port${ok.length > 1 ? 's' : ''} ${ports}`;
+      return bad.length
+        ? `Running on ${ports}; port ${bad.map((l) => l.port).join(', ')} not listening`
+        : `Running on port${ok.length > 1 ? 's' : ''} ${ports}`;
     }
   }
 }
@@ -85,7 +87,13 @@ export function statusLine(s: GatewayStatus | null): string {
 export function tooltip(input: TrayInput): string {
   const s = input.status;
   const icon = iconState(input);
-  const state = !s ? 'starting' : s.state === 'running' && s.relay && !s.relay.ok ? 'OPEN RELAY' : s.state === 'running' && icon === 'attention' ? 'needs attention' : s.state;
+  const state = !s
+    ? 'starting'
+    : s.state === 'running' && s.relay && !s.relay.ok
+      ? 'OPEN RELAY'
+      : s.state === 'running' && icon === 'attention'
+        ? 'needs attention'
+        : s.state;
   const counts = s ? ` · ${s.counters.accepted} accepted · ${s.counters.rejected} rejected` : '';
   return `Postern: ${state}${counts}`;
 }
@@ -102,7 +110,11 @@ export function trayModel(input: TrayInput): TrayModel {
   const extra = [
     ...(s?.relay && !s.relay.ok ? ['OPEN RELAY: anyone may send mail through Postern — open the dashboard now'] : []),
     ...(s?.configError ? ['config.json was not applied: open the dashboard'] : []),
-    ...(s ? failedListeners(s).filter(() => s.state === 'running').map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`) : []),
+    ...(s
+      ? failedListeners(s)
+          .filter(() => s.state === 'running')
+          .map((l) => `Port ${l.port}: ${l.error ?? 'not listening'}`)
+      : []),
     ...(s?.state === 'running' ? (s.setup?.failing ?? []).map((title) => `Setup: ${title}`) : []),
     ...(s?.state === 'running' && s.disk && !s.disk.ok ? ['Disk full: new mail is refused (452) until space is freed'] : []),
     // A failed certificate issuing or renewal (docs/design.md §2.5), until an attempt succeeds.
@@ -118,7 +130,9 @@ export function trayModel(input: TrayInput): TrayModel {
       : { type: 'normal', label: 'Start gateway', enabled: s !== null, action: { kind: 'start' } },
     { type: 'normal', label: 'Open dashboard', action: { kind: 'open' } },
     // Ports refused (docs/design.md §7.3): the one-time authorisation, again on demand.
-    ...(s?.listeners.some((l) => l.fallbackFrom) ? [{ type: 'normal' as const, label: 'Allow mail ports 25, 587, 465…', action: { kind: 'ports' as const } }] : []),
+    ...(s?.listeners.some((l) => l.fallbackFrom)
+      ? [{ type: 'normal' as const, label: 'Allow mail ports 25, 587, 465…', action: { kind: 'ports' as const } }]
+      : []),
     {
       type: 'submenu',
       label: 'Internal networks',

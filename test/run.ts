@@ -3,7 +3,7 @@
 //  1. The tools the tests use (test/support/tools.ts) and the Unix test account for
 //     saslauthd: installed or created when run as root; otherwise the exact
 //     `apt-get install …` line is printed and the run stops with exit code 2.
-//  2. Build, type-check, lint.
+//  2. Build, type-check, lint and format check (Biome: biome.jsonc).
 //  3. node's test runner — inside a network namespace that has only loopback when
 //     the machine allows it (root and unshare), so no test can reach another address.
 //
@@ -37,7 +37,9 @@ function installTools(): void {
   const packages = [...new Set(missing.flatMap((t) => t.packages))];
   if (!root) {
     for (const t of missing) console.error(missingLine(t));
-    console.error(`\nThe tests need these Debian packages. Install them (or run npm test as root, which does):\n  sudo apt-get install --no-install-recommends ${packages.join(' ')}`);
+    console.error(
+      `\nThe tests need these Debian packages. Install them (or run npm test as root, which does):\n  sudo apt-get install --no-install-recommends ${packages.join(' ')}`,
+    );
     process.exit(2);
   }
   console.log(`── installing the test tools: ${packages.join(' ')}`);
@@ -74,6 +76,7 @@ ensureTestAccount();
 const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];
 step('build', npm[0], [...npm.slice(1), 'run', 'build']);
 step('type-check', npm[0], [...npm.slice(1), 'run', 'typecheck']);
+step('lint and format (Biome)', npm[0], [...npm.slice(1), 'run', 'lint']);
 
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/**/*.test.ts'];
 const runner = [process.execPath, '--test', '--test-concurrency=2', '--test-timeout=300000', ...files];

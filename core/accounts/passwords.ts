@@ -35,10 +35,13 @@ function isSimplePattern(pw: string): boolean {
 export function passwordProblem(password: string, name = ''): string | null {
   if (!password) return `the password is empty: ${ADVICE}`;
   if (password.length > MAX_PASSWORD_LENGTH) return `the password is longer than ${MAX_PASSWORD_LENGTH} characters`;
-  if ([...password].length < MIN_PASSWORD_LENGTH) return `the password is too short (${[...password].length} characters; at least ${MIN_PASSWORD_LENGTH} are needed): ${ADVICE}`;
+  if ([...password].length < MIN_PASSWORD_LENGTH)
+    return `the password is too short (${[...password].length} characters; at least ${MIN_PASSWORD_LENGTH} are needed): ${ADVICE}`;
   const lower = password.toLowerCase();
-  if (COMMON.has(lower) || COMMON.has(lower.replace(/[!?.\s]+$/, ''))) return `that password is on the list of the most common passwords, which attackers try first: ${ADVICE}`;
+  if (COMMON.has(lower) || COMMON.has(lower.replace(/[!?.\s]+$/, '')))
+    return `that password is on the list of the most common passwords, which attackers try first: ${ADVICE}`;
   if (isSimplePattern(password)) return `that password is a simple pattern that attackers try first: ${ADVICE}`;
-  if (name && lower.includes(name.toLowerCase()) && lower.split(name.toLowerCase()).join('').length < 6) return `that password is mostly the account name: ${ADVICE}`;
+  if (name && lower.includes(name.toLowerCase()) && lower.split(name.toLowerCase()).join('').length < 6)
+    return `that password is mostly the account name: ${ADVICE}`;
   return null;
 }

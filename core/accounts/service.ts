@@ -39,7 +39,12 @@ function rawAccounts(raw: Record<string, unknown>): Account[] {
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
-    const example = name.toLowerCase().replace(/[^a-z0-9._-]/g, '').replace(/^[._-]+/, '').slice(0, 64) || 'john';
+    const example =
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]/g, '')
+        .replace(/^[._-]+/, '')
+        .slice(0, 64) || 'john';
     throw new AccountError(
       'invalid-name',
       `"${name}" cannot be an account name: use only lower-case letters, digits, dots, hyphens and underscores, starting with a letter or digit, at most 64 — for example "${example}"`,
@@ -81,7 +86,10 @@ function checkAddresses(cfg: Config, name: string, addresses: string[]): string[
     const owner = cfg.accounts.find((a) => a.name !== name && a.addresses.some((x) => keyOf(x) === key));
     if (owner) throw new AccountError('address-taken', addressTakenMessage(addr, owner.name));
     if ((cfg.sharedAddresses ?? []).some((x) => keyOf(x.address) === key)) {
-      throw new AccountError('address-taken', `"${addr}" is a shared address (delivered to several accounts): remove it from the shared addresses first, or choose another`);
+      throw new AccountError(
+        'address-taken',
+        `"${addr}" is a shared address (delivered to several accounts): remove it from the shared addresses first, or choose another`,
+      );
     }
     normal.push(parseMailbox(addr)!.address);
   }
@@ -168,7 +176,8 @@ export class AccountsService {
       }, what);
     } catch (e) {
       // The checks above cover the account itself; this is the rest of the file.
-      if (e instanceof ConfigError) throw new AccountError('invalid-config', `the account was not saved, because the configuration has a mistake elsewhere: ${e.plain}`);
+      if (e instanceof ConfigError)
+        throw new AccountError('invalid-config', `the account was not saved, because the configuration has a mistake elsewhere: ${e.plain}`);
       throw e;
     }
     const a = cfg.accounts.find((x) => x.name === name);

@@ -32,7 +32,8 @@ export function describeHttpPortError(port: number, e: NodeJS.ErrnoException): s
   if (e.code === 'EACCES') {
     return `port ${port} needs privileges (HTTP-01 validation): run \`sudo setcap cap_net_bind_service=+ep ${process.execPath}\`, or set acme.challenge to "dns-01"`;
   }
-  if (e.code === 'EADDRINUSE') return `port ${port} is in use by another program (a web server?): stop it while Postern renews, or set acme.challenge to "dns-01"`;
+  if (e.code === 'EADDRINUSE')
+    return `port ${port} is in use by another program (a web server?): stop it while Postern renews, or set acme.challenge to "dns-01"`;
   return `port ${port} could not be opened: ${e.message}`;
 }
 

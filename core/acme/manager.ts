@@ -331,7 +331,12 @@ export class CertificateManager {
     this.dnsRecord = { name, value };
     this.phase = 'waiting-dns';
     this.changed();
-    this.opts.emit({ stage: 'system', verdict: 'info', rule: 'acme', text: `publish this DNS record for the certificate: ${name}. 3600 IN TXT "${value}" — Postern checks every few seconds and continues when it is there` });
+    this.opts.emit({
+      stage: 'system',
+      verdict: 'info',
+      rule: 'acme',
+      text: `publish this DNS record for the certificate: ${name}. 3600 IN TXT "${value}" — Postern checks every few seconds and continues when it is there`,
+    });
     const dns = new DnsClient({ servers: cfg.dns.servers, timeoutMs: cfg.dns.timeoutMs, cache: false });
     const every = this.tuning.dnsPollMs ?? 15_000;
     const until = Date.now() + (this.tuning.dnsWaitMs ?? 24 * 3_600_000);
@@ -349,10 +354,14 @@ export class CertificateManager {
       if (Date.now() > until) throw new Error(`the TXT record ${name} was not published with the value "${value}"`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, every);
-        signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
     this.phase = 'issuing';
@@ -385,6 +394,7 @@ export function describeAcmeError(e: unknown, url: string): string {
     return `the ACME server ${url} could not be reached (${err.code})`;
   }
   if (/reading 'config'/.test(err.message ?? '')) return `the ACME server ${url} stopped answering`;
-  if (err.code && /CERT|SELF_SIGNED|UNABLE_TO/.test(err.code)) return `the ACME server's certificate is not trusted (${err.code}); set acme.caFile for a private CA`;
+  if (err.code && /CERT|SELF_SIGNED|UNABLE_TO/.test(err.code))
+    return `the ACME server's certificate is not trusted (${err.code}); set acme.caFile for a private CA`;
   return err.message || String(e);
 }

@@ -40,13 +40,7 @@ export interface Plan {
  * wait when the last attempt failed. With one: at its renewal time, but after a failed
  * renewal not before the retry wait is over.
  */
-export function nextAttempt(o: {
-  cert: Validity | null;
-  now: Date;
-  failures: number;
-  lastFailure: Date | null;
-  retry?: readonly number[];
-}): Plan {
+export function nextAttempt(o: { cert: Validity | null; now: Date; failures: number; lastFailure: Date | null; retry?: readonly number[] }): Plan {
   const retryAt = o.failures && o.lastFailure ? new Date(o.lastFailure.getTime() + retryDelayMs(o.failures, o.retry)) : null;
   if (!o.cert) return { issue: true, at: retryAt ?? o.now };
   const due = renewalAt(o.cert);

@@ -21,7 +21,9 @@ const MAX_N = 2 ** 20;
 function scrypt(password: string, salt: Buffer, cost: ScryptCost, keylen: number): Promise<Buffer> {
   // Node refuses unless maxmem exceeds 128·N·r·p bytes (the default 32 MiB covers only N=2^14).
   const maxmem = 128 * cost.N * cost.r * (cost.p + 1) + 1024 * 1024;
-  return new Promise((resolve, reject) => crypto.scrypt(password, salt, keylen, { N: cost.N, r: cost.r, p: cost.p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    crypto.scrypt(password, salt, keylen, { N: cost.N, r: cost.r, p: cost.p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 /** A new hash; `cost` defaults to SCRYPT_COST (tests may pass a lower one to save time). */

@@ -138,7 +138,11 @@ const EXAMPLE: Record<string, string> = {
 
 /** Suggests a valid account name from what was typed: "Jo Hn" → "john". */
 function suggestName(typed: unknown): string {
-  const s = String(typed ?? '').toLowerCase().replace(/[^a-z0-9._-]/g, '').replace(/^[._-]+/, '').slice(0, 64);
+  const s = String(typed ?? '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]/g, '')
+    .replace(/^[._-]+/, '')
+    .slice(0, 64);
   return s || 'john';
 }
 
@@ -173,7 +177,8 @@ function ajvSentence(e: ErrorObject, p: string, input: unknown): string {
       if (key === 'password') return 'must be the password as text in double quotes';
       return `is not valid here${example}`;
     case 'pattern':
-      if (key === 'name') return `the name "${value}" may only contain lower-case letters, digits, dots, hyphens and underscores, and must start with a letter or digit — for example "${suggestName(value)}"`;
+      if (key === 'name')
+        return `the name "${value}" may only contain lower-case letters, digits, dots, hyphens and underscores, and must start with a letter or digit — for example "${suggestName(value)}"`;
       if (key === 'selector') return `the DKIM selector "${value}" may only contain letters, digits and hyphens — for example "postern"`;
       return `"${value}" is not in the expected form${example}`;
     case 'enum':
@@ -228,7 +233,12 @@ export function validateConfig(input: unknown, source = 'config'): Config {
       const p = ajvPath(e);
       if (problems.some((x) => x.path === p)) continue; // one sentence per place
       // An unknown setting is named in the sentence; the place is the group it is in.
-      const where = e.keyword === 'additionalProperties' ? (e.instancePath ? describePath(ajvPath({ ...e, keyword: 'x' })) : 'The file') : describePath(p, e.keyword === 'pattern');
+      const where =
+        e.keyword === 'additionalProperties'
+          ? e.instancePath
+            ? describePath(ajvPath({ ...e, keyword: 'x' }))
+            : 'The file'
+          : describePath(p, e.keyword === 'pattern');
       problems.push({ path: p, message: sentence(where, ajvSentence(e, p, input)) });
     }
   }
@@ -257,11 +267,13 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
   };
   guard(() => {
     const h = text(cfg.hostname);
-    if (h !== null && h && !isValidDomain(h)) add('$.hostname', `"${h}" is not a valid host name: write a name such as "mx.doe-family.com" (letters, digits, hyphens and dots)`);
+    if (h !== null && h && !isValidDomain(h))
+      add('$.hostname', `"${h}" is not a valid host name: write a name such as "mx.doe-family.com" (letters, digits, hyphens and dots)`);
   });
   guard(() => {
     const a = text(cfg.publicAddress);
-    if (a !== null && !net.isIP(a)) add('$.publicAddress', `"${a}" is not an IP address: write this server's Internet address, for example "203.0.113.7", or null`);
+    if (a !== null && !net.isIP(a))
+      add('$.publicAddress', `"${a}" is not an IP address: write this server's Internet address, for example "203.0.113.7", or null`);
   });
   const domains = new Set<string>();
   for (const [i, d] of list<string>(cfg.domains).entries()) {
@@ -312,20 +324,30 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
         else {
           const key = mailboxKey(parseMailbox(s.address)!);
           const owner = owners.get(key);
-          if (owner) add(`$.sharedAddresses[${i}].address`, `${addressTakenMessage(s.address, owner)}: a shared address is nobody's own — remove it from that account first`);
-          else if (sharedSeen.has(key)) add(`$.sharedAddresses[${i}].address`, `"${s.address}" is listed twice: list each shared address once, with all its accounts`);
+          if (owner)
+            add(
+              `$.sharedAddresses[${i}].address`,
+              `${addressTakenMessage(s.address, owner)}: a shared address is nobody's own — remove it from that account first`,
+            );
+          else if (sharedSeen.has(key))
+            add(`$.sharedAddresses[${i}].address`, `"${s.address}" is listed twice: list each shared address once, with all its accounts`);
           sharedSeen.add(key);
         }
       }
       list<string>(s.accounts).forEach((name, j) => {
-        if (typeof name === 'string' && !names.has(name)) add(`$.sharedAddresses[${i}].accounts[${j}]`, `there is no account named "${name}": add the account first, or remove it from this list`);
+        if (typeof name === 'string' && !names.has(name))
+          add(`$.sharedAddresses[${i}].accounts[${j}]`, `there is no account named "${name}": add the account first, or remove it from this list`);
       });
     });
   }
   const seen = new Set<string>();
   for (const [i, l] of list<Config['listeners'][number]>(cfg.listeners).entries()) {
     guard(() => {
-      if (typeof l.host === 'string' && !net.isIP(l.host) && l.host !== 'localhost') add(`$.listeners[${i}].host`, `"${l.host}" is not an IP address: write "::" for every address, "0.0.0.0" for every IPv4 address, or "127.0.0.1" for this computer only`);
+      if (typeof l.host === 'string' && !net.isIP(l.host) && l.host !== 'localhost')
+        add(
+          `$.listeners[${i}].host`,
+          `"${l.host}" is not an IP address: write "::" for every address, "0.0.0.0" for every IPv4 address, or "127.0.0.1" for this computer only`,
+        );
       const key = `${l.host}|${l.port}`;
       if (l.port !== 0 && seen.has(key)) add(`$.listeners[${i}].port`, `port ${l.port} is listed twice on ${l.host}: give each listener its own port`);
       seen.add(key);
@@ -343,34 +365,42 @@ function semanticProblems(cfg: Config): ConfigProblem[] {
   }
   for (const [i, p] of list<string>(cfg.trustedProxies).entries()) {
     guard(() => {
-      if (typeof p === 'string' && !net.isIP(p)) add(`$.trustedProxies[${i}]`, `"${p}" is not an IP address: a trusted proxy is one machine, for example "203.0.113.7"`);
+      if (typeof p === 'string' && !net.isIP(p))
+        add(`$.trustedProxies[${i}]`, `"${p}" is not an IP address: a trusted proxy is one machine, for example "203.0.113.7"`);
     });
   }
   guard(() => {
-    if ((cfg.tls.certFile === null) !== (cfg.tls.keyFile === null)) add('$.tls', 'set both "certFile" and "keyFile" (the certificate and its private key), or neither');
+    if ((cfg.tls.certFile === null) !== (cfg.tls.keyFile === null))
+      add('$.tls', 'set both "certFile" and "keyFile" (the certificate and its private key), or neither');
   });
   for (const [i, s] of list<string>(cfg.dns?.servers).entries()) {
     guard(() => {
-      if (typeof s === 'string' && !parseHostPort(s)) add(`$.dns.servers[${i}]`, `"${s}" is not an IP address or IP:port: write for example "192.168.1.1" or "192.168.1.1:53"`);
+      if (typeof s === 'string' && !parseHostPort(s))
+        add(`$.dns.servers[${i}]`, `"${s}" is not an IP address or IP:port: write for example "192.168.1.1" or "192.168.1.1:53"`);
     });
   }
   guard(() => {
     // acme.directory: a known name or the directory's address (docs/design.md §2.5).
     const d = text((cfg as { acme?: { directory?: unknown } }).acme?.directory);
     if (d !== null && !ACME_DIRECTORY_NAMES.includes(d) && !/^https?:\/\/\S+$/.test(d)) {
-      add('$.acme.directory', `"${d}" is not an ACME directory Postern knows: write ${ACME_DIRECTORY_NAMES.map((n) => `"${n}"`).join(' or ')}, or the directory's https:// address`);
+      add(
+        '$.acme.directory',
+        `"${d}" is not an ACME directory Postern knows: write ${ACME_DIRECTORY_NAMES.map((n) => `"${n}"`).join(' or ')}, or the directory's https:// address`,
+      );
     }
   });
   // DNS blocklists (docs/design.md §2.11): zones are domain names, allowAddresses networks.
   for (const [i, z] of list<Config['dnsbl']['zones'][number]>(cfg.dnsbl?.zones).entries()) {
     guard(() => {
       const zone = text(z?.zone);
-      if (zone !== null && !isValidDomain(zone.replace(/\.$/, ''))) add(`$.dnsbl.zones[${i}].zone`, `"${zone}" is not a domain name: write the list's zone as its provider gives it, for example "zen.spamhaus.org"`);
+      if (zone !== null && !isValidDomain(zone.replace(/\.$/, '')))
+        add(`$.dnsbl.zones[${i}].zone`, `"${zone}" is not a domain name: write the list's zone as its provider gives it, for example "zen.spamhaus.org"`);
     });
   }
   for (const [i, zone] of list<string>(cfg.dnsbl?.allow).entries()) {
     guard(() => {
-      if (typeof zone === 'string' && !isValidDomain(zone.replace(/\.$/, ''))) add(`$.dnsbl.allow[${i}]`, `"${zone}" is not a domain name: write the allow-list's zone, for example "list.dnswl.org"`);
+      if (typeof zone === 'string' && !isValidDomain(zone.replace(/\.$/, '')))
+        add(`$.dnsbl.allow[${i}]`, `"${zone}" is not a domain name: write the allow-list's zone, for example "list.dnswl.org"`);
     });
   }
   for (const [i, a] of list<string>(cfg.dnsbl?.allowAddresses).entries()) {

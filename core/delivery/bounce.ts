@@ -38,7 +38,10 @@ export interface BounceInput {
 
 /** One header line: no CR/LF can come through a remote server's reply. */
 function clean(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
+  return s
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 900);
 }
 
 /** A DNS host name (not an IP address, not an address literal). */
@@ -65,7 +68,9 @@ export function buildBounce(b: BounceInput): Buffer {
     'be delivered to one or more recipients. The details are below.',
     '',
     // Every field cleaned here too: a host name from DNS is no more trusted than a reply.
-    ...b.recipients.map((r) => `<${clean(r.address)}>: ${r.note ? `${clean(r.note)}: ` : ''}${r.remoteMta ? `host ${clean(r.remoteMta)} said: ` : ''}${clean(r.diagnostic)}`),
+    ...b.recipients.map(
+      (r) => `<${clean(r.address)}>: ${r.note ? `${clean(r.note)}: ` : ''}${r.remoteMta ? `host ${clean(r.remoteMta)} said: ` : ''}${clean(r.diagnostic)}`,
+    ),
     '',
   ].join('\r\n');
   const perMessage = [`Reporting-MTA: dns; ${b.reportingMta}`, `X-Postern-Queue-ID: ${b.originalId}`, `Arrival-Date: ${rfc5322Date(b.arrival)}`].join('\r\n');

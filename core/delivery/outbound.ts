@@ -108,7 +108,13 @@ export class OutboundQueue {
       const env = JSON.parse(fs.readFileSync(path.join(this.dir, `${id}.json`), 'utf8')) as OutboundEnvelope;
       this.entries.set(id, { env, running: false });
     } catch (e) {
-      this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'outbound queue', queueId: id, text: `cannot read the queued envelope: ${(e as Error).message}` });
+      this.o.bus.emit({
+        stage: 'queue',
+        verdict: 'info',
+        rule: 'outbound queue',
+        queueId: id,
+        text: `cannot read the queued envelope: ${(e as Error).message}`,
+      });
       return;
     }
     this.schedule(0);
@@ -188,7 +194,15 @@ export class OutboundQueue {
         e.running = true;
         this.active++;
         this.attempt(e)
-          .catch((err: Error) => this.o.bus.emit({ stage: 'delivery', verdict: 'info', rule: 'outbound queue', queueId: e.env.id, text: `delivery attempt crashed: ${err.message}` }))
+          .catch((err: Error) =>
+            this.o.bus.emit({
+              stage: 'delivery',
+              verdict: 'info',
+              rule: 'outbound queue',
+              queueId: e.env.id,
+              text: `delivery attempt crashed: ${err.message}`,
+            }),
+          )
           .finally(() => {
             e.running = false;
             this.active--;
@@ -223,7 +237,11 @@ export class OutboundQueue {
     } catch (err) {
       // Gone (or unreadable) for good: fail the recipients rather than retry in a loop.
       const text = `5.3.0 the queued message file cannot be read: ${(err as Error).message}`;
-      return this.record(env, due.map((r) => ({ address: r.address, ok: false, permanent: true, text })), failures);
+      return this.record(
+        env,
+        due.map((r) => ({ address: r.address, ok: false, permanent: true, text })),
+        failures,
+      );
     }
     const source = message;
     // 8-bit (recorded at commit, §3.1; an older envelope: looked at now). Each form the
@@ -257,7 +275,8 @@ export class OutboundQueue {
     const envDomain = parseMailbox(env.from)?.domain ?? '';
     // The configured spelling of the domain, never the message's own (it names a key file).
     const ours = (d: string | null) => (d ? ([...dir.domains].find((x) => x === normalizeDomain(d)) ?? null) : null);
-    const domain = (fromDomain && dir.isLocalDomain(fromDomain) ? ours(fromDomain) : null) ?? (envDomain && dir.isLocalDomain(envDomain) ? ours(envDomain) : null);
+    const domain =
+      (fromDomain && dir.isLocalDomain(fromDomain) ? ours(fromDomain) : null) ?? (envDomain && dir.isLocalDomain(envDomain) ? ours(envDomain) : null);
     if (!domain) return message;
     try {
       // In a worker thread with a deadline (§2.8): past it, 'timeout', and the message goes unsigned.
@@ -339,7 +358,14 @@ export class OutboundQueue {
     const account = sender ? this.o.directory().accountFor(sender) : null;
     if (!account) {
       // Bouncing to an address that is not ours would be backscatter.
-      this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'bounce', queueId: env.id, from: env.from, text: `no bounce sent: the sender ${env.from ? `<${env.from}>` : '<>'} is not a family address` });
+      this.o.bus.emit({
+        stage: 'queue',
+        verdict: 'info',
+        rule: 'bounce',
+        queueId: env.id,
+        from: env.from,
+        text: `no bounce sent: the sender ${env.from ? `<${env.from}>` : '<>'} is not a family address`,
+      });
       return;
     }
     const original = await fsp.readFile(path.join(this.dir, `${env.id}.eml`)).catch(() => Buffer.alloc(0));
@@ -360,7 +386,15 @@ export class OutboundQueue {
       })),
     });
     await this.o.store.deliverLocal(account, env.from, report);
-    this.o.bus.emit({ stage: 'queue', verdict: 'info', rule: 'bounce', queueId: env.id, from: '', to: env.from, text: `delivery failure report for ${recipients.join(', ')} put in ${account}'s mailbox` });
+    this.o.bus.emit({
+      stage: 'queue',
+      verdict: 'info',
+      rule: 'bounce',
+      queueId: env.id,
+      from: '',
+      to: env.from,
+      text: `delivery failure report for ${recipients.join(', ')} put in ${account}'s mailbox`,
+    });
   }
 
   private async removeFiles(id: string): Promise<void> {

@@ -36,12 +36,24 @@ function splitEntity(text: string): { fields: Field[]; body: string; sep: string
   const end = text.indexOf('\r\n\r\n');
   if (end < 0) return null; // a header section only: no body to convert
   const head = text.slice(0, end + 2);
-  const fields = (head.match(/[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n/g) ?? []).map((raw) => ({ name: raw.slice(0, Math.max(0, raw.indexOf(':'))).trim().toLowerCase(), raw }));
+  const fields = (head.match(/[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n/g) ?? []).map((raw) => ({
+    name: raw
+      .slice(0, Math.max(0, raw.indexOf(':')))
+      .trim()
+      .toLowerCase(),
+    raw,
+  }));
   if (fields.map((f) => f.raw).join('') !== head) return null; // not a header section we understand
   return { fields, body: text.slice(end + 4), sep: '\r\n' };
 }
 
-const fieldValue = (f: Field | undefined): string => (f ? f.raw.slice(f.raw.indexOf(':') + 1).replace(/\r\n(?=[ \t])/g, '').trim() : '');
+const fieldValue = (f: Field | undefined): string =>
+  f
+    ? f.raw
+        .slice(f.raw.indexOf(':') + 1)
+        .replace(/\r\n(?=[ \t])/g, '')
+        .trim()
+    : '';
 
 /** The converted entity (header section + body), or null when it is unchanged. */
 function entity(text: string, depth: number, top: boolean): string | null {

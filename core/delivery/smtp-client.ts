@@ -65,7 +65,14 @@ export interface SendOptions {
 
 type NmError = Error & { code?: string; responseCode?: number; response?: string; recipient?: string };
 
-const fail = (address: string, permanent: boolean, text: string, code?: number, remoteMta?: string): RcptOutcome => ({ address, ok: false, permanent, code, text, remoteMta });
+const fail = (address: string, permanent: boolean, text: string, code?: number, remoteMta?: string): RcptOutcome => ({
+  address,
+  ok: false,
+  permanent,
+  code,
+  text,
+  remoteMta,
+});
 /** A failure the server itself answered (its reply is the text). */
 const refused = (address: string, r: NmError, remoteMta: string): RcptOutcome => ({
   ...fail(address, (r.responseCode ?? 0) >= 500, (r.response ?? r.message).trim(), r.responseCode, remoteMta),
@@ -108,7 +115,10 @@ export function connectionFor(t: Target, o: SendOptions & { socketTimeoutMs?: nu
 function connectProblem(t: Target, e: NmError): string {
   const text = `${e.code ?? ''} ${e.message}`;
   if (!/CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|certificate/i.test(text)) return `${t.servername}: ${e.message}`;
-  const hint = t.verifyTls && /SELF_SIGNED|UNABLE_TO|self[- ]signed|issuer|unable to (?:verify|get)/i.test(text) ? '; if it is a private or self-signed certificate, set outbound.smarthost.caFile to its CA certificate (PEM)' : '';
+  const hint =
+    t.verifyTls && /SELF_SIGNED|UNABLE_TO|self[- ]signed|issuer|unable to (?:verify|get)/i.test(text)
+      ? '; if it is a private or self-signed certificate, set outbound.smarthost.caFile to its CA certificate (PEM)'
+      : '';
   return `${t.servername}: ${tlsProblem(e, t.servername)}${hint}`;
 }
 
@@ -148,41 +158,50 @@ export function sendOnce(t: Target, from: string, rcpts: string[], message: Outb
         try {
           body = await message.bytes(message.eightBit && !use8BitMime ? '7bit' : '8bit');
         } catch (e) {
-          return done(() => resolve(rcpts.map((a) => fail(a, false, `4.6.3 the 8-bit message could not be converted to 7-bit for ${t.servername}: ${(e as Error).message}`))));
+          return done(() =>
+            resolve(rcpts.map((a) => fail(a, false, `4.6.3 the 8-bit message could not be converted to 7-bit for ${t.servername}: ${(e as Error).message}`))),
+          );
         }
-        conn.send({ from: from || false, to: rcpts, use8BitMime }, body, (e: NmError | null, info?: { accepted: string[]; rejected: string[]; rejectedErrors?: NmError[]; response: string }) => {
-          if (e && !info) {
-            // The whole transaction failed: MAIL FROM, DATA, or every recipient.
-            const perRcpt = (e as NmError & { rejectedErrors?: NmError[] }).rejectedErrors;
-            const byRcpt = new Map((perRcpt ?? []).map((r) => [r.recipient ?? '', r]));
-            return done(() =>
+        conn.send(
+          { from: from || false, to: rcpts, use8BitMime },
+          body,
+          (e: NmError | null, info?: { accepted: string[]; rejected: string[]; rejectedErrors?: NmError[]; response: string }) => {
+            if (e && !info) {
+              // The whole transaction failed: MAIL FROM, DATA, or every recipient.
+              const perRcpt = (e as NmError & { rejectedErrors?: NmError[] }).rejectedErrors;
+              const byRcpt = new Map((perRcpt ?? []).map((r) => [r.recipient ?? '', r]));
+              return done(() =>
+                resolve(
+                  rcpts.map((a) => {
+                    const r = byRcpt.get(a) ?? e;
+                    // EENVELOPE without a reply: our SMTP client refused the address itself; retrying cannot help.
+                    if (r.responseCode === undefined) return fail(a, r.code === 'EENVELOPE', r.message.trim(), undefined, t.servername);
+                    return refused(a, r, t.servername);
+                  }),
+                ),
+              );
+            }
+            const rejected = new Map((info?.rejectedErrors ?? []).map((r) => [r.recipient ?? '', r]));
+            done(() =>
               resolve(
                 rcpts.map((a) => {
-                  const r = byRcpt.get(a) ?? e;
-                  // EENVELOPE without a reply: our SMTP client refused the address itself; retrying cannot help.
-                  if (r.responseCode === undefined) return fail(a, r.code === 'EENVELOPE', r.message.trim(), undefined, t.servername);
-                  return refused(a, r, t.servername);
+                  const r = rejected.get(a);
+                  if (r) return refused(a, r, t.servername);
+                  return { address: a, ok: true, permanent: false, code: 250, text: (info?.response ?? '250 OK').trim(), remoteMta: t.servername };
                 }),
               ),
             );
-          }
-          const rejected = new Map((info?.rejectedErrors ?? []).map((r) => [r.recipient ?? '', r]));
-          done(() =>
-            resolve(
-              rcpts.map((a) => {
-                const r = rejected.get(a);
-                if (r) return refused(a, r, t.servername);
-                return { address: a, ok: true, permanent: false, code: 250, text: (info?.response ?? '250 OK').trim(), remoteMta: t.servername };
-              }),
-            ),
-          );
-        });
+          },
+        );
       };
       if (!t.auth) return void send();
       conn.login({ user: t.auth.user, pass: t.auth.pass }, (e: NmError | null) => {
         // A refused login is the family's configuration, not the recipient's fault: retry
         // (and say so), never bounce.
-        if (e) return done(() => resolve(rcpts.map((a) => fail(a, false, `login to ${t.servername} failed: ${(e.response ?? e.message).trim()}`, e.responseCode, t.servername))));
+        if (e)
+          return done(() =>
+            resolve(rcpts.map((a) => fail(a, false, `login to ${t.servername} failed: ${(e.response ?? e.message).trim()}`, e.responseCode, t.servername))),
+          );
         void send();
       });
     });
@@ -217,7 +236,8 @@ export async function planMx(domain: string, dns: DnsClient): Promise<MxPlan> {
   try {
     const mx = (await dns.resolve(domain, 'MX')).sort((a, b) => a.priority - b.priority);
     // RFC 7505: a single MX of "." says the domain accepts no mail.
-    if (mx.length === 1 && (mx[0].exchange === '' || mx[0].exchange === '.')) return { ok: false, permanent: true, text: `5.1.10 ${domain} does not accept mail (null MX)` };
+    if (mx.length === 1 && (mx[0].exchange === '' || mx[0].exchange === '.'))
+      return { ok: false, permanent: true, text: `5.1.10 ${domain} does not accept mail (null MX)` };
     names = mx.map((m) => m.exchange.replace(/\.$/, '')).filter(Boolean);
   } catch (e) {
     const code = (e as { code?: string }).code;

@@ -66,7 +66,15 @@ export async function describeDisk(dir: string, fsSize: () => Promise<si.Systemi
     }
   })();
   if (best && sameDevice) {
-    return { dir: real, mount: best.mount, device: best.fs, type: best.type, sizeBytes: best.size, freeBytes: best.available, usedPercent: usedPercent(best.used, best.available) };
+    return {
+      dir: real,
+      mount: best.mount,
+      device: best.fs,
+      type: best.type,
+      sizeBytes: best.size,
+      freeBytes: best.available,
+      usedPercent: usedPercent(best.used, best.available),
+    };
   }
   const mount = mountPointOf(real);
   const { device, type } = fromMountTable(mount);

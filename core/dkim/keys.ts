@@ -24,7 +24,8 @@ export class DkimKeys {
   /** The key for a domain and selector, generated (RSA 2048) and saved the first time. */
   get(domain: string, selector: string): DkimKey {
     // The pair names a file: nothing but a plain domain and selector may get there.
-    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(domain) || !/^[a-z0-9][a-z0-9-]*$/i.test(selector)) throw new Error(`not a domain and selector: ${domain} ${selector}`);
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(domain) || !/^[a-z0-9][a-z0-9-]*$/i.test(selector))
+      throw new Error(`not a domain and selector: ${domain} ${selector}`);
     const id = `${domain.toLowerCase()}.${selector}`;
     const hit = this.cache.get(id);
     if (hit) return hit;
@@ -71,7 +72,11 @@ export function fromHeaderDomain(message: Buffer): string | null {
   const addr = /<([^<>]*)>/.exec(value)?.[1] ?? value;
   const at = addr.lastIndexOf('@');
   if (at < 0) return null;
-  const domain = addr.slice(at + 1).trim().replace(/[>\s].*$/, '').toLowerCase();
+  const domain = addr
+    .slice(at + 1)
+    .trim()
+    .replace(/[>\s].*$/, '')
+    .toLowerCase();
   return domain || null;
 }
 
@@ -85,7 +90,8 @@ export async function signMessage(message: Buffer, key: DkimKey): Promise<{ head
     signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey }],
   } as unknown as Parameters<typeof dkimSign>[1]);
   const errors = (r.errors ?? []) as unknown[];
-  if (errors.length || !r.signatures) return { header: '', error: errors.map((e) => (e as { err?: Error }).err?.message ?? String(e)).join('; ') || 'no signature produced' };
+  if (errors.length || !r.signatures)
+    return { header: '', error: errors.map((e) => (e as { err?: Error }).err?.message ?? String(e)).join('; ') || 'no signature produced' };
   try {
     return { header: overSignFrom(message, r.signatures, key.privateKey), error: null };
   } catch (e) {
@@ -106,11 +112,17 @@ export async function signMessage(message: Buffer, key: DkimKey): Promise<{ head
  */
 export function overSignFrom(message: Buffer, signature: string, privateKey: string): string {
   const tags = new Map<string, string>();
-  for (const part of signature.replace(/^DKIM-Signature:/i, '').replace(/\r\n(?=[ \t])/g, '').split(';')) {
+  for (const part of signature
+    .replace(/^DKIM-Signature:/i, '')
+    .replace(/\r\n(?=[ \t])/g, '')
+    .split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0) tags.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
-  const names = (tags.get('h') ?? '').split(':').map((n) => n.trim()).filter(Boolean);
+  const names = (tags.get('h') ?? '')
+    .split(':')
+    .map((n) => n.trim())
+    .filter(Boolean);
   if (!names.some((n) => n.toLowerCase() === 'from')) throw new Error('the signature does not cover From');
   const h = [...names, 'From'];
   const fields = headerSection(message);
@@ -125,7 +137,17 @@ export function overSignFrom(message: Buffer, signature: string, privateKey: str
       break;
     }
   }
-  const head = ['v=1', `a=${tags.get('a')}`, `c=${tags.get('c')}`, `d=${tags.get('d')}`, `s=${tags.get('s')}`, ...(tags.has('t') ? [`t=${tags.get('t')}`] : []), `h=${h.join(':')}`, `bh=${tags.get('bh')?.replace(/\s+/g, '')}`, 'b='];
+  const head = [
+    'v=1',
+    `a=${tags.get('a')}`,
+    `c=${tags.get('c')}`,
+    `d=${tags.get('d')}`,
+    `s=${tags.get('s')}`,
+    ...(tags.has('t') ? [`t=${tags.get('t')}`] : []),
+    `h=${h.join(':')}`,
+    `bh=${tags.get('bh')?.replace(/\s+/g, '')}`,
+    'b=',
+  ];
   // Folded at "; " only: relaxed canonicalization turns each fold back into one space.
   let field = 'DKIM-Signature:';
   let line = field.length;

@@ -10,7 +10,20 @@ import dns from 'node:dns';
 import type { Config } from '../config/schema.ts';
 import { parseHostPort } from '../config/load.ts';
 import { DnsCache, DEFAULT_CACHE_LIMITS, type CacheLimits } from './cache.ts';
-import { canonicalName, decodeReply, encodeQuery, extract, nameProblem, negativeTtl, newQueryId, RECORD_TYPES, type MxRecord, type RecordData, type RecordType, type Reply } from './message.ts';
+import {
+  canonicalName,
+  decodeReply,
+  encodeQuery,
+  extract,
+  nameProblem,
+  negativeTtl,
+  newQueryId,
+  RECORD_TYPES,
+  type MxRecord,
+  type RecordData,
+  type RecordType,
+  type Reply,
+} from './message.ts';
 import { tcpExchange, udpExchange, type ServerAddress } from './transport.ts';
 
 export type { MxRecord, RecordType, RecordData, ServerAddress };

@@ -49,7 +49,10 @@ export function formatReport(report: DoctorReport, hostname: string): string[] {
   }
   const fails = report.checks.filter((c) => c.status === 'fail').length;
   const warns = report.checks.filter((c) => c.status === 'warn').length;
-  lines.push('', fails ? `${fails} problem(s) to fix${warns ? `, ${warns} warning(s)` : ''}.` : warns ? `Nothing broken; ${warns} warning(s).` : 'Everything looks right.');
+  lines.push(
+    '',
+    fails ? `${fails} problem(s) to fix${warns ? `, ${warns} warning(s)` : ''}.` : warns ? `Nothing broken; ${warns} warning(s).` : 'Everything looks right.',
+  );
   return lines;
 }
 
@@ -71,7 +74,8 @@ export async function doctorCommand(args: string[], io: Output = STDOUT, extra: 
       relaySelfTest: () => selfTest.startSelfTestListener(),
       ...extra,
     });
-    if (values.json) io.out(JSON.stringify({ checks: report.checks.map(({ id, status, title, detail, fix }) => ({ id, status, title, detail, fix })) }, null, 2));
+    if (values.json)
+      io.out(JSON.stringify({ checks: report.checks.map(({ id, status, title, detail, fix }) => ({ id, status, title, detail, fix })) }, null, 2));
     else for (const l of formatReport(report, cfg.hostname)) io.out(l);
     return passed(report) ? 0 : 1;
   } finally {

@@ -17,7 +17,12 @@ export function judgeDisk(d: DiskDescription, minFreeBytes: number): DoctorCheck
   const detail = `${formatBytes(d.freeBytes)} free of ${formatBytes(d.sizeBytes)} (${d.usedPercent} % used) on ${where}, which holds the data dir ${d.dir}`;
   const fix = `Free space on ${d.mount} (old mail in the Maildirs, \`sudo journalctl --vacuum-size=200M\`, \`sudo apt clean\`) or move the data dir to a larger disk (--data-dir).`;
   if (d.freeBytes < minFreeBytes) {
-    return check('disk', 'fail', `${detail}: below the minimum of ${formatBytes(minFreeBytes)}, new mail is refused (452 4.3.1, the sender tries again later)`, fix);
+    return check(
+      'disk',
+      'fail',
+      `${detail}: below the minimum of ${formatBytes(minFreeBytes)}, new mail is refused (452 4.3.1, the sender tries again later)`,
+      fix,
+    );
   }
   if (d.freeBytes < WARN_FREE_BYTES || d.usedPercent > WARN_USED_PERCENT) {
     return check('disk', 'warn', `${detail}: getting full; below ${formatBytes(minFreeBytes)} free, new mail is refused until space is freed`, fix);

@@ -26,7 +26,8 @@ export function publicAddresses(ctx: DoctorContext): PublicAddresses {
   return { addresses: found, source: found.length ? 'interfaces' : 'none' };
 }
 
-const NO_PUBLIC_FIX = "Type this server's Internet address under Settings → This server → Public IP address (your router shows it as its WAN address), then run the check again.";
+const NO_PUBLIC_FIX =
+  "Type this server's Internet address under Settings → This server → Public IP address (your router shows it as its WAN address), then run the check again.";
 
 function addressRecord(host: string, ip: string | undefined): string {
   if (!ip) return `${host}. A <this server's public IPv4 address>`;
@@ -42,7 +43,12 @@ function suggestedHostname(ctx: DoctorContext): string {
 export async function hostnameCheck(ctx: DoctorContext, pub: PublicAddresses): Promise<DoctorCheck> {
   const host = ctx.config.hostname;
   if (host === 'localhost' || !host.includes('.')) {
-    return check('hostname', 'fail', `the hostname is "${host}", which the Internet cannot find`, `Type this server's public name under Settings → This server → Server name, for example ${suggestedHostname(ctx)}, and publish an A record for it.`);
+    return check(
+      'hostname',
+      'fail',
+      `the hostname is "${host}", which the Internet cannot find`,
+      `Type this server's public name under Settings → This server → Server name, for example ${suggestedHostname(ctx)}, and publish an A record for it.`,
+    );
   }
   const [a, aaaa] = await Promise.all([lookup(ctx.dns, host, 'A'), lookup(ctx.dns, host, 'AAAA')]);
   const v4 = a.ok ? a.value : [];
@@ -60,10 +66,20 @@ export async function hostnameCheck(ctx: DoctorContext, pub: PublicAddresses): P
   const mismatch = (ours: string[], theirs: string[]) => ours.length > 0 && theirs.length > 0 && !ours.some((o) => theirs.includes(o));
   if (mismatch(ours4, v4) || mismatch(ours6, v6)) {
     const ip = mismatch(ours4, v4) ? ours4[0] : ours6[0];
-    return combine('hostname', [{ status: 'fail', detail: `${host} resolves to ${found.join(', ')}, not to this server's public address ${pub.addresses.join(', ')}`, record: addressRecord(host, ip) }]);
+    return combine('hostname', [
+      {
+        status: 'fail',
+        detail: `${host} resolves to ${found.join(', ')}, not to this server's public address ${pub.addresses.join(', ')}`,
+        record: addressRecord(host, ip),
+      },
+    ]);
   }
   const compared = pub.addresses.some((x) => found.includes(x));
-  return check('hostname', 'ok', `${host} resolves to ${found.join(', ')}${compared ? ", this server's public address" : pub.source === 'none' ? ' (no public address known to compare with)' : ''}`);
+  return check(
+    'hostname',
+    'ok',
+    `${host} resolves to ${found.join(', ')}${compared ? ", this server's public address" : pub.source === 'none' ? ' (no public address known to compare with)' : ''}`,
+  );
 }
 
 // ---- MX --------------------------------------------------------------------------------------
@@ -147,7 +163,8 @@ async function spfFor(ctx: DoctorContext, domain: string, pub: PublicAddresses, 
   const viaSmarthost = cfg.outbound.mode === 'smarthost' && !!smarthost;
   const differs = r.matchesExpected === false ? ` (Postern would publish "${expected}")` : '';
   const notes = warnings.length ? `; warnings: ${warnings.join('; ')}` : '';
-  const okOrWarn = (detail: string): Part => (warnings.length ? { status: 'warn', detail: detail + notes, record } : { status: 'ok', detail: detail + differs });
+  const okOrWarn = (detail: string): Part =>
+    warnings.length ? { status: 'warn', detail: detail + notes, record } : { status: 'ok', detail: detail + differs };
 
   if (viaSmarthost && smarthostIps.length) {
     const evals = await evaluateAll(domain, smarthostIps, ctx);
@@ -176,7 +193,9 @@ async function spfFor(ctx: DoctorContext, domain: string, pub: PublicAddresses, 
   if (bad.length) {
     return { status: 'fail', detail: `${domain}: "${published[0]}" does not cover this server (${bad.map((b) => `${b.ip}: ${b.result}`).join(', ')})`, record };
   }
-  const smarthostNote = viaSmarthost ? `; mail leaves through the smarthost ${smarthost}, whose sending addresses could not be checked from here: the record needs your provider's include: too` : '';
+  const smarthostNote = viaSmarthost
+    ? `; mail leaves through the smarthost ${smarthost}, whose sending addresses could not be checked from here: the record needs your provider's include: too`
+    : '';
   return okOrWarn(`${domain}: "${published[0]}" covers this server (${pub.addresses.join(', ')})${smarthostNote}`);
 }
 
@@ -237,7 +256,8 @@ async function dmarcFor(ctx: DoctorContext, domain: string): Promise<Part> {
   const txt = await lookupTxt(ctx.dns, name);
   if (!txt.ok && !txt.missing) return { status: 'warn', detail: `could not check ${name}: ${txt.reason}`, fix: DNS_FIX };
   const recs = (txt.ok ? txt.value : []).filter((r) => /^v=DMARC1\s*(;|$)/i.test(r.trim()));
-  if (!recs.length) return { status: 'warn', detail: `${domain} publishes no DMARC record (at ${name}): large providers file its mail as suspicious more readily`, record };
+  if (!recs.length)
+    return { status: 'warn', detail: `${domain} publishes no DMARC record (at ${name}): large providers file its mail as suspicious more readily`, record };
   if (recs.length > 1) return { status: 'warn', detail: `${name} has ${recs.length} DMARC records: receivers ignore them all (RFC 7489 §6.6.3)`, record };
   return { status: 'ok', detail: `${name}: "${recs[0]}"` };
 }
@@ -265,14 +285,23 @@ async function ptrFor(ctx: DoctorContext, ip: string): Promise<Part> {
   if (!fwd.ok && !fwd.missing) return { status: 'warn', detail: `could not check that ${host} resolves back to ${ip}: ${fwd.reason}`, fix: DNS_FIX };
   const back = fwd.ok ? fwd.value : [];
   if (!back.includes(ip)) {
-    return { status: bad, detail: `${ip} → ${host}, but ${host} does not resolve back to ${ip}${back.length ? ` (it resolves to ${back.join(', ')})` : ''}${why}`, record: addressRecord(host, ip) };
+    return {
+      status: bad,
+      detail: `${ip} → ${host}, but ${host} does not resolve back to ${ip}${back.length ? ` (it resolves to ${back.join(', ')})` : ''}${why}`,
+      record: addressRecord(host, ip),
+    };
   }
   return { status: 'ok', detail: `${ip} → ${host} → ${ip}` };
 }
 
 export async function ptrCheck(ctx: DoctorContext, pub: PublicAddresses): Promise<DoctorCheck> {
   if (!pub.addresses.length) {
-    return check('ptr', 'warn', "this server's public address is not known (its addresses are all private: it is behind NAT), so its reverse DNS cannot be checked", NO_PUBLIC_FIX);
+    return check(
+      'ptr',
+      'warn',
+      "this server's public address is not known (its addresses are all private: it is behind NAT), so its reverse DNS cannot be checked",
+      NO_PUBLIC_FIX,
+    );
   }
   return combine('ptr', await Promise.all(pub.addresses.map((ip) => ptrFor(ctx, ip))));
 }

@@ -12,13 +12,25 @@ import { check, combine, type DoctorContext, type Part } from './common.ts';
 const hostPort = (host: string, port: number | null) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 function fromStatuses(list: ListenerStatus[]): DoctorCheck {
-  if (!list.length) return check('listeners', 'fail', 'no listeners are configured: Postern receives no mail', 'Add a listener under Settings → Listeners, for example incoming mail on port 25.');
+  if (!list.length)
+    return check(
+      'listeners',
+      'fail',
+      'no listeners are configured: Postern receives no mail',
+      'Add a listener under Settings → Listeners, for example incoming mail on port 25.',
+    );
   return combine(
     'listeners',
     list.map((s): Part => {
-      if (!s.ok) return { status: 'fail', detail: `${s.mode} NOT listening: ${s.error ?? 'not bound'}`, fix: s.fix ?? 'Check the listener under Settings → Listeners.' };
+      if (!s.ok)
+        return { status: 'fail', detail: `${s.mode} NOT listening: ${s.error ?? 'not bound'}`, fix: s.fix ?? 'Check the listener under Settings → Listeners.' };
       // On the fallback port (docs/design.md §2): mail from the Internet needs the real one, or a router forwarding to it.
-      if (s.fallbackFrom) return { status: 'warn', detail: `${s.mode} listening on ${hostPort(s.host, s.boundPort)} instead of ${s.fallbackFrom} (${s.error ?? 'needs permission'})`, fix: s.fix ?? '' };
+      if (s.fallbackFrom)
+        return {
+          status: 'warn',
+          detail: `${s.mode} listening on ${hostPort(s.host, s.boundPort)} instead of ${s.fallbackFrom} (${s.error ?? 'needs permission'})`,
+          fix: s.fix ?? '',
+        };
       return { status: 'ok', detail: `${s.mode} listening on ${hostPort(s.host, s.boundPort)}` };
     }),
   );
@@ -55,7 +67,9 @@ function knock(l: Listener, timeoutMs: number): Promise<Knock> {
         finish({ kind: 'greeting', line: buf.slice(0, end).replace(/\r$/, '') });
       }
     });
-    sock.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'error', code: e.code ?? '', message: e.message }));
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      finish(e.code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'error', code: e.code ?? '', message: e.message }),
+    );
     sock.on('close', () => finish(buf ? { kind: 'greeting', line: buf.split('\r\n')[0] } : { kind: 'silent' }));
   });
 }
@@ -71,7 +85,12 @@ function tryBind(l: Listener): Promise<NodeJS.ErrnoException | null> {
 
 async function probe(l: Listener, timeoutMs: number): Promise<Part> {
   const where = `${l.mode} on ${hostPort(l.host, l.port)}`;
-  if (l.port === 0) return { status: 'warn', detail: `${where}: port 0 is chosen when Postern starts and can only be checked in the running app`, fix: 'Give the listener a fixed port under Settings → Listeners.' };
+  if (l.port === 0)
+    return {
+      status: 'warn',
+      detail: `${where}: port 0 is chosen when Postern starts and can only be checked in the running app`,
+      fix: 'Give the listener a fixed port under Settings → Listeners.',
+    };
   const k = await knock(l, timeoutMs);
   if (k.kind === 'greeting') {
     if (/^220 \S+ ESMTP Postern\b/.test(k.line)) return { status: 'ok', detail: `${where}: Postern answers ("${k.line}")` };
@@ -82,11 +101,19 @@ async function probe(l: Listener, timeoutMs: number): Promise<Part> {
     };
   }
   if (k.kind === 'silent') {
-    return { status: 'fail', detail: `${where}: port ${l.port} is used by a program that sent no SMTP greeting within ${timeoutMs} ms`, fix: `Find the program on port ${l.port} (\`sudo ss -ltnp 'sport = :${l.port}'\`) and stop it, or give Postern another port under Settings → Listeners.` };
+    return {
+      status: 'fail',
+      detail: `${where}: port ${l.port} is used by a program that sent no SMTP greeting within ${timeoutMs} ms`,
+      fix: `Find the program on port ${l.port} (\`sudo ss -ltnp 'sport = :${l.port}'\`) and stop it, or give Postern another port under Settings → Listeners.`,
+    };
   }
   if (k.kind === 'error' && k.code !== 'ECONNRESET') {
     if (l.mode === 'submissions' && /SSL|TLS|EPROTO/i.test(`${k.code} ${k.message}`)) {
-      return { status: 'fail', detail: `${where}: port ${l.port} is used by a program that does not speak TLS (${k.message})`, fix: `Stop the other program on port ${l.port}, or give Postern another port under Settings → Listeners.` };
+      return {
+        status: 'fail',
+        detail: `${where}: port ${l.port} is used by a program that does not speak TLS (${k.message})`,
+        fix: `Stop the other program on port ${l.port}, or give Postern another port under Settings → Listeners.`,
+      };
     }
   }
   // Nobody answered: could Postern bind it?

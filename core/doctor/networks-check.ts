@@ -18,12 +18,24 @@ export function networksCheck(ctx: DoctorContext): DoctorCheck {
   const name = (n: { cidr: string; label: string }) => (n.label ? `${n.cidr} ("${n.label}")` : n.cidr);
   for (const n of enabled) {
     if (parseCidr(n.cidr).prefix === 0) {
-      parts.push({ status: 'fail', detail: `${name(n)} is trusted: that is every ${n.cidr.includes(':') ? 'IPv6' : 'IPv4'} address, so anyone on the Internet may relay through Postern`, fix: `Turn off ${n.cidr} in Internal networks now.` });
+      parts.push({
+        status: 'fail',
+        detail: `${name(n)} is trusted: that is every ${n.cidr.includes(':') ? 'IPv6' : 'IPv4'} address, so anyone on the Internet may relay through Postern`,
+        fix: `Turn off ${n.cidr} in Internal networks now.`,
+      });
     } else if (coversPublicSpace(n.cidr)) {
-      parts.push({ status: 'fail', detail: `${name(n)} is trusted and covers public Internet addresses: anyone there may relay through Postern`, fix: `Turn off ${n.cidr} in Internal networks (trust only your own LAN, e.g. 192.168.1.0/24).` });
+      parts.push({
+        status: 'fail',
+        detail: `${name(n)} is trusted and covers public Internet addresses: anyone there may relay through Postern`,
+        fix: `Turn off ${n.cidr} in Internal networks (trust only your own LAN, e.g. 192.168.1.0/24).`,
+      });
     } else if (n.kind === 'container' || n.kind === 'vpn') {
       const what = n.kind === 'container' ? 'Docker/VM bridge' : 'VPN';
-      parts.push({ status: 'warn', detail: `${name(n)} is a ${what} and is trusted: anyone on that ${n.kind === 'container' ? 'bridge' : 'VPN'} may relay`, fix: `Turn off ${n.cidr} in Internal networks unless everyone on that ${what} may send mail through Postern.` });
+      parts.push({
+        status: 'warn',
+        detail: `${name(n)} is a ${what} and is trusted: anyone on that ${n.kind === 'container' ? 'bridge' : 'VPN'} may relay`,
+        fix: `Turn off ${n.cidr} in Internal networks unless everyone on that ${what} may send mail through Postern.`,
+      });
     } else {
       parts.push({ status: 'ok', detail: `${name(n)} trusted` });
     }

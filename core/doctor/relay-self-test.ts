@@ -150,7 +150,8 @@ interface Outcome {
   rcpt: Reply | null;
 }
 
-const show = (o: Outcome) => `MAIL FROM:<${o.attempt.from}> RCPT TO:<${o.attempt.to}> → ${o.rcpt && o.mail.code < 300 ? `${o.rcpt.code} ${o.rcpt.text}` : `${o.mail.code} ${o.mail.text}`}`;
+const show = (o: Outcome) =>
+  `MAIL FROM:<${o.attempt.from}> RCPT TO:<${o.attempt.to}> → ${o.rcpt && o.mail.code < 300 ? `${o.rcpt.code} ${o.rcpt.text}` : `${o.mail.code} ${o.mail.text}`}`;
 
 async function converse(port: number, domain: string, ours: boolean, timeoutMs: number): Promise<{ outcomes: Outcome[]; problem: string | null }> {
   const c = await Probe.connect(port, timeoutMs);
@@ -175,7 +176,8 @@ async function converse(port: number, domain: string, ours: boolean, timeoutMs: 
 }
 
 export async function relaySelfTestCheck(ctx: DoctorContext): Promise<DoctorCheck> {
-  if (!ctx.relaySelfTest) return check('relay-self-test', 'warn', 'the self-test was not run here', 'Run `postern doctor`, or open the Setup page of the dashboard.');
+  if (!ctx.relaySelfTest)
+    return check('relay-self-test', 'warn', 'the self-test was not run here', 'Run `postern doctor`, or open the Setup page of the dashboard.');
   const cfg = ctx.config;
   const domain = cfg.domains[0] ?? cfg.hostname;
   const timeoutMs = ctx.smtpTimeoutMs ?? 5000;
@@ -183,18 +185,29 @@ export async function relaySelfTestCheck(ctx: DoctorContext): Promise<DoctorChec
   try {
     listener = await ctx.relaySelfTest();
   } catch (e) {
-    return check('relay-self-test', 'warn', `the self-test listener could not start: ${(e as Error).message}`, 'Run the check again; if it keeps failing, report it.');
+    return check(
+      'relay-self-test',
+      'warn',
+      `the self-test listener could not start: ${(e as Error).message}`,
+      'Run the check again; if it keeps failing, report it.',
+    );
   }
   let result: { outcomes: Outcome[]; problem: string | null };
   try {
-    result = await within(converse(listener.port, domain, cfg.domains.length > 0, timeoutMs), timeoutMs * 6, `the self-test did not finish within ${(timeoutMs * 6) / 1000} s`);
+    result = await within(
+      converse(listener.port, domain, cfg.domains.length > 0, timeoutMs),
+      timeoutMs * 6,
+      `the self-test did not finish within ${(timeoutMs * 6) / 1000} s`,
+    );
   } catch (e) {
     return check('relay-self-test', 'warn', `the self-test could not run: ${(e as Error).message}`, 'Run the check again; if it keeps failing, report it.');
   } finally {
     await listener.close();
   }
   const { outcomes, problem } = result;
-  const accepted = outcomes.filter((o) => (o.rcpt !== null && o.rcpt.code >= 200 && o.rcpt.code < 300) || (o.attempt.spoof && o.mail.code >= 200 && o.mail.code < 300));
+  const accepted = outcomes.filter(
+    (o) => (o.rcpt !== null && o.rcpt.code >= 200 && o.rcpt.code < 300) || (o.attempt.spoof && o.mail.code >= 200 && o.mail.code < 300),
+  );
   if (accepted.length) {
     const trusting = cfg.internalNetworks.filter((n) => n.enabled && new NetworkSet([n.cidr]).has(SELF_TEST_CLIENT));
     return check(
@@ -216,5 +229,9 @@ export async function relaySelfTestCheck(ctx: DoctorContext): Promise<DoctorChec
     );
   }
   const codes = [...new Set(outcomes.map((o) => (o.rcpt ?? o.mail).code))].join('/');
-  return check('relay-self-test', 'ok', `all ${outcomes.length} relay attempts from the Internet address ${SELF_TEST_CLIENT} were refused (${codes}): a foreign recipient, nmap's 16 open-relay tricks, ${cfg.domains.length ? `a forged ${domain} sender` : `a ${domain} sender`}`);
+  return check(
+    'relay-self-test',
+    'ok',
+    `all ${outcomes.length} relay attempts from the Internet address ${SELF_TEST_CLIENT} were refused (${codes}): a foreign recipient, nmap's 16 open-relay tricks, ${cfg.domains.length ? `a forged ${domain} sender` : `a ${domain} sender`}`,
+  );
 }

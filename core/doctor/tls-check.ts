@@ -77,7 +77,8 @@ function chainTrust(leaf: X509Certificate, extra: X509Certificate[], anchors: X5
 
 /** What to do about a failed ACME attempt, by challenge. */
 function acmeFix(cfg: Config, st: AcmeStatus | null): string {
-  if (st?.dnsRecord) return `Publish this record at your DNS provider: ${st.dnsRecord.name}. 3600 IN TXT "${st.dnsRecord.value}" — Postern checks for it and continues by itself.`;
+  if (st?.dnsRecord)
+    return `Publish this record at your DNS provider: ${st.dnsRecord.name}. 3600 IN TXT "${st.dnsRecord.value}" — Postern checks for it and continues by itself.`;
   if (cfg.acme.challenge === 'http-01') {
     return `Let the CA reach port 80 of ${cfg.hostname} while Postern renews (forward port 80 on the router to this computer, port ${cfg.acme.httpPort} here), or choose “A DNS record I publish by hand” under Settings → Certificate and publish the TXT record Postern shows.`;
   }
@@ -104,20 +105,37 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   let files: TlsFiles;
   let m: TlsMaterial;
   const acme = cfg.acme.enabled ? readState(ctx.dataDir) : null;
-  const acmeFailed = cfg.acme.enabled && acme?.lastError ? { status: 'fail' as const, detail: `${acme.notAfter ? 'certificate renewal' : 'certificate issuing'} failed: ${acme.lastError}`, fix: acmeFix(cfg, acme) } : null;
+  const acmeFailed =
+    cfg.acme.enabled && acme?.lastError
+      ? {
+          status: 'fail' as const,
+          detail: `${acme.notAfter ? 'certificate renewal' : 'certificate issuing'} failed: ${acme.lastError}`,
+          fix: acmeFix(cfg, acme),
+        }
+      : null;
   if (cfg.acme.enabled) {
     const paths = acmePaths(ctx.dataDir);
     const c = readCert(paths.cert);
     if (!c?.names.includes(host.toLowerCase())) {
       // Nothing issued yet: the gateway serves its self-signed certificate meanwhile.
       if (acme?.dnsRecord) return check('tls', 'fail', `waiting for the DNS record ${acme.dnsRecord.name} (${acmeSummary(acme)})`, acmeFix(cfg, acme));
-      if (acmeFailed) return check('tls', 'fail', `${acmeFailed.detail}; Postern serves a self-signed certificate meanwhile (${acmeSummary(acme)})`, acmeFailed.fix);
-      return check('tls', 'warn', `no certificate from ${directoryUrl(cfg.acme.directory)} yet: Postern requests one when the gateway runs (${acmeSummary(acme)})`, 'Start the gateway (postern serve or the desktop app) and run the check again in a minute.');
+      if (acmeFailed)
+        return check('tls', 'fail', `${acmeFailed.detail}; Postern serves a self-signed certificate meanwhile (${acmeSummary(acme)})`, acmeFailed.fix);
+      return check(
+        'tls',
+        'warn',
+        `no certificate from ${directoryUrl(cfg.acme.directory)} yet: Postern requests one when the gateway runs (${acmeSummary(acme)})`,
+        'Start the gateway (postern serve or the desktop app) and run the check again in a minute.',
+      );
     }
   }
   try {
     const acmeFiles = cfg.acme.enabled ? { certFile: acmePaths(ctx.dataDir).cert, keyFile: acmePaths(ctx.dataDir).key, generated: false } : null;
-    files = acmeFiles ?? (cfg.tls.certFile && cfg.tls.keyFile ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false } : await ensureSelfSigned(ctx.dataDir, host));
+    files =
+      acmeFiles ??
+      (cfg.tls.certFile && cfg.tls.keyFile
+        ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false }
+        : await ensureSelfSigned(ctx.dataDir, host));
     m = await loadTls(files);
   } catch (e) {
     // The Node/OpenSSL text goes to the log only; the page gets a sentence (docs/design.md §5, §8.2).
@@ -125,7 +143,9 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
     return check(
       'tls',
       'fail',
-      cfg.tls.certFile && !cfg.acme.enabled ? `the certificate files ${cfg.tls.certFile} and ${cfg.tls.keyFile} cannot be used: Postern could not read them as a certificate and its private key` : 'the certificate Postern keeps in its data folder cannot be read',
+      cfg.tls.certFile && !cfg.acme.enabled
+        ? `the certificate files ${cfg.tls.certFile} and ${cfg.tls.keyFile} cannot be used: Postern could not read them as a certificate and its private key`
+        : 'the certificate Postern keeps in its data folder cannot be read',
       cfg.tls.certFile && !cfg.acme.enabled
         ? 'Under Settings → Certificate files, choose readable PEM files: the certificate with its chain (fullchain.pem) and its private key (privkey.pem). The log has the details.'
         : 'Check that the data folder is readable by Postern; the log has the details.',
@@ -135,20 +155,36 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const leaf = chain[0] ?? new X509Certificate(m.cert);
   const what = files.generated ? "Postern's generated certificate" : files.certFile;
   const problems: { status: 'fail' | 'warn'; detail: string; fix: string }[] = acmeFailed ? [acmeFailed] : [];
-  const renew = cfg.acme.enabled ? 'Postern renews it by itself; see the ACME state below.' : 'Renew the certificate (e.g. `certbot renew`); Postern picks up the new file without a restart.';
+  const renew = cfg.acme.enabled
+    ? 'Postern renews it by itself; see the ACME state below.'
+    : 'Renew the certificate (e.g. `certbot renew`); Postern picks up the new file without a restart.';
 
   try {
     if (!leaf.checkPrivateKey(crypto.createPrivateKey(m.key))) {
-      problems.push({ status: 'fail', detail: `${files.keyFile} is not the private key of ${files.certFile}`, fix: 'Under Settings → Certificate files, choose the private key that belongs to the certificate.' });
+      problems.push({
+        status: 'fail',
+        detail: `${files.keyFile} is not the private key of ${files.certFile}`,
+        fix: 'Under Settings → Certificate files, choose the private key that belongs to the certificate.',
+      });
     }
   } catch (e) {
     console.error(`postern: setup check: the private key cannot be read: ${(e as Error).message}`);
-    problems.push({ status: 'fail', detail: 'the private key cannot be read as a key (the log has the details)', fix: 'Under Settings → Certificate files, choose the private key (PEM) that belongs to the certificate.' });
+    problems.push({
+      status: 'fail',
+      detail: 'the private key cannot be read as a key (the log has the details)',
+      fix: 'Under Settings → Certificate files, choose the private key (PEM) that belongs to the certificate.',
+    });
   }
 
   const names = certNames(m, leaf);
   if (!names.some((n) => nameMatches(n, host))) {
-    problems.push({ status: 'fail', detail: `the certificate is for ${names.join(', ') || 'no name'}, not for ${host}`, fix: files.generated ? `Delete ${files.certFile} and ${files.keyFile} so that Postern generates one for ${host} at the next start, or better: ${letsEncrypt}` : letsEncrypt });
+    problems.push({
+      status: 'fail',
+      detail: `the certificate is for ${names.join(', ') || 'no name'}, not for ${host}`,
+      fix: files.generated
+        ? `Delete ${files.certFile} and ${files.keyFile} so that Postern generates one for ${host} at the next start, or better: ${letsEncrypt}`
+        : letsEncrypt,
+    });
   }
 
   const now = Date.now();
@@ -156,20 +192,41 @@ export async function tlsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   const left = m.notAfter.getTime() - now;
   const until = m.notAfter.toISOString().slice(0, 10);
   if (left <= 0) problems.push({ status: 'fail', detail: `the certificate expired on ${until}`, fix: files.generated ? letsEncrypt : renew });
-  else if (notBefore > now) problems.push({ status: 'fail', detail: `the certificate is not valid before ${new Date(notBefore).toISOString()}`, fix: "Check this computer's clock, or the certificate's dates." });
+  else if (notBefore > now)
+    problems.push({
+      status: 'fail',
+      detail: `the certificate is not valid before ${new Date(notBefore).toISOString()}`,
+      fix: "Check this computer's clock, or the certificate's dates.",
+    });
   else if (left < EXPIRY_WARNING_DAYS * DAY) {
-    problems.push({ status: 'warn', detail: `the certificate expires in ${Math.ceil(left / DAY)} day(s), on ${until}`, fix: files.generated ? letsEncrypt : renew });
+    problems.push({
+      status: 'warn',
+      detail: `the certificate expires in ${Math.ceil(left / DAY)} day(s), on ${until}`,
+      fix: files.generated ? letsEncrypt : renew,
+    });
   }
 
   const anchors = [...bundledRoots(), ...(ctx.trustedCAs ?? []).flatMap(pemCertificates)];
   const trust = chainTrust(leaf, chain.slice(1), anchors);
   if (!trust.trusted) {
     if (files.generated || trust.selfSigned) {
-      problems.push({ status: 'warn', detail: `${files.generated ? what : 'the certificate'} is self-signed: senders that check certificates will not trust it (most still deliver)`, fix: letsEncrypt });
+      problems.push({
+        status: 'warn',
+        detail: `${files.generated ? what : 'the certificate'} is self-signed: senders that check certificates will not trust it (most still deliver)`,
+        fix: letsEncrypt,
+      });
     } else if (cfg.acme.enabled) {
-      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which phones do not trust (a staging or test CA)`, fix: 'When issuing works, choose “Let’s Encrypt — the real, trusted certificate” under Settings → Certificate; Postern gets a trusted certificate at once.' });
+      problems.push({
+        status: 'warn',
+        detail: `the certificate is issued by ${trust.issuer}, which phones do not trust (a staging or test CA)`,
+        fix: 'When issuing works, choose “Let’s Encrypt — the real, trusted certificate” under Settings → Certificate; Postern gets a trusted certificate at once.',
+      });
     } else {
-      problems.push({ status: 'warn', detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`, fix: `Choose the full chain (fullchain.pem) as the certificate file under Settings → Certificate files, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}` });
+      problems.push({
+        status: 'warn',
+        detail: `the certificate is issued by ${trust.issuer}, which is not a known certificate authority (or the file lacks the intermediate certificate)`,
+        fix: `Choose the full chain (fullchain.pem) as the certificate file under Settings → Certificate files, or ${letsEncrypt[0].toLowerCase()}${letsEncrypt.slice(1)}`,
+      });
     }
   }
 

@@ -34,7 +34,8 @@ export type { DashboardSource, StreamMessage, StreamOptions, StreamStats } from 
 export const DEFAULT_STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'renderer');
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'";
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'";
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': CSP,
@@ -127,7 +128,12 @@ function bearer(req: http.IncomingMessage): string | null {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...extra });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...extra,
+  });
   res.end(text);
 }
 
@@ -190,14 +196,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     }
 
     if (pathname === '/api/stream') {
-      if (!sameToken(url.searchParams.get('token') ?? bearer(req), token)) return sendError(res, 401, 'unauthorized', 'missing or wrong access token', { 'WWW-Authenticate': 'Bearer realm="postern"' });
+      if (!sameToken(url.searchParams.get('token') ?? bearer(req), token))
+        return sendError(res, 401, 'unauthorized', 'missing or wrong access token', { 'WWW-Authenticate': 'Bearer realm="postern"' });
       if (req.method !== 'GET') return sendError(res, 405, 'invalid-input', 'use GET for the stream', { Allow: 'GET' });
       return hub.add(req, res);
     }
 
     if (pathname.startsWith('/api/')) {
       // The token is checked before anything else, so nothing about the API leaks without it.
-      if (!sameToken(bearer(req), token)) return sendError(res, 401, 'unauthorized', 'missing or wrong access token', { 'WWW-Authenticate': 'Bearer realm="postern"' });
+      if (!sameToken(bearer(req), token))
+        return sendError(res, 401, 'unauthorized', 'missing or wrong access token', { 'WWW-Authenticate': 'Bearer realm="postern"' });
       if (req.method !== 'POST') return sendError(res, 405, 'invalid-input', 'use POST for API calls', { Allow: 'POST' });
       const method = pathname.slice('/api/'.length);
       if (!isApiMethod(method)) return sendError(res, 400, 'invalid-input', `unknown API method "${method.slice(0, 40)}"`);
@@ -231,7 +239,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'EADDRINUSE' ? `port ${opts.port ?? 8025} on ${host} is already in use (set "dashboard.port" in the config)` : e.code === 'EACCES' ? `port ${opts.port ?? 8025} needs privileges` : e.message;
+      const why =
+        e.code === 'EADDRINUSE'
+          ? `port ${opts.port ?? 8025} on ${host} is already in use (set "dashboard.port" in the config)`
+          : e.code === 'EACCES'
+            ? `port ${opts.port ?? 8025} needs privileges`
+            : e.message;
       reject(new Error(`the dashboard could not start: ${why}`));
     };
     server.once('error', onError);

@@ -118,7 +118,13 @@ export class InboundChecks {
 
   private connRefusal(who: string, scope: string, count: number, limit: number): Decision {
     // 421: the only temporary answer a greeting may be (RFC 5321 §3.1).
-    return { stage: 'connect', rule: 'rate limits', reason: `${count} connections from ${scope} in the last minute, limit ${limit}`, code: 421, text: `4.7.1 Too many connections from ${who}; try again later` };
+    return {
+      stage: 'connect',
+      rule: 'rate limits',
+      reason: `${count} connections from ${scope} in the last minute, limit ${limit}`,
+      code: 421,
+      text: `4.7.1 Too many connections from ${who}; try again later`,
+    };
   }
 
   /** At an accepted MAIL FROM: a blocked account; messages per hour (account) and per minute (client, network). */
@@ -129,7 +135,12 @@ export class InboundChecks {
     const base = { stage: 'mail' as const, rule: 'rate limits' as const, from, user: c.user ?? undefined };
     if (c.user) {
       if (cfg.accounts.find((a) => a.name === c.user)?.blocked) {
-        return { ...base, reason: `account ${c.user} is blocked (accounts[].blocked)`, code: 550, text: `5.7.1 Account ${c.user} is blocked from sending: ask whoever runs Postern` };
+        return {
+          ...base,
+          reason: `account ${c.user} is blocked (accounts[].blocked)`,
+          code: 550,
+          text: `5.7.1 Account ${c.user} is blocked from sending: ask whoever runs Postern`,
+        };
       }
       const t = take(this.accountMsgs.get(c.user), now, rl.accountMessagesPerHour);
       if (!t.ok) return this.accountRefusal(c.user, 'messages', t.count, rl.accountMessagesPerHour, base);
@@ -139,9 +150,21 @@ export class InboundChecks {
     const key = clientKey(c.ip);
     const net = networkKey(c.ip);
     const one = take(this.msgs.get(`c:${key}`), now, rl.messagesPerMinute);
-    if (!one.ok) return { ...base, reason: `${one.count} messages from client ${key} in the last minute, limit ${rl.messagesPerMinute}`, code: 451, text: `4.7.1 Too many messages from ${c.ip}; try again later` };
+    if (!one.ok)
+      return {
+        ...base,
+        reason: `${one.count} messages from client ${key} in the last minute, limit ${rl.messagesPerMinute}`,
+        code: 451,
+        text: `4.7.1 Too many messages from ${c.ip}; try again later`,
+      };
     const all = take(this.msgs.get(`n:${net}`), now, rl.networkMessagesPerMinute);
-    if (!all.ok) return { ...base, reason: `${all.count} messages from network ${net} in the last minute, limit ${rl.networkMessagesPerMinute}`, code: 451, text: `4.7.1 Too many messages from ${net}; try again later` };
+    if (!all.ok)
+      return {
+        ...base,
+        reason: `${all.count} messages from network ${net} in the last minute, limit ${rl.networkMessagesPerMinute}`,
+        code: 451,
+        text: `4.7.1 Too many messages from ${net}; try again later`,
+      };
     return null;
   }
 
@@ -151,7 +174,12 @@ export class InboundChecks {
       this.limited.set(account, { account, kind, count, limit, since: new Date(this.now()).toISOString(), text });
       this.deps.changed?.();
     }
-    return { ...base, reason: `${text} (limit ${limit} ${kind} an hour; lift it on the dashboard)`, code: 451, text: `4.7.1 ${account} has sent too much mail in the last hour; try again later` };
+    return {
+      ...base,
+      reason: `${text} (limit ${limit} ${kind} an hour; lift it on the dashboard)`,
+      code: 451,
+      text: `4.7.1 ${account} has sent too much mail in the last hour; try again later`,
+    };
   }
 
   /**
@@ -224,10 +252,24 @@ export class InboundChecks {
       const dns = this.deps.dns();
       const clientName = await verifiedClientName(m.ip, (n, t) => dns.resolve(n, t), reversedName);
       try {
-        r = await scanWithRspamd({ url: cfg.rspamd.url, timeoutMs: cfg.rspamd.timeoutMs, ip: m.ip, helo: m.helo, clientName, from: m.from, rcpts: m.rcpts, queueId: m.queueId, hostname: cfg.hostname, head: m.head, bodyFile: m.bodyFile, bodyBytes: m.bodyBytes });
+        r = await scanWithRspamd({
+          url: cfg.rspamd.url,
+          timeoutMs: cfg.rspamd.timeoutMs,
+          ip: m.ip,
+          helo: m.helo,
+          clientName,
+          from: m.from,
+          rcpts: m.rcpts,
+          queueId: m.queueId,
+          hostname: cfg.hostname,
+          head: m.head,
+          bodyFile: m.bodyFile,
+          bodyBytes: m.bodyBytes,
+        });
       } catch (e) {
         const why = `rspamd unreachable: ${(e as Error).message}`;
-        if (cfg.rspamd.onUnreachable === 'defer') return { refuse: { code: 451, text: '4.7.1 The spam filter is not available, try again later', reason: why, rule: 'rspamd' } };
+        if (cfg.rspamd.onUnreachable === 'defer')
+          return { refuse: { code: 451, text: '4.7.1 The spam filter is not available, try again later', reason: why, rule: 'rspamd' } };
         headers.push(spamHeaders(null, false, cfg.hostname));
         reasons.push(`${why}; accepted unscanned (rspamd.onUnreachable is accept)`);
         rule ??= 'rspamd';

@@ -47,7 +47,15 @@ const POLICIES = new Set(['none', 'quarantine', 'reject']);
 /** Normalises what mailauth's `evaluateDmarc` answered (its response object) into a verdict; null when there was none. */
 export function dmarcVerdictOf(response: unknown, record?: Record<string, unknown> | null): DmarcVerdict | null {
   if (!response || typeof response !== 'object') return null;
-  const r = response as { status?: { result?: string; header?: { from?: string } }; policy?: string; p?: string; sp?: string; policyDomain?: string; testMode?: boolean; domain?: string };
+  const r = response as {
+    status?: { result?: string; header?: { from?: string } };
+    policy?: string;
+    p?: string;
+    sp?: string;
+    policyDomain?: string;
+    testMode?: boolean;
+    domain?: string;
+  };
   const pol = (v: unknown): DmarcPolicy | null => (typeof v === 'string' && POLICIES.has(v) ? (v as DmarcPolicy) : null);
   const rawPct = record && typeof record.pct === 'number' ? record.pct : record && record.pct !== undefined ? Number(record.pct) : 100;
   const pct = Number.isFinite(rawPct) ? Math.max(0, Math.min(100, Math.trunc(rawPct))) : 100;

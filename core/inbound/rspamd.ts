@@ -101,7 +101,13 @@ export function scanWithRspamd(r: RspamdRequest): Promise<RspamdResult> {
 }
 
 export function parseRspamdReply(text: string): RspamdResult {
-  const j = JSON.parse(text) as { action?: string; score?: number; required_score?: number; symbols?: Record<string, { name?: string; score?: number }>; messages?: { smtp_message?: string } };
+  const j = JSON.parse(text) as {
+    action?: string;
+    score?: number;
+    required_score?: number;
+    symbols?: Record<string, { name?: string; score?: number }>;
+    messages?: { smtp_message?: string };
+  };
   if (typeof j.action !== 'string') throw new Error('rspamd answered without an action');
   const symbols = Object.entries(j.symbols ?? {})
     .sort((a, b) => (b[1]?.score ?? 0) - (a[1]?.score ?? 0))
@@ -110,10 +116,7 @@ export function parseRspamdReply(text: string): RspamdResult {
   return { action: j.action, score: Number(j.score ?? 0), requiredScore: Number(j.required_score ?? 0), symbols, message: j.messages?.smtp_message };
 }
 
-export type SpamOutcome =
-  | { kind: 'refuse'; code: number; text: string }
-  | { kind: 'junk' }
-  | { kind: 'deliver' };
+export type SpamOutcome = { kind: 'refuse'; code: number; text: string } | { kind: 'junk' } | { kind: 'deliver' };
 
 /** rspamd's action → Postern's answer (docs/design.md §2.12). */
 export function rspamdVerdict(r: RspamdResult): SpamOutcome {
@@ -152,7 +155,11 @@ function ptrName(ip: string, rev: (ip: string) => string | null): string | null 
  * The client's forward-confirmed reverse DNS name (FCrDNS: a PTR name whose A/AAAA
  * records include the address), or null; lookup errors are null (never a refusal).
  */
-export async function verifiedClientName(ip: string, resolve: (name: string, type: 'PTR' | 'A' | 'AAAA') => Promise<string[]>, rev: (ip: string) => string | null): Promise<string | null> {
+export async function verifiedClientName(
+  ip: string,
+  resolve: (name: string, type: 'PTR' | 'A' | 'AAAA') => Promise<string[]>,
+  rev: (ip: string) => string | null,
+): Promise<string | null> {
   const name = ptrName(ip, rev);
   if (!name) return null;
   try {

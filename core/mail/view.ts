@@ -28,7 +28,10 @@ export interface ParsedView {
 export function authVerdicts(values: string[]): { method: string; result: string; detail: string }[] {
   const out: { method: string; result: string; detail: string }[] = [];
   for (const v of values) {
-    const parts = v.replace(/\r?\n[ \t]+/g, ' ').split(';').slice(1);
+    const parts = v
+      .replace(/\r?\n[ \t]+/g, ' ')
+      .split(';')
+      .slice(1);
     for (const p of parts) {
       const m = /^\s*([a-z0-9_-]+)\s*=\s*([a-z0-9_-]+)\s*(.*)$/i.exec(p);
       if (m) out.push({ method: m[1].toLowerCase(), result: m[2].toLowerCase(), detail: m[3].trim() });

@@ -79,7 +79,8 @@ export function classify(iface: string, cidr: string, virtual = false): NetworkK
 
 /** Why a container bridge or VPN is never offered as the home network (the Networks page shows it). */
 export function notOfferedReason(kind: NetworkKind): string | null {
-  if (kind === 'container') return 'A container bridge (Docker or a virtual machine) on this computer, not your home network: anything running in a container could send mail.';
+  if (kind === 'container')
+    return 'A container bridge (Docker or a virtual machine) on this computer, not your home network: anything running in a container could send mail.';
   if (kind === 'vpn') return 'A VPN tunnel, not your home network: every device that can reach the VPN could send mail.';
   return null;
 }
@@ -96,7 +97,10 @@ export function labelFor(kind: NetworkKind, iface: string): string {
   return `${KIND_LABEL[kind]} (${iface})`;
 }
 
-export function detectNetworks(ifaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces(), sys: SystemNetInfo | null = systemInfo): DetectedNetwork[] {
+export function detectNetworks(
+  ifaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces(),
+  sys: SystemNetInfo | null = systemInfo,
+): DetectedNetwork[] {
   const out = new Map<string, DetectedNetwork>();
   const virtual = new Set(sys?.virtual ?? []);
   for (const [iface, addrs] of Object.entries(ifaces)) {

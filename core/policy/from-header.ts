@@ -41,16 +41,24 @@ function mailboxes(list: Address[]): string[] {
  * unparseable one, or any address that is not the account's (Directory.maySendAs).
  */
 export function checkFromHeader(message: Buffer | string, user: string, dir: Directory): FromVerdict {
-  const refuse = (reason: string, shown: string): FromVerdict => ({ accept: false, reason, code: 550, text: `5.7.1 From header <${shown}> does not belong to user ${user}` });
+  const refuse = (reason: string, shown: string): FromVerdict => ({
+    accept: false,
+    reason,
+    code: 550,
+    text: `5.7.1 From header <${shown}> does not belong to user ${user}`,
+  });
   const fields = fromFields(message);
-  if (fields.length === 0) return { accept: false, reason: 'no From header', code: 550, text: `5.7.1 Message has no From header: user ${user} must name one of their addresses` };
-  if (fields.length > 1) return { accept: false, reason: `${fields.length} From headers`, code: 550, text: `5.7.1 Message has ${fields.length} From headers: one is allowed` };
+  if (fields.length === 0)
+    return { accept: false, reason: 'no From header', code: 550, text: `5.7.1 Message has no From header: user ${user} must name one of their addresses` };
+  if (fields.length > 1)
+    return { accept: false, reason: `${fields.length} From headers`, code: 550, text: `5.7.1 Message has ${fields.length} From headers: one is allowed` };
   const found = mailboxes(addressparser(fields[0].trim()));
   if (found.length === 0) return refuse('From header names no address', clean(fields[0]));
   const addresses: string[] = [];
   for (const a of found) {
     const mb = a ? parseMailbox(a) : null;
-    if (!mb?.domain || mb.routing || !dir.maySendAs(user, mb)) return refuse(mb ? `From ${mb.address} is not ${user}'s` : 'From address does not parse', clean(mb?.address ?? (a || fields[0])));
+    if (!mb?.domain || mb.routing || !dir.maySendAs(user, mb))
+      return refuse(mb ? `From ${mb.address} is not ${user}'s` : 'From address does not parse', clean(mb?.address ?? (a || fields[0])));
     addresses.push(mb.address);
   }
   return { accept: true, addresses };
@@ -58,5 +66,9 @@ export function checkFromHeader(message: Buffer | string, user: string, dir: Dir
 
 /** Printable ASCII only, at most 100 characters: it goes into a reply line. */
 function clean(s: string): string {
-  return s.replace(/[^\x21-\x7e ]/g, '?').replace(/[<>]/g, '').trim().slice(0, 100);
+  return s
+    .replace(/[^\x21-\x7e ]/g, '?')
+    .replace(/[<>]/g, '')
+    .trim()
+    .slice(0, 100);
 }

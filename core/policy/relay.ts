@@ -39,7 +39,8 @@ export function checkMailFrom(sender: Mailbox | null, client: ClientFacts, dir: 
     // bounces, which servers write (Postern builds its own, §3.4), never a mail program.
     // (Postfix's reject_authenticated_sender_login_mismatch lets <> through; issue 12
     // asked for the same check on every sender, docs/design.md §2.1.)
-    if (sender === null) return reject(MAIL_RULE, 'null sender from an authenticated client', 553, `5.7.1 The null sender <> is not allowed for user ${client.user}`);
+    if (sender === null)
+      return reject(MAIL_RULE, 'null sender from an authenticated client', 553, `5.7.1 The null sender <> is not allowed for user ${client.user}`);
     if (!dir.maySendAs(client.user, sender)) {
       return reject(MAIL_RULE, 'sender-login mismatch', 553, `5.7.1 Sender address <${sender.address}> is not owned by user ${client.user}`);
     }

@@ -221,7 +221,12 @@ export function serviceCommand(argv: string[], script: string, host: ServiceHost
   if (process.platform !== 'linux') throw new UsageError('postern service manages a systemd unit: Linux only');
   switch (sub) {
     case 'install': {
-      const { values, positionals } = parseCommand(rest, { config: { type: 'string' }, 'data-dir': { type: 'string' }, user: { type: 'string' }, print: { type: 'boolean' } });
+      const { values, positionals } = parseCommand(rest, {
+        config: { type: 'string' },
+        'data-dir': { type: 'string' },
+        user: { type: 'string' },
+        print: { type: 'boolean' },
+      });
       if (positionals.length) throw new UsageError(`service install takes no arguments (got "${positionals[0]}")`);
       const realScript = runningBinary(script);
       const o: InstallOptions = {

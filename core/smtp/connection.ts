@@ -90,12 +90,34 @@ export function installedSmtpServerVersion(): string {
 /** Throws unless `v` is the version this adapter was written against. */
 export function assertLibraryVersion(v = installedSmtpServerVersion()): void {
   if (v !== SMTP_SERVER_VERSION) {
-    throw new Error(`core/smtp/connection.ts was written against smtp-server ${SMTP_SERVER_VERSION}, but ${v} is installed: check each override there against the new version, then update SMTP_SERVER_VERSION`);
+    throw new Error(
+      `core/smtp/connection.ts was written against smtp-server ${SMTP_SERVER_VERSION}, but ${v} is installed: check each override there against the new version, then update SMTP_SERVER_VERSION`,
+    );
   }
 }
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3}(\s|$)/;
-const VERBS = new Set(['HELO', 'EHLO', 'LHLO', 'MAIL', 'RCPT', 'DATA', 'BDAT', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'ETRN', 'PROXY', 'XCLIENT', 'XFORWARD']);
+const VERBS = new Set([
+  'HELO',
+  'EHLO',
+  'LHLO',
+  'MAIL',
+  'RCPT',
+  'DATA',
+  'BDAT',
+  'RSET',
+  'NOOP',
+  'QUIT',
+  'VRFY',
+  'EXPN',
+  'HELP',
+  'STARTTLS',
+  'AUTH',
+  'ETRN',
+  'PROXY',
+  'XCLIENT',
+  'XFORWARD',
+]);
 const CONTROL = /[\x00-\x1F\x7F]/;
 
 function decodeXtext(v: string): string {

@@ -158,7 +158,13 @@ export class SmtpHooks {
     if (code >= 400) {
       // Syntax errors, timeouts, limits.
       const stage = CONTEXT_STAGE[conn.lastCommand] ?? 'connect';
-      this.ctx.bus.emit({ ...base, stage, verdict: code < 500 ? 'defer' : 'reject', rule: 'smtp protocol', reason: conn.lastCommand ? `after ${conn.lastCommand}` : undefined });
+      this.ctx.bus.emit({
+        ...base,
+        stage,
+        verdict: code < 500 ? 'defer' : 'reject',
+        rule: 'smtp protocol',
+        reason: conn.lastCommand ? `after ${conn.lastCommand}` : undefined,
+      });
     }
   }
 
@@ -183,7 +189,11 @@ export class SmtpHooks {
     const d = this.decideConnect(session);
     if (d) return this.answer(session, d, cb);
     const tls = this.ctx.checkTls?.();
-    if (tls) tls.then(() => cb(), () => cb());
+    if (tls)
+      tls.then(
+        () => cb(),
+        () => cb(),
+      );
     else cb();
   };
 
@@ -195,16 +205,35 @@ export class SmtpHooks {
     // A trusted proxy must name the client; a header without one ("PROXY UNKNOWN", a
     // health check) would make the proxy itself — often an internal address — the client.
     if (this.ctx.isTrustedProxy(ip)) {
-      return { stage: 'connect', rule: 'trusted proxies', reason: 'PROXY header without a client address', code: 421, text: '4.7.0 The PROXY header named no client address' };
+      return {
+        stage: 'connect',
+        rule: 'trusted proxies',
+        reason: 'PROXY header without a client address',
+        code: 421,
+        text: '4.7.0 The PROXY header named no client address',
+      };
     }
     // A proxied client on loopback would be "this computer" (internal); no Internet client
     // is, so the header is refused (§2.3).
     const peer = (session as PeerSession).peerAddress ?? ip;
     if (peer !== ip && this.ctx.isTrustedProxy(peer) && LOOPBACK.has(ip)) {
-      return { stage: 'connect', rule: 'trusted proxies', reason: `PROXY header from ${peer} names a loopback client`, verdict: 'reject', code: 421, text: '4.7.0 The PROXY header named a loopback address' };
+      return {
+        stage: 'connect',
+        rule: 'trusted proxies',
+        reason: `PROXY header from ${peer} names a loopback client`,
+        verdict: 'reject',
+        code: 421,
+        text: '4.7.0 The PROXY header named a loopback address',
+      };
     }
     // Connections per minute; DNSBL lookups start (docs/design.md §2.11, §2.13).
-    const limited = this.ctx.inbound?.connect({ session: session.id, ip, internal: this.ctx.networks.isInternal(ip), user: null, mx: this.listener.mode === 'mx' });
+    const limited = this.ctx.inbound?.connect({
+      session: session.id,
+      ip,
+      internal: this.ctx.networks.isInternal(ip),
+      user: null,
+      mx: this.listener.mode === 'mx',
+    });
     if (limited) return limited;
     return this.takeSlots(session, ip);
   }
@@ -236,11 +265,23 @@ export class SmtpHooks {
     if (!internal) {
       const open = counts.get(key) ?? 0;
       if (open >= limits.maxConnectionsPerClient) {
-        return { stage: 'connect', rule: 'client limits', reason: `${open} connections already open from ${key}`, code: 421, text: `4.7.0 Too many connections from ${ip}; try again later` };
+        return {
+          stage: 'connect',
+          rule: 'client limits',
+          reason: `${open} connections already open from ${key}`,
+          code: 421,
+          text: `4.7.0 Too many connections from ${ip}; try again later`,
+        };
       }
       const inNet = counts.get(net) ?? 0;
       if (inNet >= limits.maxConnectionsPerNetwork) {
-        return { stage: 'connect', rule: 'client limits', reason: `${inNet} connections already open from ${net.slice(4)}`, code: 421, text: `4.7.0 Too many connections from ${net.slice(4)}; try again later` };
+        return {
+          stage: 'connect',
+          rule: 'client limits',
+          reason: `${inNet} connections already open from ${net.slice(4)}`,
+          code: 421,
+          text: `4.7.0 Too many connections from ${net.slice(4)}; try again later`,
+        };
       }
     }
     const slots = internal ? [poolKey, key] : [poolKey, key, net];
@@ -285,7 +326,11 @@ export class SmtpHooks {
     cb();
   };
 
-  onAuth = (auth: SMTPServerAuthentication, session: PSession, cb: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void): void => {
+  onAuth = (
+    auth: SMTPServerAuthentication,
+    session: PSession,
+    cb: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void => {
     const login = auth.username ?? '';
     this.decideAuth(auth, session).then(({ d, before, account }) =>
       this.answer(session, { ...d, user: d.user ?? login }, cb, account ? () => cb(null, { user: { account } }) : undefined, before),
@@ -296,7 +341,15 @@ export class SmtpHooks {
     const ip = session.remoteAddress;
     const login = auth.username ?? '';
     const cfg = this.ctx.config();
-    const refuse = (rule: 'auth' | 'auth ban' | 'auth throttle', reason: string, code: number, text: string, verdict: Decision['verdict']): Decision => ({ stage: 'auth', rule, reason, user: login, code, text, verdict });
+    const refuse = (rule: 'auth' | 'auth ban' | 'auth throttle', reason: string, code: number, text: string, verdict: Decision['verdict']): Decision => ({
+      stage: 'auth',
+      rule,
+      reason,
+      user: login,
+      code,
+      text,
+      verdict,
+    });
     // A ban (of the address or of its network) applies to connections that were already
     // open too: no more guesses, and no answer that would tell whether a password is right.
     if (this.ctx.bans.banned(ip)) return { d: refuse('auth ban', 'banned', 421, REPLY.banned(ip), 'reject') };
@@ -318,7 +371,16 @@ export class SmtpHooks {
       // Unchecked attempts count toward the network's bound: a flood from one /24 ends in a ban.
       const netBan = this.ctx.bans.throttled(ip);
       if (!netBan) return { d: throttled };
-      return { before: [throttled], d: refuse('auth ban', `${netBan.failures} failed or unchecked logins from network ${netBan.ip} within 15 minutes`, 421, `4.7.0 Too many failed logins from network ${netBan.ip}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject') };
+      return {
+        before: [throttled],
+        d: refuse(
+          'auth ban',
+          `${netBan.failures} failed or unchecked logins from network ${netBan.ip} within 15 minutes`,
+          421,
+          `4.7.0 Too many failed logins from network ${netBan.ip}: blocked for ${cfg.auth.banSeconds} seconds`,
+          'reject',
+        ),
+      };
     }
     // Passwords and AUTH payloads never reach an event: only the login does.
     let r: Awaited<ReturnType<typeof authenticate>>;
@@ -332,7 +394,18 @@ export class SmtpHooks {
     if (r.ok) {
       throttle?.success(r.account, ip);
       if (r.staleHash) this.ctx.upgradePasswordHash?.(r.account, r.staleHash, auth.password ?? '');
-      return { d: { stage: 'auth', rule: 'auth', reason: `${auth.method} as ${login}`, user: r.account, code: LIBRARY_OK.auth.code, text: LIBRARY_OK.auth.text, verdict: 'accept' }, account: r.account };
+      return {
+        d: {
+          stage: 'auth',
+          rule: 'auth',
+          reason: `${auth.method} as ${login}`,
+          user: r.account,
+          code: LIBRARY_OK.auth.code,
+          text: LIBRARY_OK.auth.text,
+          verdict: 'accept',
+        },
+        account: r.account,
+      };
     }
     if (r.temporary) return { d: refuse('auth', r.reason, 454, REPLY.authTempFail, 'defer') };
     const { count, networkCount, ban, network } = this.ctx.bans.fail(ip);
@@ -351,7 +424,13 @@ export class SmtpHooks {
     const who = network ? `network ${ban.ip}` : ip;
     return {
       before: [failed],
-      d: refuse('auth ban', `${ban.failures} failed logins from ${network ? `network ${ban.ip}` : 'this address'} within 15 minutes`, 421, `4.7.0 Too many failed logins from ${who}: blocked for ${cfg.auth.banSeconds} seconds`, 'reject'),
+      d: refuse(
+        'auth ban',
+        `${ban.failures} failed logins from ${network ? `network ${ban.ip}` : 'this address'} within 15 minutes`,
+        421,
+        `4.7.0 Too many failed logins from ${who}: blocked for ${cfg.auth.banSeconds} seconds`,
+        'reject',
+      ),
     };
   }
 
@@ -383,16 +462,35 @@ export class SmtpHooks {
     if (limited) return limited;
     const ok = (spf: SpfOutcome | null): Decision => {
       address.facts = { ...facts, spf };
-      return { stage: 'mail', rule: spf ? 'check spf' : v.rule, reason: v.reason, from, user, spf: spf?.result, code: LIBRARY_OK.mail.code, text: LIBRARY_OK.mail.text };
+      return {
+        stage: 'mail',
+        rule: spf ? 'check spf' : v.rule,
+        reason: v.reason,
+        from,
+        user,
+        spf: spf?.result,
+        code: LIBRARY_OK.mail.code,
+        text: LIBRARY_OK.mail.text,
+      };
     };
     const spfCheck = this.ctx.spf;
     if (!spfCheck || facts.internal || facts.user) return ok(null);
     try {
       const spf = await spfCheck(address.mailbox, facts.ip, session.hostNameAppearsAs || '');
-      if (spf.reject) return { stage: 'mail', rule: 'check spf', reason: `spf=${spf.result}`, from, user, spf: spf.result, code: spf.reject.code, text: spf.reject.text };
+      if (spf.reject)
+        return { stage: 'mail', rule: 'check spf', reason: `spf=${spf.result}`, from, user, spf: spf.result, code: spf.reject.code, text: spf.reject.text };
       return ok(spf);
     } catch (e) {
-      return { stage: 'mail', rule: 'check spf', reason: `error: ${(e as Error).message}`, from, user, spf: 'temperror', code: 451, text: '4.7.24 SPF check failed temporarily' };
+      return {
+        stage: 'mail',
+        rule: 'check spf',
+        reason: `error: ${(e as Error).message}`,
+        from,
+        user,
+        spf: 'temperror',
+        code: 451,
+        text: '4.7.24 SPF check failed temporarily',
+      };
     }
   }
 
@@ -414,7 +512,15 @@ export class SmtpHooks {
     const v = checkRcpt(address.mailbox!, facts, this.ctx.directory());
     if (v.accept) address.verdict = v;
     const reply = v.accept ? LIBRARY_OK.rcpt : { code: v.code, text: v.text };
-    const d: Decision = { stage: 'rcpt', rule: v.rule, reason: v.reason, from: mailFrom ? mailFrom.address : undefined, to: address.address, user: facts.user ?? undefined, ...reply };
+    const d: Decision = {
+      stage: 'rcpt',
+      rule: v.rule,
+      reason: v.reason,
+      from: mailFrom ? mailFrom.address : undefined,
+      to: address.address,
+      user: facts.user ?? undefined,
+      ...reply,
+    };
     const inbound = v.accept ? this.ctx.inbound : undefined;
     if (!inbound) return this.answer(session, this.harvestCut(session, d) ?? d, cb);
     // DNSBL for Internet clients, recipients per hour for accounts (docs/design.md §2.11, §2.13).
@@ -440,7 +546,13 @@ export class SmtpHooks {
       st.unknownRcpts = seen + 1;
       return null;
     }
-    return { ...d, rule: 'directory harvest', reason: `${seen} unknown recipients in this session, limit ${max}`, code: 421, text: '4.7.0 Too many unknown recipients' };
+    return {
+      ...d,
+      rule: 'directory harvest',
+      reason: `${seen} unknown recipients in this session, limit ${max}`,
+      code: 421,
+      text: '4.7.0 Too many unknown recipients',
+    };
   }
 
   onData = (stream: SMTPServerDataStream, session: PSession, cb: (err?: Error | null, message?: string) => void): void => {
@@ -460,7 +572,19 @@ export class SmtpHooks {
     const from = mailFrom.address;
     const to = rcpts.map((r) => r.address).join(', ');
     const decide = (code: number, text: string, reason: string, rule: Rule = 'data'): void => {
-      const d: Decision = { stage: 'data', rule, reason, from, to, user: facts.user ?? undefined, spf: facts.spf?.result, queueId, subject: subjectOf(header.head()), code, text };
+      const d: Decision = {
+        stage: 'data',
+        rule,
+        reason,
+        from,
+        to,
+        user: facts.user ?? undefined,
+        spf: facts.spf?.result,
+        queueId,
+        subject: subjectOf(header.head()),
+        code,
+        text,
+      };
       this.answer(session, d, cb, code < 400 ? () => cb(null, text) : undefined);
     };
     const refuse = (code: number, text: string, reason: string, rule: Rule = 'data'): void => {
@@ -486,7 +610,11 @@ export class SmtpHooks {
     stream.on('end', () => {
       ended = true;
       if (stream.sizeExceeded) {
-        return refuse(552, `5.3.4 Message size exceeds the limit of ${cfg.limits.maxMessageBytes} bytes`, `over the size limit of ${cfg.limits.maxMessageBytes} bytes`);
+        return refuse(
+          552,
+          `5.3.4 Message size exceeds the limit of ${cfg.limits.maxMessageBytes} bytes`,
+          `over the size limit of ${cfg.limits.maxMessageBytes} bytes`,
+        );
       }
       if (!header.over) take(lines.end());
       if (header.over) {
@@ -508,11 +636,15 @@ export class SmtpHooks {
       const remote: string[] = [];
       for (const r of rcpts) {
         // A shared address delivers a copy to each of its accounts (docs/design.md §8.2).
-        if (r.verdict?.accept && r.verdict.account) for (const account of r.verdict.accounts ?? [r.verdict.account]) local.push({ account, address: r.address });
+        if (r.verdict?.accept && r.verdict.account)
+          for (const account of r.verdict.accounts ?? [r.verdict.account]) local.push({ account, address: r.address });
         else remote.push(r.address);
       }
       // Delivered-To naming one of our recipients: it was delivered here before (RFC 9228 §4).
-      const looped = deliveredToLoop(head, local.map((l) => l.address));
+      const looped = deliveredToLoop(
+        head,
+        local.map((l) => l.address),
+      );
       if (looped) return refuse(554, `5.4.6 Mail forwarding loop for <${looped}>`, `Delivered-To <${looped}> already in the message: mail forwarding loop`);
       // The final delivery writes the Return-Path (RFC 5321 §4.4); a message's own is dropped (§2.8).
       head = withoutReturnPath(head);
@@ -529,7 +661,15 @@ export class SmtpHooks {
       const enforce = internet && cfg.dmarc.enforce;
       const authHeaders: Promise<MessageAuth> =
         internet && (this.ctx.spf || enforce)
-          ? part.finish().then((bodyFile) => authInWorker({ head, bodyFile }, { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg }, enforce))
+          ? part
+              .finish()
+              .then((bodyFile) =>
+                authInWorker(
+                  { head, bodyFile },
+                  { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg },
+                  enforce,
+                ),
+              )
           : Promise.resolve({ headers: facts.spf?.headers ?? '', dmarc: null });
       const commit = (auth: string, authError?: Error, j?: Judgement) => {
         // DMARC quarantine / spam: into each account's Junk folder (§2.10, §2.12).
@@ -537,7 +677,9 @@ export class SmtpHooks {
         const extra = j && !j.refuse ? j.headers : '';
         return this.commitMessage(session, { queueId, from, local: into, remote, head, part, auth: auth + extra, rcpts, cfg }, authError)
           .finally(() => part.discard())
-          .then(({ code, text, reason }) => decide(code, text, j && !j.refuse && j.reason ? `${reason}; ${j.reason}` : reason, code < 400 && j && !j.refuse && j.rule ? j.rule : 'data'));
+          .then(({ code, text, reason }) =>
+            decide(code, text, j && !j.refuse && j.reason ? `${reason}; ${j.reason}` : reason, code < 400 && j && !j.refuse && j.rule ? j.rule : 'data'),
+          );
       };
       // The inbound content checks (§2.10, §2.12) see the DMARC verdict; a refusal stores nothing.
       const judge = (auth: MessageAuth, authError?: Error): void => {
@@ -545,7 +687,21 @@ export class SmtpHooks {
         if (!inbound || !internet) return void commit(auth.headers, authError);
         part
           .finish()
-          .then((bodyFile) => inbound.message({ session: session.id, ...facts, mx: this.listener.mode === 'mx', helo: session.hostNameAppearsAs || '', from, rcpts: rcpts.map((r) => r.address), queueId, dmarc: auth.dmarc, head, bodyFile, bodyBytes: part.bytes }))
+          .then((bodyFile) =>
+            inbound.message({
+              session: session.id,
+              ...facts,
+              mx: this.listener.mode === 'mx',
+              helo: session.hostNameAppearsAs || '',
+              from,
+              rcpts: rcpts.map((r) => r.address),
+              queueId,
+              dmarc: auth.dmarc,
+              head,
+              bodyFile,
+              bodyBytes: part.bytes,
+            }),
+          )
           .then(
             (j) => (j.refuse ? refuse(j.refuse.code, j.refuse.text, j.refuse.reason, j.refuse.rule) : commit(auth.headers, authError, j)),
             (e: Error) => commit(auth.headers, authError ?? e),
@@ -562,7 +718,17 @@ export class SmtpHooks {
   /** Prepends the trace headers and commits; the 250 comes only once the message is on disk. */
   private async commitMessage(
     session: PSession,
-    m: { queueId: string; from: string; local: LocalRecipient[]; remote: string[]; head: Buffer; part: IncomingPart; auth: string; rcpts: PParsed[]; cfg: Config },
+    m: {
+      queueId: string;
+      from: string;
+      local: LocalRecipient[];
+      remote: string[];
+      head: Buffer;
+      part: IncomingPart;
+      auth: string;
+      rcpts: PParsed[];
+      cfg: Config;
+    },
     authError?: Error,
   ): Promise<{ code: number; text: string; reason: string }> {
     const { queueId, from, local, remote, cfg } = m;
@@ -585,7 +751,11 @@ export class SmtpHooks {
     try {
       await this.ctx.store.commit({ id: queueId, from, client: session.remoteAddress, local, remote, data, body: m.part });
     } catch (e) {
-      return { code: 451, text: '4.3.0 Local error in processing: the message was not stored, try again later', reason: `could not store the message: ${(e as Error).message}` };
+      return {
+        code: 451,
+        text: '4.3.0 Local error in processing: the message was not stored, try again later',
+        reason: `could not store the message: ${(e as Error).message}`,
+      };
     }
     this.ctx.onMessageQueued?.(queueId, remote.length > 0);
     return {

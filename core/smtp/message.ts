@@ -133,7 +133,9 @@ export function receivedHeader(r: ReceivedInfo): string {
   const forPart = r.for ? ` for <${r.for}>` : '';
   const helo = heloForReceived(r.helo);
   // The comment before `by` is where RFC 5321's Stamp grammar allows CFWS.
-  return foldHeader(`Received: from ${helo.name} (${addressLiteral(r.clientIp)})${helo.comment} by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`);
+  return foldHeader(
+    `Received: from ${helo.name} (${addressLiteral(r.clientIp)})${helo.comment} by ${r.hostname} (Postern) with ${r.protocol}${tls} id ${r.queueId}${forPart}; ${rfc5322Date()}`,
+  );
 }
 
 /** The header section's fields, each with its continuation lines and line end, and where the section ends. */
@@ -141,7 +143,11 @@ function headerFields(head: Buffer): { fields: string[]; text: string; end: numb
   const text = head.toString('latin1');
   const blank = /\r\n\r\n/.exec(text);
   const end = blank ? blank.index + 2 : text.length;
-  const fields = text.slice(0, end).match(/[^\r\n]*(?:\r\n[ \t][^\r\n]*)*(?:\r\n|$)/g)?.filter(Boolean) ?? [];
+  const fields =
+    text
+      .slice(0, end)
+      .match(/[^\r\n]*(?:\r\n[ \t][^\r\n]*)*(?:\r\n|$)/g)
+      ?.filter(Boolean) ?? [];
   return { fields, text, end };
 }
 

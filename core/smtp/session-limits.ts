@@ -79,7 +79,11 @@ export class SessionClock {
     }
     const age = now - this.startedAt;
     if (age > l.sessionSeconds * 1000) {
-      return { stage: s.dataMode ? 'data' : 'connect', reason: `session open for ${Math.round(age / 1000)} s, limit ${l.sessionSeconds} s`, text: `4.4.2 Session time limit of ${l.sessionSeconds} seconds reached: timeout` };
+      return {
+        stage: s.dataMode ? 'data' : 'connect',
+        reason: `session open for ${Math.round(age / 1000)} s, limit ${l.sessionSeconds} s`,
+        text: `4.4.2 Session time limit of ${l.sessionSeconds} seconds reached: timeout`,
+      };
     }
     if (s.dataMode) {
       this.lineSince = null;
@@ -119,7 +123,11 @@ export class SessionClock {
     if (s.inAuth) {
       this.authSince ??= now;
       if (now - this.authSince > limit) {
-        return { stage: 'auth', reason: `AUTH exchange unfinished after ${Math.round((now - this.authSince) / 1000)} s, limit ${l.commandSeconds} s`, text: `4.4.2 AUTH exchange not completed within ${l.commandSeconds} seconds: timeout` };
+        return {
+          stage: 'auth',
+          reason: `AUTH exchange unfinished after ${Math.round((now - this.authSince) / 1000)} s, limit ${l.commandSeconds} s`,
+          text: `4.4.2 AUTH exchange not completed within ${l.commandSeconds} seconds: timeout`,
+        };
       }
     } else this.authSince = null;
     return null;

@@ -124,7 +124,11 @@ export interface MessageAuth {
  * `spf.header` writes Authentication-Results, or when `evaluate` asks for it (DMARC
  * enforced while the header is off).
  */
-export async function messageAuth(message: Buffer | SpooledMessage, ctx: MessageAuthContext, opts: { resolver?: Resolver; evaluate?: boolean } = {}): Promise<MessageAuth> {
+export async function messageAuth(
+  message: Buffer | SpooledMessage,
+  ctx: MessageAuthContext,
+  opts: { resolver?: Resolver; evaluate?: boolean } = {},
+): Promise<MessageAuth> {
   const mode = ctx.cfg.spf.header;
   const out: string[] = [];
   const writeAuth = mode === 'auth' || mode === 'both';
@@ -137,7 +141,9 @@ export async function messageAuth(message: Buffer | SpooledMessage, ctx: Message
     const deadline = 3 * ctx.cfg.dns.timeoutMs;
     const evaluated = await Promise.race([
       dkimAndDmarc(message, ctx, resolver),
-      new Promise<{ resinfos: string[]; dmarc: null }>((resolve) => setTimeout(() => resolve({ resinfos: [`dkim=temperror (not evaluated within ${deadline / 1000} s)`], dmarc: null }), deadline).unref()),
+      new Promise<{ resinfos: string[]; dmarc: null }>((resolve) =>
+        setTimeout(() => resolve({ resinfos: [`dkim=temperror (not evaluated within ${deadline / 1000} s)`], dmarc: null }), deadline).unref(),
+      ),
     ]);
     resinfos.push(...evaluated.resinfos);
     dmarc = evaluated.dmarc;
@@ -147,7 +153,11 @@ export async function messageAuth(message: Buffer | SpooledMessage, ctx: Message
   return { headers: out.join(''), dmarc };
 }
 
-async function dkimAndDmarc(full: Buffer | SpooledMessage, ctx: MessageAuthContext, resolver: Resolver): Promise<{ resinfos: string[]; dmarc: DmarcVerdict | null }> {
+async function dkimAndDmarc(
+  full: Buffer | SpooledMessage,
+  ctx: MessageAuthContext,
+  resolver: Resolver,
+): Promise<{ resinfos: string[]; dmarc: DmarcVerdict | null }> {
   const resinfos: string[] = [];
   let dmarc: DmarcVerdict | null = null;
   const { input: message, dropped } = verifyInput(full);

@@ -75,7 +75,10 @@ export function authResultsHeader(authservId: string, resinfos: string[]): strin
 
 /** Printable ASCII only, one line, bounded: text from DNS must not shape our replies. */
 export function sanitizeText(s: string, max = 300): string {
-  const t = s.replace(/[^\x20-\x7E]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const t = s
+    .replace(/[^\x20-\x7E]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return t.length > max ? `${t.slice(0, max - 3)}...` : t;
 }
 

@@ -60,7 +60,8 @@ function printProblems(record: string, problems: SpfProblem[], io: Output): void
 
 export async function spfCommand(args: string[], io: Output = STDIO): Promise<number> {
   const { values, positionals } = parseCommand(args, OPTIONS);
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `spf takes one DOMAIN (got ${positionals.map((p) => `"${p}"`).join(', ')})` : 'spf needs a DOMAIN');
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length ? `spf takes one DOMAIN (got ${positionals.map((p) => `"${p}"`).join(', ')})` : 'spf needs a DOMAIN');
   const domain = positionals[0];
   if (!isValidDomain(domain)) throw new UsageError(`"${domain}" is not a valid domain`);
   const flagged = !!(values.mx || values.a || values.soft || values.ip4?.length || values.ip6?.length || values.include?.length);

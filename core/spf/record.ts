@@ -156,7 +156,12 @@ export function validateRecord(input: string): SpfValidation {
   const done = (dnsTerms: number): SpfValidation => ({ record, valid: !problems.some((p) => p.severity === 'error'), problems, dnsTerms, voidLookups: null });
 
   if (!/^v=spf1( |$)/i.test(record)) {
-    error(0, /^\s/.test(record) ? 'the record starts with a space: receivers will not see it as an SPF record' : 'an SPF record starts with "v=spf1" followed by a space');
+    error(
+      0,
+      /^\s/.test(record)
+        ? 'the record starts with a space: receivers will not see it as an SPF record'
+        : 'an SPF record starts with "v=spf1" followed by a space',
+    );
     return done(0);
   }
   const bad = /[^\x20-\x7E]/.exec(record);
@@ -196,7 +201,8 @@ export function validateRecord(input: string): SpfValidation {
         warn(term.pos, `unknown modifier "${name}": receivers ignore it (a typo?)`);
       }
       const target = term.text.slice(term.text.indexOf('=') + 1);
-      if ((name === 'redirect' || name === 'exp') && !target.includes('%') && !isValidDomain(target)) error(term.pos + name.length + 1, `"${target}" is not a valid domain name`);
+      if ((name === 'redirect' || name === 'exp') && !target.includes('%') && !isValidDomain(target))
+        error(term.pos + name.length + 1, `"${target}" is not a valid domain name`);
       continue;
     }
     if (!MECHANISMS.has(mech.name)) continue; // validateTerms has said so
@@ -238,7 +244,12 @@ export function validateRecord(input: string): SpfValidation {
 function meaning(record: string): string[] | null {
   const v = validateRecord(record);
   if (!v.valid) return null;
-  const terms = record.slice(6).trim().split(/ +/).filter(Boolean).map((t) => t.toLowerCase().replace(/^\+/, ''));
+  const terms = record
+    .slice(6)
+    .trim()
+    .split(/ +/)
+    .filter(Boolean)
+    .map((t) => t.toLowerCase().replace(/^\+/, ''));
   const allIdx = terms.findIndex((t) => /^[-~?]?all$/.test(t));
   const before = allIdx < 0 ? terms : terms.slice(0, allIdx);
   // Only same-qualifier mechanisms may be reordered without changing the result.
@@ -281,7 +292,11 @@ async function evaluate(domain: string, ip: string, o: SpfHelperOptions) {
   });
   const prefix = `${o.hostname}: `;
   const comment = r.status.comment ?? '';
-  return { result: r.status.result as SpfEvaluation['result'], explanation: sanitizeText(comment.startsWith(prefix) ? comment.slice(prefix.length) : comment), lookups: r.lookups };
+  return {
+    result: r.status.result as SpfEvaluation['result'],
+    explanation: sanitizeText(comment.startsWith(prefix) ? comment.slice(prefix.length) : comment),
+    lookups: r.lookups,
+  };
 }
 
 export async function checkPublished(domainIn: string, opts: { ip?: string; expected?: SpfChoices }, o: SpfHelperOptions): Promise<SpfCheckResult> {
@@ -304,7 +319,11 @@ export async function checkPublished(domainIn: string, opts: { ip?: string; expe
 
   const v = validateRecord(out.published[0]);
   if (out.published.length > 1) {
-    v.problems.unshift({ position: null, message: `${out.published.length} SPF records are published: receivers treat that as a permanent error (permerror); keep exactly one`, severity: 'error' });
+    v.problems.unshift({
+      position: null,
+      message: `${out.published.length} SPF records are published: receivers treat that as a permanent error (permerror); keep exactly one`,
+      severity: 'error',
+    });
     v.valid = false;
   }
   out.validation = v;
@@ -317,7 +336,11 @@ export async function checkPublished(domainIn: string, opts: { ip?: string; expe
     if (probe.result === 'permerror' || probe.result === 'temperror') {
       const already = v.problems.some((p) => p.severity === 'error');
       if (probe.result === 'temperror' || !already) {
-        v.problems.push({ position: null, message: `evaluating the record (includes too): ${probe.result}: ${probe.explanation}`, severity: probe.result === 'permerror' ? 'error' : 'warning' });
+        v.problems.push({
+          position: null,
+          message: `evaluating the record (includes too): ${probe.result}: ${probe.explanation}`,
+          severity: probe.result === 'permerror' ? 'error' : 'warning',
+        });
       }
       if (probe.result === 'permerror') v.valid = false;
     }

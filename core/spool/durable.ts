@@ -91,9 +91,11 @@ export class DirSyncer {
     this.next.set(dir, batch);
     const start = () => {
       this.next.delete(dir);
-      const run = fsyncDir(dir).then(batch.resolve, batch.reject).finally(() => {
-        if (this.running.get(dir) === run) this.running.delete(dir);
-      });
+      const run = fsyncDir(dir)
+        .then(batch.resolve, batch.reject)
+        .finally(() => {
+          if (this.running.get(dir) === run) this.running.delete(dir);
+        });
       this.running.set(dir, run);
     };
     const current = this.running.get(dir);

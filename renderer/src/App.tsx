@@ -80,25 +80,31 @@ function Shell() {
   return (
     <div className={page === 'log' ? 'app app-fixed' : 'app'}>
       <div className="chrome">
-      <header className="topbar">
-        <a className="brand" href="#/log" aria-label="Postern home">
-          <Icon name="mail" className="brand-mark" /> Postern
-        </a>
-        {/* Phone width (styles.css "phone layout"): the tabs fold into this menu; the current page's name shows beside it. */}
-        <button type="button" className="menu-button" aria-expanded={menuOpen} aria-controls="page-tabs" onClick={() => setMenuOpen(!menuOpen)}>
-          <span aria-hidden="true">☰</span> <span className="menu-current">{current.title}</span>
-        </button>
-        <nav id="page-tabs" className={menuOpen ? 'tabs open' : 'tabs'} aria-label="Pages">
-          {PAGES.filter((p) => p.id !== 'welcome' || page === 'welcome').map((p) => (
-            <a key={p.id} href={`#/${p.id}`} className={p.id === page ? 'tab active' : 'tab'} aria-current={p.id === page ? 'page' : undefined} onClick={() => setMenuOpen(false)}>
-              {p.title}
-            </a>
-          ))}
-        </nav>
-        <AlertsButton />
-        <ConnectionBadge />
-      </header>
-      <StatusStrip />
+        <header className="topbar">
+          <a className="brand" href="#/log" aria-label="Postern home">
+            <Icon name="mail" className="brand-mark" /> Postern
+          </a>
+          {/* Phone width (styles.css "phone layout"): the tabs fold into this menu; the current page's name shows beside it. */}
+          <button type="button" className="menu-button" aria-expanded={menuOpen} aria-controls="page-tabs" onClick={() => setMenuOpen(!menuOpen)}>
+            <span aria-hidden="true">☰</span> <span className="menu-current">{current.title}</span>
+          </button>
+          <nav id="page-tabs" className={menuOpen ? 'tabs open' : 'tabs'} aria-label="Pages">
+            {PAGES.filter((p) => p.id !== 'welcome' || page === 'welcome').map((p) => (
+              <a
+                key={p.id}
+                href={`#/${p.id}`}
+                className={p.id === page ? 'tab active' : 'tab'}
+                aria-current={p.id === page ? 'page' : undefined}
+                onClick={() => setMenuOpen(false)}
+              >
+                {p.title}
+              </a>
+            ))}
+          </nav>
+          <AlertsButton />
+          <ConnectionBadge />
+        </header>
+        <StatusStrip />
       </div>
       <main className={`page page-${page}`} aria-label={current.title}>
         {current.render()}
@@ -124,10 +130,13 @@ export function NoAccess({ reason }: { reason: 'missing' | 'invalid' }) {
         <Icon name="mail" /> Postern
       </h1>
       {reason === 'missing' ? (
-        <p>This page needs its access link. Open the address that <code>postern serve</code> printed when it started — it ends in <code>?token=…</code>.</p>
+        <p>
+          This page needs its access link. Open the address that <code>postern serve</code> printed when it started — it ends in <code>?token=…</code>.
+        </p>
       ) : (
         <p>
-          This access link is not valid. A new link may have been made on the Setup page: run <code>postern dashboard</code> on the server to print the current one.
+          This access link is not valid. A new link may have been made on the Setup page: run <code>postern dashboard</code> on the server to print the current
+          one.
         </p>
       )}
     </div>

@@ -41,15 +41,44 @@ function* sessions(startId: number, spanMs: number, count: number): Generator<Ga
     const kind = s % 10;
     const batch: GatewayEvent[] = [ev({ stage: 'connect', verdict: 'accept', rule: 'connect', code: 220, text: 'mx.doe-family.com ESMTP Postern' })];
     batch.push(ev({ stage: 'tls', verdict: 'info', rule: 'tls', code: 0, text: 'TLSv1.3 TLS_AES_256_GCM_SHA384' }));
-    if (kind === 0) batch.push(ev({ stage: 'mail', verdict: 'reject', rule: 'relay mail from', code: 554, from, reason: 'local sender from outside', text: '5.7.1 Sender address is in our own domain' }));
+    if (kind === 0)
+      batch.push(
+        ev({
+          stage: 'mail',
+          verdict: 'reject',
+          rule: 'relay mail from',
+          code: 554,
+          from,
+          reason: 'local sender from outside',
+          text: '5.7.1 Sender address is in our own domain',
+        }),
+      );
     else {
       batch.push(ev({ stage: 'mail', verdict: kind === 1 ? 'defer' : 'accept', rule: 'check spf', code: kind === 1 ? 451 : 250, from }));
       if (kind > 1) {
         const ok = kind !== 2;
-        batch.push(ev({ stage: 'rcpt', verdict: ok ? 'accept' : 'reject', rule: 'relay rcpt', code: ok ? 250 : 554, to: ok ? 'john.doe@doe-family.com' : 'victim@example.com', reason: ok ? 'local recipient' : 'not relaying' }));
+        batch.push(
+          ev({
+            stage: 'rcpt',
+            verdict: ok ? 'accept' : 'reject',
+            rule: 'relay rcpt',
+            code: ok ? 250 : 554,
+            to: ok ? 'john.doe@doe-family.com' : 'victim@example.com',
+            reason: ok ? 'local recipient' : 'not relaying',
+          }),
+        );
         if (ok)
           batch.push(
-            ev({ stage: 'data', verdict: 'accept', rule: 'data', from, to: 'john.doe@doe-family.com', subject: `${subjects[s % subjects.length]} #${s}`, queueId: `Q${s.toString(32).toUpperCase().padStart(11, '0')}`, reason: '1 local, 0 remote, 4321 bytes' }),
+            ev({
+              stage: 'data',
+              verdict: 'accept',
+              rule: 'data',
+              from,
+              to: 'john.doe@doe-family.com',
+              subject: `${subjects[s % subjects.length]} #${s}`,
+              queueId: `Q${s.toString(32).toUpperCase().padStart(11, '0')}`,
+              reason: '1 local, 0 remote, 4321 bytes',
+            }),
           );
       }
     }
@@ -139,7 +168,9 @@ function searches(h: HistoryIndex): void {
       rows = h.messages({ q, limit: 200 }, now).messages.length;
       times.push(performance.now() - t);
     }
-    console.log(`  messages ${JSON.stringify(q).padEnd(40)} ${String(rows).padStart(4)} rows  median ${median(times).toFixed(1)} ms  worst ${Math.max(...times).toFixed(1)} ms`);
+    console.log(
+      `  messages ${JSON.stringify(q).padEnd(40)} ${String(rows).padStart(4)} rows  median ${median(times).toFixed(1)} ms  worst ${Math.max(...times).toFixed(1)} ms`,
+    );
   }
   for (const q of [{ limit: 500 }, { text: 'mildred', limit: 500 }, { verdict: ['reject' as const], limit: 500 }, { session: 'S1', limit: 5000 }]) {
     const times: number[] = [];
@@ -149,7 +180,9 @@ function searches(h: HistoryIndex): void {
       rows = h.events(q).length;
       times.push(performance.now() - t);
     }
-    console.log(`  events   ${JSON.stringify(q).padEnd(40)} ${String(rows).padStart(4)} rows  median ${median(times).toFixed(1)} ms  worst ${Math.max(...times).toFixed(1)} ms`);
+    console.log(
+      `  events   ${JSON.stringify(q).padEnd(40)} ${String(rows).padStart(4)} rows  median ${median(times).toFixed(1)} ms  worst ${Math.max(...times).toFixed(1)} ms`,
+    );
   }
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {

@@ -29,20 +29,52 @@ async function main() {
   for (let i = 0; i < TOTAL / PER + 50; i++) zone[`${rev(ipOf(i))}.in-addr.arpa`] = { PTR: ['mail.sender.example'] };
   const dns = await startDnsServer(zone);
   const rspamd = await startRspamd({ dnsServer: dns.address });
-  const off = { dmarc: { enforce: false }, rateLimits: { connectionsPerMinute: 0, networkConnectionsPerMinute: 0, messagesPerMinute: 0, networkMessagesPerMinute: 0 } };
+  const off = {
+    dmarc: { enforce: false },
+    rateLimits: { connectionsPerMinute: 0, networkConnectionsPerMinute: 0, messagesPerMinute: 0, networkMessagesPerMinute: 0 },
+  };
   const configs: [string, Record<string, unknown>][] = [
     ['baseline (SPF + DKIM/DMARC reported, no inbound check)', { ...off }],
     ['+ DMARC enforced', { ...off, dmarc: { enforce: true } }],
-    ['+ DNSBL (2 zones)', { ...off, dnsbl: { zones: [{ zone: 'bl.example', weight: 1 }, { zone: 'bl2.example', weight: 1 }] } }],
+    [
+      '+ DNSBL (2 zones)',
+      {
+        ...off,
+        dnsbl: {
+          zones: [
+            { zone: 'bl.example', weight: 1 },
+            { zone: 'bl2.example', weight: 1 },
+          ],
+        },
+      },
+    ],
     ['+ rate limits (defaults)', { dmarc: { enforce: false } }],
     ['+ rspamd', { ...off, rspamd: { enabled: true, url: rspamd.url } }],
-    ['all on', { dnsbl: { zones: [{ zone: 'bl.example', weight: 1 }, { zone: 'bl2.example', weight: 1 }] }, rspamd: { enabled: true, url: rspamd.url } }],
+    [
+      'all on',
+      {
+        dnsbl: {
+          zones: [
+            { zone: 'bl.example', weight: 1 },
+            { zone: 'bl2.example', weight: 1 },
+          ],
+        },
+        rspamd: { enabled: true, url: rspamd.url },
+      },
+    ],
   ];
   try {
     console.log(`${TOTAL} messages of ${body.length} bytes, ${CONC} connections at once, ${PER} per connection; node ${process.version}`);
     for (const [name, extra] of configs) {
       const t = await startGateway(
-        { ...FAMILY, internalNetworks: [], trustedProxies: ['127.0.0.1'], dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { maxClients: 500, maxConnectionsPerClient: 500, maxConnectionsPerNetwork: 500 }, ...extra },
+        {
+          ...FAMILY,
+          internalNetworks: [],
+          trustedProxies: ['127.0.0.1'],
+          dns: { servers: [dns.address], timeoutMs: 2000 },
+          limits: { maxClients: 500, maxConnectionsPerClient: 500, maxConnectionsPerNetwork: 500 },
+          ...extra,
+        },
         { spfFactory: createSpfCheckFactory() },
       );
       try {
@@ -52,7 +84,9 @@ async function main() {
         await run(t.port(), TOTAL, 1000, lat);
         const s = Number(process.hrtime.bigint() - t0) / 1e9;
         lat.sort((a, b) => a - b);
-        console.log(`${name.padEnd(56)} ${(TOTAL / s).toFixed(1).padStart(7)} msg/s   median ${lat[Math.floor(lat.length / 2)].toFixed(1)} ms   p95 ${lat[Math.floor(lat.length * 0.95)].toFixed(1)} ms`);
+        console.log(
+          `${name.padEnd(56)} ${(TOTAL / s).toFixed(1).padStart(7)} msg/s   median ${lat[Math.floor(lat.length / 2)].toFixed(1)} ms   p95 ${lat[Math.floor(lat.length * 0.95)].toFixed(1)} ms`,
+        );
       } finally {
         await t.stop();
       }

@@ -115,7 +115,19 @@ async function main(): Promise<void> {
     });
 
     const port = s.t.port();
-    const args = ['-s', values.sessions!, '-m', values.messages!, '-l', values.length!, '-f', 'bench@example.net', '-t', 'john.doe@doe-family.com', `127.0.0.1:${port}`];
+    const args = [
+      '-s',
+      values.sessions!,
+      '-m',
+      values.messages!,
+      '-l',
+      values.length!,
+      '-f',
+      'bench@example.net',
+      '-t',
+      'john.doe@doe-family.com',
+      `127.0.0.1:${port}`,
+    ];
     const command = `${SMTP_SOURCE} ${args.join(' ')}`;
     const firstId = s.t.gw.bus.lastId + 1;
     const batchesBefore = s.dash.stream().batches;
@@ -140,7 +152,16 @@ async function main(): Promise<void> {
       const t1 = performance.now();
       for (let i = 0; i < 1000; i++) {
         const n = round * 1000 + i;
-        s.t.gw.bus.emit({ stage: 'rcpt', verdict: n % 7 ? 'accept' : 'reject', rule: 'relay rcpt', client: `198.51.100.${n % 250}`, code: n % 7 ? 250 : 554, text: n % 7 ? 'Accepted' : `5.7.1 <user${n}@example.com>: Relay access denied`, from: `sender${n}@example.net`, to: `user${n}@example.com` });
+        s.t.gw.bus.emit({
+          stage: 'rcpt',
+          verdict: n % 7 ? 'accept' : 'reject',
+          rule: 'relay rcpt',
+          client: `198.51.100.${n % 250}`,
+          code: n % 7 ? 250 : 554,
+          text: n % 7 ? 'Accepted' : `5.7.1 <user${n}@example.com>: Relay access denied`,
+          from: `sender${n}@example.net`,
+          to: `user${n}@example.com`,
+        });
       }
       perEmitUs.push(((performance.now() - t1) * 1000) / 1000);
     }

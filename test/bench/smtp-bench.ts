@@ -100,7 +100,20 @@ function startTap(target: number): Promise<{ port: number; latencies: number[]; 
 
 /** Runs smtp-source (asynchronously: the tap lives in this process) and returns its wall time in seconds. */
 function smtpSource(port: number, reuse: boolean): Promise<number> {
-  const args = [...(reuse ? ['-d'] : []), '-s', String(SESSIONS), '-m', String(MSGS), '-l', String(LEN), '-f', 'bench@example.org', '-t', 'john.doe@doe-family.com', `127.0.0.1:${port}`];
+  const args = [
+    ...(reuse ? ['-d'] : []),
+    '-s',
+    String(SESSIONS),
+    '-m',
+    String(MSGS),
+    '-l',
+    String(LEN),
+    '-f',
+    'bench@example.org',
+    '-t',
+    'john.doe@doe-family.com',
+    `127.0.0.1:${port}`,
+  ];
   const t0 = process.hrtime.bigint();
   const child = spawn(SOURCE, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -125,7 +138,12 @@ async function measure(port: number, reuse: boolean): Promise<{ direct: number; 
 
 // ---- the two servers ---------------------------------------------------------
 
-async function startPostern(dir: string, trustLoopback: boolean, checkout?: string, noIndex = false): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
+async function startPostern(
+  dir: string,
+  trustLoopback: boolean,
+  checkout?: string,
+  noIndex = false,
+): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'postern.json');
   const dataDir = path.join(dir, 'data');
@@ -143,7 +161,14 @@ async function startPostern(dir: string, trustLoopback: boolean, checkout?: stri
       rateLimits: { connectionsPerMinute: 0, networkConnectionsPerMinute: 0, messagesPerMinute: 0, networkMessagesPerMinute: 0 },
     }),
   );
-  const proc = await startServe(configFile, dataDir, [], 20_000, noIndex ? ['env', 'POSTERN_HISTORY=off'] : [], checkout ? path.join(checkout, 'bin', 'postern.js') : undefined);
+  const proc = await startServe(
+    configFile,
+    dataDir,
+    [],
+    20_000,
+    noIndex ? ['env', 'POSTERN_HISTORY=off'] : [],
+    checkout ? path.join(checkout, 'bin', 'postern.js') : undefined,
+  );
   return { port: proc.ports.mx, maildir: path.join(dataDir, 'maildir', 'john', 'new'), proc };
 }
 
@@ -225,7 +250,8 @@ async function main(): Promise<void> {
   const postern = await startPostern(path.join(root, 'postern'), true);
   const baseDir = process.env.BENCH_BASE ? path.resolve(process.env.BENCH_BASE) : null;
   const base = baseDir ? await startPostern(path.join(root, 'postern-base'), true, baseDir) : null;
-  if (baseDir) console.log(`base: ${baseDir} (${spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim().slice(0, 80)})`);
+  if (baseDir)
+    console.log(`base: ${baseDir} (${spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim().slice(0, 80)})`);
   const noIndex = process.env.BENCH_NO_INDEX ? await startPostern(path.join(root, 'postern-no-index'), true, undefined, true) : null;
   const isRoot = process.getuid?.() === 0;
   const postfix = isRoot ? await startPostfix(path.join(root, 'postfix')) : null;
@@ -250,7 +276,8 @@ async function main(): Promise<void> {
         const mode = reuse ? 'reuse (-d)' : 'fresh';
         add(`Postern ${mode}`, await measure(postern.port, reuse));
         posternDelivered += 2 * MSGS;
-        if (count(postern.maildir) !== posternDelivered) throw new Error(`Postern Maildir has ${count(postern.maildir)} files, expected ${posternDelivered} at 250 time`);
+        if (count(postern.maildir) !== posternDelivered)
+          throw new Error(`Postern Maildir has ${count(postern.maildir)} files, expected ${posternDelivered} at 250 time`);
         if (base) {
           add(`Postern (base) ${mode}`, await measure(base.port, reuse));
           baseDelivered += 2 * MSGS;
@@ -259,7 +286,8 @@ async function main(): Promise<void> {
         if (noIndex) {
           add(`Postern (no index) ${mode}`, await measure(noIndex.port, reuse));
           noIndexDelivered += 2 * MSGS;
-          if (count(noIndex.maildir) !== noIndexDelivered) throw new Error(`no-index Postern Maildir has ${count(noIndex.maildir)} files, expected ${noIndexDelivered}`);
+          if (count(noIndex.maildir) !== noIndexDelivered)
+            throw new Error(`no-index Postern Maildir has ${count(noIndex.maildir)} files, expected ${noIndexDelivered}`);
         }
         if (postfix) {
           add(`Postfix ${mode}`, await measure(postfix.port, reuse));
@@ -285,7 +313,9 @@ async function main(): Promise<void> {
   console.log('\n| server, connections | msg/s (median) | msg/s via tap | latency p50 | latency p99 |');
   console.log('|---|---:|---:|---:|---:|');
   for (const [k, r] of Object.entries(results)) {
-    console.log(`| ${k} | ${median(r.direct).toFixed(0)} | ${median(r.tapped).toFixed(0)} | ${pct(r.latencies, 50).toFixed(1)} ms | ${pct(r.latencies, 99).toFixed(1)} ms |`);
+    console.log(
+      `| ${k} | ${median(r.direct).toFixed(0)} | ${median(r.tapped).toFixed(0)} | ${pct(r.latencies, 50).toFixed(1)} ms | ${pct(r.latencies, 99).toFixed(1)} ms |`,
+    );
   }
   if (base) {
     for (const mode of ['fresh', 'reuse (-d)']) {
@@ -313,7 +343,9 @@ async function main(): Promise<void> {
         `ratio Postern/Postfix, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
       );
     }
-    console.log(`Postfix: the last message reached the Maildir a median ${median(postfixLag).toFixed(2)} s after smtp-source finished (Postern delivers before its 250).`);
+    console.log(
+      `Postfix: the last message reached the Maildir a median ${median(postfixLag).toFixed(2)} s after smtp-source finished (Postern delivers before its 250).`,
+    );
   }
   console.log(`Postern with loopback NOT trusted (early-talker pause kept): ${(MSGS / slow).toFixed(0)} msg/s, fresh connections.`);
   fs.rmSync(root, { recursive: true, force: true });

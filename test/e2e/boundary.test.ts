@@ -13,7 +13,9 @@ const SRC = path.join(ROOT, 'renderer', 'src');
 const ALLOWED_PACKAGES = new Set(['react', 'react/jsx-runtime', 'react-dom/client', '@tanstack/react-virtual', 'uplot', 'uplot/dist/uPlot.min.css']);
 
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : /\.(ts|tsx)$/.test(e.name) ? [path.join(dir, e.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : /\.(ts|tsx)$/.test(e.name) ? [path.join(dir, e.name)] : []));
 }
 
 /** Every import/export-from in a file, with whether it is type-only. */

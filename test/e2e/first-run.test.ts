@@ -151,13 +151,23 @@ test('the guided first run, by clicking and typing only', async () => {
   await step(5).waitFor();
   const records = step(5).getByTestId('dns-record');
   await records.first().waitFor({ timeout: 15_000 });
-  const state = async (type: string, name: RegExp) => (await records.filter({ has: page.locator(`td:nth-child(2)`, { hasText: type }) }).filter({ hasText: name }).getAttribute('data-state')) ?? '';
+  const state = async (type: string, name: RegExp) =>
+    (await records
+      .filter({ has: page.locator(`td:nth-child(2)`, { hasText: type }) })
+      .filter({ hasText: name })
+      .getAttribute('data-state')) ?? '';
   assert.equal(await state('MX', /10 mx\.doe-family\.com\./), 'published');
   assert.equal(await state('A', /203\.0\.113\.25/), 'published');
   assert.equal(await state('TXT', /v=spf1 \+mx \+ip4:203\.0\.113\.25 -all/), 'different');
   assert.equal(await state('TXT', /v=DKIM1; k=rsa; p=/), 'missing');
   assert.equal(await state('TXT', /v=DMARC1/), 'missing');
-  assert.equal(await step(5).getByRole('button', { name: /^Copy the/ }).count(), 5, 'a copy button per value');
+  assert.equal(
+    await step(5)
+      .getByRole('button', { name: /^Copy the/ })
+      .count(),
+    5,
+    'a copy button per value',
+  );
   assert.ok(!(await step(5).innerText()).includes('<'), 'no <placeholder> in the table');
   await shootStep(5, 'dns');
   await step(5).getByRole('button', { name: 'Continue' }).click();
@@ -165,7 +175,9 @@ test('the guided first run, by clicking and typing only', async () => {
   await step(6).waitFor();
   await step(6).getByTestId('check').first().waitFor({ timeout: 60_000 });
   await shootStep(6, 'check');
-  await step(6).getByRole('link', { name: /Finish/ }).click();
+  await step(6)
+    .getByRole('link', { name: /Finish/ })
+    .click();
   await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
 
   // Trust is explicit: this computer (all of 127.0.0.0/8 here) is trusted by default, so the
@@ -184,16 +196,37 @@ test('the guided first run, by clicking and typing only', async () => {
 });
 
 test('swaks: the Internet delivers to the family, the family relays, a stranger is refused', async () => {
-  const internet = await swaks(['--port', String(serve.ports.mx), '--local-interface', '127.0.0.2', '--from', 'grandma@example.org', '--to', 'john.doe@doe-family.com']);
+  const internet = await swaks([
+    '--port',
+    String(serve.ports.mx),
+    '--local-interface',
+    '127.0.0.2',
+    '--from',
+    'grandma@example.org',
+    '--to',
+    'john.doe@doe-family.com',
+  ]);
   assert.equal(internet.code, 0, internet.out);
   assert.match(internet.out, /<-\s+250 2\.0\.0 OK: queued as/);
   const maildir = path.join(dir, 'data', 'maildir', 'john', 'new');
   assert.equal(fs.readdirSync(maildir).length, 1, 'in john’s Maildir');
 
   const family = await swaks([
-    '--port', String(serve.ports.submission), '--local-interface', '127.0.0.4', '--tls',
-    '--auth', 'PLAIN', '--auth-user', 'jane', '--auth-password', PASSWORD,
-    '--from', 'jane@doe-family.com', '--to', 'grandma@example.org',
+    '--port',
+    String(serve.ports.submission),
+    '--local-interface',
+    '127.0.0.4',
+    '--tls',
+    '--auth',
+    'PLAIN',
+    '--auth-user',
+    'jane',
+    '--auth-password',
+    PASSWORD,
+    '--from',
+    'jane@doe-family.com',
+    '--to',
+    'grandma@example.org',
   ]);
   assert.equal(family.code, 0, family.out);
   assert.match(family.out, /<-\s+220 .*TLS/i);
@@ -203,7 +236,16 @@ test('swaks: the Internet delivers to the family, the family relays, a stranger 
   for (let i = 0; i < 100 && sink.messages().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(sink.messages().length, 1, 'the smarthost got it');
 
-  const stranger = await swaks(['--port', String(serve.ports.mx), '--local-interface', '127.0.0.3', '--from', 'spam@example.net', '--to', 'victim@example.com']);
+  const stranger = await swaks([
+    '--port',
+    String(serve.ports.mx),
+    '--local-interface',
+    '127.0.0.3',
+    '--from',
+    'spam@example.net',
+    '--to',
+    'victim@example.com',
+  ]);
   assert.notEqual(stranger.code, 0);
   assert.match(stranger.out, /<\*\*\s+554 5\.7\.1 <victim@example\.com>: Relay access denied/);
 });
@@ -233,7 +275,10 @@ test('screenshots of every page at 1280 and 390 px, light and dark', async () =>
       if (v.width === 390) {
         const wide = await p.evaluate(() => {
           const w = globalThis as unknown as PageWindow;
-          const over = [...w.document.querySelectorAll('main *')].filter((el) => el.getBoundingClientRect().right > 391).slice(0, 3).map((el) => `${el.tagName}.${el.className}`);
+          const over = [...w.document.querySelectorAll('main *')]
+            .filter((el) => el.getBoundingClientRect().right > 391)
+            .slice(0, 3)
+            .map((el) => `${el.tagName}.${el.className}`);
           return { width: w.document.documentElement.scrollWidth, over };
         });
         if (wide.width > 391) sideways.push(`${id} at 390 px scrolls sideways (${wide.width} px: ${wide.over.join(', ')})`);

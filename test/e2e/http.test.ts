@@ -150,7 +150,11 @@ describe('browser-facing guards', () => {
       await request(port, { method: 'POST', path: '/api/status', headers: auth }),
       await request(port, { method: 'POST', path: '/api/status' }),
       await request(port, { path: '/nothing-here' }),
-      await request(port, { method: 'OPTIONS', path: '/api/status', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } }),
+      await request(port, {
+        method: 'OPTIONS',
+        path: '/api/status',
+        headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+      }),
     ];
     for (const r of answers) {
       assert.equal(r.headers['content-security-policy'], CSP);
@@ -165,7 +169,13 @@ describe('browser-facing guards', () => {
   });
 
   test('a Host header that is not the bound loopback address gets 403 (DNS rebinding)', async () => {
-    for (const host of [`evil.example:${port}`, `evil.example`, `127.0.0.1:${port + 1 === 65536 ? 1 : port + 1}`, `192.168.1.10:${port}`, `127.0.0.1.nip.io:${port}`]) {
+    for (const host of [
+      `evil.example:${port}`,
+      `evil.example`,
+      `127.0.0.1:${port + 1 === 65536 ? 1 : port + 1}`,
+      `192.168.1.10:${port}`,
+      `127.0.0.1.nip.io:${port}`,
+    ]) {
       for (const path of ['/', '/api/status', `/api/stream?token=${s.dash.token}`]) {
         const r = await request(port, { method: path === '/api/status' ? 'POST' : 'GET', path, headers: { ...auth, host } });
         assert.equal(r.status, 403, `Host: ${host} ${path}`);
@@ -187,7 +197,15 @@ describe('browser-facing guards', () => {
   });
 
   test('path tricks never leave dist/renderer', async () => {
-    for (const path of ['/../package.json', '/assets/../../package.json', '/%2e%2e/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/assets/%2e%2e%2f%2e%2e%2fcore%2fapi.ts', '/index.html%00.js', '//etc/passwd']) {
+    for (const path of [
+      '/../package.json',
+      '/assets/../../package.json',
+      '/%2e%2e/%2e%2e/package.json',
+      '/..%2f..%2fpackage.json',
+      '/assets/%2e%2e%2f%2e%2e%2fcore%2fapi.ts',
+      '/index.html%00.js',
+      '//etc/passwd',
+    ]) {
       const r = await request(port, { path });
       assert.equal(r.status, 404, path);
       assert.doesNotMatch(r.body, /"name": "postern"|GatewayApi|root:/);
@@ -292,7 +310,10 @@ describe('live stream', () => {
     const last = s.t.gw.bus.lastId;
     await waitFor(() => st.eventIds().includes(last), 10_000, 'the last event');
     const ids = st.eventIds().filter((id) => id >= first);
-    assert.deepEqual(ids, Array.from({ length: last - first + 1 }, (_, i) => first + i));
+    assert.deepEqual(
+      ids,
+      Array.from({ length: last - first + 1 }, (_, i) => first + i),
+    );
     const batches = st.messages.filter((m) => m.msg.type === 'events' && m.at >= started);
     const seconds = (batches.at(-1)!.at - started) / 1000;
     // Coalesced: far fewer batches than the 100 timer ticks that emitted them. (Their
@@ -302,7 +323,13 @@ describe('live stream', () => {
   });
 
   test('a page that does not read is dropped; the others and the gateway carry on', async () => {
-    const small = await startDashboard({ api: createApi({ gateway: s.t.gw }), gateway: s.t.gw, port: 0, staticDir: DIST, stream: { clientBufferBytes: 1024 * 1024 } });
+    const small = await startDashboard({
+      api: createApi({ gateway: s.t.gw }),
+      gateway: s.t.gw,
+      port: 0,
+      staticDir: DIST,
+      stream: { clientBufferBytes: 1024 * 1024 },
+    });
     try {
       // A client that sends the request and then never reads a byte.
       const stuck = net.connect({ host: '127.0.0.1', port: small.port });

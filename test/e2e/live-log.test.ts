@@ -47,7 +47,11 @@ async function sendLocal(subject: string, to = 'john.doe@doe-family.com') {
 /** Rendered rows as plain data. */
 function rendered(p: Page) {
   return rows(p).evaluateAll((els) =>
-    els.map((el) => ({ id: Number(el.getAttribute('data-id')), verdict: el.getAttribute('data-verdict'), text: (el as unknown as { innerText: string }).innerText.replace(/\s+/g, ' ') })),
+    els.map((el) => ({
+      id: Number(el.getAttribute('data-id')),
+      verdict: el.getAttribute('data-verdict'),
+      text: (el as unknown as { innerText: string }).innerText.replace(/\s+/g, ' '),
+    })),
   );
 }
 
@@ -78,19 +82,32 @@ describe('live rows', () => {
     const acceptRow = rows(page).filter({ hasText: `queued as ${queueId}` });
     await acceptRow.waitFor({ timeout: 10_000 });
     assert.equal(await acceptRow.getAttribute('data-verdict'), 'accept');
-    assert.match((await acceptRow.innerText()).replace(/\s+/g, ' '), /Accepted.*Message.*127\.0\.0\.1.*data.*250 2\.0\.0 OK.*jane\.doe@doe-family\.com → john\.doe@doe-family\.com/);
+    assert.match(
+      (await acceptRow.innerText()).replace(/\s+/g, ' '),
+      /Accepted.*Message.*127\.0\.0\.1.*data.*250 2\.0\.0 OK.*jane\.doe@doe-family\.com → john\.doe@doe-family\.com/,
+    );
 
     // Same document: no reload happened.
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageWindow).marker), 42);
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageWindow).performance.getEntriesByType('navigation').length), navigations);
 
     // The status strip counts them (the server's counters, pushed live).
-    await page.getByTestId('counter-relay-denied').filter({ hasText: String(s.t.gw.status().counters.relayDenied) }).waitFor({ timeout: 10_000 });
-    await page.getByTestId('counter-accepted').filter({ hasText: String(s.t.gw.status().counters.accepted) }).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('counter-relay-denied')
+      .filter({ hasText: String(s.t.gw.status().counters.relayDenied) })
+      .waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('counter-accepted')
+      .filter({ hasText: String(s.t.gw.status().counters.accepted) })
+      .waitFor({ timeout: 10_000 });
   });
 
   test('the page shows exactly the gateway’s events, in order', async () => {
-    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`, s.t.events().length, { timeout: 10_000 });
+    await page.waitForFunction(
+      (n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`,
+      s.t.events().length,
+      { timeout: 10_000 },
+    );
     const ids = (await rendered(page)).map((r) => r.id);
     const all = s.t.events().map((e) => e.id);
     assert.deepEqual(ids, all.slice(all.length - ids.length));
@@ -101,13 +118,20 @@ describe('filters and search', () => {
   before(async () => {
     await relayAttempt('other@example.org', 'bulk@example.com');
     await sendLocal('second message', 'jane.doe@doe-family.com');
-    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`, s.t.events().length, { timeout: 10_000 });
+    await page.waitForFunction(
+      (n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n} events`,
+      s.t.events().length,
+      { timeout: 10_000 },
+    );
   });
 
   test('verdict filter: only rejected rows, and the count says so', async () => {
     await page.getByRole('button', { name: 'Rejected' }).click();
     const expected = s.t.events().filter((e) => e.verdict === 'reject');
-    await page.getByTestId('log-count').filter({ hasText: `${expected.length} of ${s.t.events().length} events` }).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('log-count')
+      .filter({ hasText: `${expected.length} of ${s.t.events().length} events` })
+      .waitFor({ timeout: 10_000 });
     const r = await rendered(page);
     assert.deepEqual(
       r.map((x) => x.id),
@@ -115,7 +139,10 @@ describe('filters and search', () => {
     );
     assert.ok(r.every((x) => x.verdict === 'reject'));
     await page.getByRole('button', { name: 'Rejected' }).click();
-    await page.getByTestId('log-count').filter({ hasText: /^\d+ events$/ }).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('log-count')
+      .filter({ hasText: /^\d+ events$/ })
+      .waitFor({ timeout: 10_000 });
   });
 
   test('stage and rule filters', async () => {
@@ -143,20 +170,29 @@ describe('filters and search', () => {
     await search.fill('bulk@example.com');
     const expected = s.t.events().filter((e) => [e.from, e.to, e.text].some((f) => f?.includes('bulk@example.com')));
     assert.ok(expected.length >= 2);
-    await page.getByTestId('log-count').filter({ hasText: `${expected.length} of` }).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('log-count')
+      .filter({ hasText: `${expected.length} of` })
+      .waitFor({ timeout: 10_000 });
     assert.deepEqual(
       (await rendered(page)).map((x) => x.id),
       expected.map((e) => e.id),
     );
     await search.fill('RELAY ACCESS DENIED');
     const denied = s.t.events().filter((e) => /relay access denied/i.test(e.text));
-    await page.getByTestId('log-count').filter({ hasText: `${denied.length} of` }).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('log-count')
+      .filter({ hasText: `${denied.length} of` })
+      .waitFor({ timeout: 10_000 });
     assert.equal(denied.length, 2);
     await search.fill('no-such-thing-anywhere');
     await page.getByText('No event matches these filters.').waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'Clear filters' }).click();
     assert.equal(await search.inputValue(), '');
-    await page.getByTestId('log-count').filter({ hasText: /^\d+ events$/ }).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('log-count')
+      .filter({ hasText: /^\d+ events$/ })
+      .waitFor({ timeout: 10_000 });
   });
 
   test('a filter applies to rows that arrive later, too', async () => {
@@ -180,7 +216,10 @@ describe('session panel', () => {
     await rows(page).filter({ hasText: 'victim@example.com' }).filter({ hasText: 'Rejected' }).click();
     const panel = page.getByTestId('session-panel');
     await panel.waitFor();
-    await panel.locator('.step').nth(session.length - 1).waitFor();
+    await panel
+      .locator('.step')
+      .nth(session.length - 1)
+      .waitFor();
     assert.equal(await panel.locator('.step').count(), session.length);
     const text = (await panel.innerText()).replace(/\s+/g, ' ');
     assert.match(text, new RegExp(reject.session));
@@ -280,11 +319,17 @@ describe('a hundred thousand events', () => {
     await rows(p).filter({ hasText: 'after-100k@example.com' }).first().waitFor({ timeout: 10_000 });
     const count = await p.getByTestId('log-count').innerText();
     assert.match(count, /^10\d,\d{3} events$/);
-    assert.deepEqual(o.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+    assert.deepEqual(
+      o.errors.filter((e) => !/Failed to load resource/.test(e)),
+      [],
+    );
     await o.context.close();
   });
 });
 
 test('no script errors in the page', () => {
-  assert.deepEqual(pageErrors.filter((e) => !/Failed to load resource/.test(e)), []);
+  assert.deepEqual(
+    pageErrors.filter((e) => !/Failed to load resource/.test(e)),
+    [],
+  );
 });

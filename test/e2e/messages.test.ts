@@ -149,7 +149,10 @@ test('a mixed run is one Messages row per transaction, with subjects and the fam
   // Deferred: SPF cannot be checked (the DNS server does not answer): 451 at MAIL FROM.
   assert.equal(await send({ client: INTERNET, from: 'uncle@flaky.example', to: ['john.doe@doe-family.com'], subject: 'x' }), 451);
   // Authenticated: Jane sends to her aunt; the smarthost is down, so it waits in the queue.
-  assert.equal(await send({ client: INTERNET, from: 'jane.doe@doe-family.com', to: ['aunt@example.net'], subject: 'Sunday lunch', login: ['jane', 'sunday roast'] }), 250);
+  assert.equal(
+    await send({ client: INTERNET, from: 'jane.doe@doe-family.com', to: ['aunt@example.net'], subject: 'Sunday lunch', login: ['jane', 'sunday roast'] }),
+    250,
+  );
 
   await openPage();
   await rowsOf(page).nth(5).waitFor({ timeout: 10_000 });
@@ -164,7 +167,10 @@ test('a mixed run is one Messages row per transaction, with subjects and the fam
   assert.match(texts[4], /grandma@example\.org john\.doe@doe-family\.com Hello from grandma .*Accepted in the Maildir/);
   assert.match(texts[5], /Cookies for Sunday .*Accepted in the Maildir/);
   // The status strip counts messages, not events: 3 accepted, 2 refused, 1 deferred; logins apart.
-  await page.getByTestId('counter-accepted').filter({ hasText: /^Accepted\s*3$/ }).waitFor({ timeout: 5000 });
+  await page
+    .getByTestId('counter-accepted')
+    .filter({ hasText: /^Accepted\s*3$/ })
+    .waitFor({ timeout: 5000 });
   assert.match(await page.getByTestId('counter-refused').innerText(), /2/);
   assert.match(await page.getByTestId('counter-deferred').innerText(), /1/);
   assert.match(await page.getByTestId('counter-logins').innerText(), /1/);
@@ -189,7 +195,10 @@ test('a restart of postern serve and a reload show the same rows', async () => {
   const strip = (t: string) => t.replace(/(queued|retrying)( \(\d+ tr(y|ies)\))?/, 'waiting');
   assert.deepEqual((await rowTexts(page)).map(strip), before.map(strip));
   // The strip's counters continue from the history (the 24 hours before this start), not from zero.
-  await page.getByTestId('counter-accepted').filter({ hasText: /^Accepted\s*3$/ }).waitFor({ timeout: 5000 });
+  await page
+    .getByTestId('counter-accepted')
+    .filter({ hasText: /^Accepted\s*3$/ })
+    .waitFor({ timeout: 5000 });
   assert.match(await page.getByTestId('counter-refused').innerText(), /2/);
   assert.match(await page.getByTestId('counter-logins').innerText(), /1/);
   assert.match((await page.getByTestId('counter-accepted').getAttribute('title')) ?? '', /the 24 hours before Postern started, from the history, and since/);
@@ -203,18 +212,32 @@ test('a field search is kept in the address, and the export gives the same rows'
   await page.getByTestId('message-search').fill('from:grandma');
   await page.getByTestId('message-search').press('Enter');
   await page.waitForFunction(() => (globalThis as unknown as { location: { hash: string } }).location.hash.includes('q=from%3Agrandma'));
-  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('[data-testid="message-row"]').length === 2);
+  await page.waitForFunction(
+    () =>
+      (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('[data-testid="message-row"]')
+        .length === 2,
+  );
   const texts = await rowTexts(page);
-  assert.ok(texts.every((t) => t.includes('grandma@example.org')), texts.join('\n'));
+  assert.ok(
+    texts.every((t) => t.includes('grandma@example.org')),
+    texts.join('\n'),
+  );
   // A reload keeps the search.
   await page.reload();
   await page.getByTestId('message-search').and(page.locator('[value="from:grandma"]')).waitFor({ timeout: 10_000 });
   // Fields combine: the refused one of grandma's two.
   await page.getByTestId('message-search').fill('from:grandma verdict:refused');
   await page.getByTestId('message-search').press('Enter');
-  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('[data-testid="message-row"]').length === 1);
+  await page.waitForFunction(
+    () =>
+      (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('[data-testid="message-row"]')
+        .length === 1,
+  );
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
-  const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split('\r\n');
+  const csv = fs
+    .readFileSync((await download.path())!, 'utf8')
+    .trim()
+    .split('\r\n');
   assert.equal(csv.length, 2, csv.join('\n'));
   assert.match(csv[0], /^time,client,user,from,to,subject,size,verdict,outcome,code,rule,reason,queueId$/);
   assert.match(csv[1], /grandma@example\.org,nobody@doe-family\.com,,0,refused,,550,relay rcpt,unknown local user/);
@@ -259,7 +282,10 @@ test('the traffic picture counts the run; screenshots in both themes', async () 
     await page.goto(`${serve.dashboardUrl!}#/traffic`);
     await page.getByTestId('chart-hour').locator('canvas').waitFor({ timeout: 10_000 });
     assert.match(await page.locator('.lead').innerText(), /Last 24 hours: 3 accepted, 2 refused, 1 deferred/);
-    assert.match(await page.getByRole('table', { name: 'Top refusal reasons' }).innerText(), /unknown local user[\s\S]*local sender from outside|local sender from outside[\s\S]*unknown local user/);
+    assert.match(
+      await page.getByRole('table', { name: 'Top refusal reasons' }).innerText(),
+      /unknown local user[\s\S]*local sender from outside|local sender from outside[\s\S]*unknown local user/,
+    );
     await page.screenshot({ path: screenshotPath(`traffic-${scheme}`), fullPage: true });
     if (scheme === 'light') continue;
     await page.goto(`${serve.dashboardUrl!}#/messages`);

@@ -145,7 +145,10 @@ describe('custom networks', () => {
     await row('198.51.100.0/24').getByRole('button', { name: 'Remove 198.51.100.0/24' }).click();
     await row('198.51.100.0/24').waitFor({ state: 'detached', timeout: 2000 });
     assert.equal(s.t.gw.networks.isInternal('198.51.100.9'), false);
-    assert.equal(s.t.gw.config().internalNetworks.some((n) => n.cidr === '198.51.100.0/24'), false);
+    assert.equal(
+      s.t.gw.config().internalNetworks.some((n) => n.cidr === '198.51.100.0/24'),
+      false,
+    );
   });
 
   test('a change made elsewhere (another window, the tray) shows up without a reload', async () => {

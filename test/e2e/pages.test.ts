@@ -44,7 +44,13 @@ const report = (): DoctorReport => ({
   ranAt: new Date().toISOString(),
   checks: [
     { id: 'listeners', status: 'ok', title: 'Listeners', detail: 'mx on port 2525', fix: '' },
-    { id: 'mx', status: 'warn', title: 'MX record', detail: `doe-family.com has no MX (run ${++doctorRuns})`, fix: 'Add an MX record pointing at mx.doe-family.com.' },
+    {
+      id: 'mx',
+      status: 'warn',
+      title: 'MX record',
+      detail: `doe-family.com has no MX (run ${++doctorRuns})`,
+      fix: 'Add an MX record pointing at mx.doe-family.com.',
+    },
     { id: 'relay-self-test', status: 'fail', title: 'Open relay self-test', detail: 'relayed!', fix: 'Disable the 0.0.0.0/0 network.' },
   ],
 });
@@ -59,7 +65,13 @@ before(async () => {
       client: '192.168.1.20',
       recipients: [{ address: 'grandma@example.org', status: 'deferred', attempts: 2, lastError: '451 4.7.1 greylisted, try later' }],
     },
-    { id: '1K869BBBB002', from: 'john.doe@doe-family.com', received: new Date().toISOString(), client: '127.0.0.1', recipients: [{ address: 'bob@example.net', status: 'queued', attempts: 0 }] },
+    {
+      id: '1K869BBBB002',
+      from: 'john.doe@doe-family.com',
+      received: new Date().toISOString(),
+      client: '127.0.0.1',
+      recipients: [{ address: 'bob@example.net', status: 'queued', attempts: 0 }],
+    },
   ];
   s = await startStack(undefined, { api: { queue: fakeQueue, doctor: async () => report() } });
   browser = await launchBrowser();
@@ -106,16 +118,26 @@ describe('accounts', () => {
     await form.getByLabel('Password').evaluate((el) => el.removeAttribute('required'));
     await form.getByRole('button', { name: 'Add account' }).click();
     await form.getByRole('alert').filter({ hasText: 'the password is empty' }).waitFor({ timeout: 3000 });
-    assert.equal(s.t.gw.config().accounts.some((a) => a.name === 'nopass'), false);
+    assert.equal(
+      s.t.gw.config().accounts.some((a) => a.name === 'nopass'),
+      false,
+    );
   });
 
   test('removes an account after a confirmation', async () => {
     const row = page.getByTestId('account').filter({ hasText: 'kid' });
     await row.getByRole('button', { name: 'Remove kid' }).click();
-    assert.equal(s.t.gw.config().accounts.some((a) => a.name === 'kid'), true, 'nothing happens before the confirmation');
+    assert.equal(
+      s.t.gw.config().accounts.some((a) => a.name === 'kid'),
+      true,
+      'nothing happens before the confirmation',
+    );
     await row.getByRole('button', { name: 'Remove', exact: true }).click();
     await row.waitFor({ state: 'detached', timeout: 3000 });
-    assert.equal(s.t.gw.config().accounts.some((a) => a.name === 'kid'), false);
+    assert.equal(
+      s.t.gw.config().accounts.some((a) => a.name === 'kid'),
+      false,
+    );
   });
 });
 
@@ -175,7 +197,13 @@ describe('status strip', () => {
     const taken = (blocker.address() as net.AddressInfo).port;
     const dataDir = tempDir();
     const gw = new Gateway({
-      store: new MemoryConfigStore({ ...FAMILY, listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }, { port: taken, host: '127.0.0.1', mode: 'submission' }] }),
+      store: new MemoryConfigStore({
+        ...FAMILY,
+        listeners: [
+          { port: 0, host: '127.0.0.1', mode: 'mx' },
+          { port: taken, host: '127.0.0.1', mode: 'submission' },
+        ],
+      }),
       dataDir,
     });
     const status = await gw.start();

@@ -70,7 +70,11 @@ describe('reconnecting', () => {
     await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
     await rows(page).filter({ hasText: 'last-while-down@example.com' }).first().waitFor({ timeout: 5000 });
     const total = s.t.events().length;
-    await page.waitForFunction((n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n.toLocaleString('en-US')} events`, total, { timeout: 5000 });
+    await page.waitForFunction(
+      (n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n.toLocaleString('en-US')} events`,
+      total,
+      { timeout: 5000 },
+    );
     assert.equal(await shownCount(page), total);
 
     // Every event exactly once, in order: filter to the flood and compare ids at both ends.
@@ -78,11 +82,17 @@ describe('reconnecting', () => {
     await page.getByTestId('log-count').filter({ hasText: `12,000 of` }).waitFor({ timeout: 3000 });
     const flood = s.t.events().filter((e) => e.rule === 'internal error');
     const lastRows = await rows(page).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-id'))));
-    assert.deepEqual(lastRows, flood.slice(flood.length - lastRows.length).map((e) => e.id));
+    assert.deepEqual(
+      lastRows,
+      flood.slice(flood.length - lastRows.length).map((e) => e.id),
+    );
     await page.getByLabel('Rule').selectOption('');
     // The row that happened while down is there too.
     await page.getByLabel('Search the log').fill('<while-down@example.com>');
-    await page.getByTestId('log-count').filter({ hasText: /^[1-9]\d* of / }).waitFor({ timeout: 2000 });
+    await page
+      .getByTestId('log-count')
+      .filter({ hasText: /^[1-9]\d* of / })
+      .waitFor({ timeout: 2000 });
     assert.equal(await rows(page).filter({ hasText: 'Relay access denied' }).count(), 1);
     // And still live afterwards.
     await page.getByLabel('Search the log').fill('');
@@ -99,12 +109,35 @@ describe('Electron bridge transport', () => {
     await context.addInitScript((token: string) => {
       const w = globalThis as unknown as PageWindow;
       const calls: string[] = [];
-      const methods = ['status', 'start', 'stop', 'events', 'networks', 'setNetwork', 'removeNetwork', 'spfBuild', 'spfValidate', 'spfCheck', 'accounts', 'addAccount', 'removeAccount', 'queue', 'retryQueue', 'deleteQueue', 'settings', 'doctor'];
+      const methods = [
+        'status',
+        'start',
+        'stop',
+        'events',
+        'networks',
+        'setNetwork',
+        'removeNetwork',
+        'spfBuild',
+        'spfValidate',
+        'spfCheck',
+        'accounts',
+        'addAccount',
+        'removeAccount',
+        'queue',
+        'retryQueue',
+        'deleteQueue',
+        'settings',
+        'doctor',
+      ];
       const bridge: Record<string, unknown> = { calls };
       for (const m of methods) {
         bridge[m] = async (...args: unknown[]) => {
           calls.push(m);
-          const r = await w.fetch(`/api/${m}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: args.length ? JSON.stringify(args[0]) : '' });
+          const r = await w.fetch(`/api/${m}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: args.length ? JSON.stringify(args[0]) : '',
+          });
           return r.json();
         };
       }

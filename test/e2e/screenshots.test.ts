@@ -115,7 +115,13 @@ for (const scheme of ['light', 'dark'] as const) {
           const w = globalThis as unknown as PageWindow;
           const cs = w.getComputedStyle(el);
           const icon = w.getComputedStyle(el, '::before');
-          return { color: cs.color, bg: cs.backgroundColor, text: (el as unknown as { innerText: string }).innerText.trim(), iconMask: icon.maskImage || icon.webkitMaskImage, iconWidth: icon.width };
+          return {
+            color: cs.color,
+            bg: cs.backgroundColor,
+            text: (el as unknown as { innerText: string }).innerText.trim(),
+            iconMask: icon.maskImage || icon.webkitMaskImage,
+            iconWidth: icon.width,
+          };
         });
         assert.match(look.text, /^(Accepted|Rejected|Deferred|Info)$/);
         assert.match(look.iconMask, /^url\("data:image\/svg\+xml/, `${v} badge has an icon`);
@@ -124,10 +130,13 @@ for (const scheme of ['light', 'dark'] as const) {
         assert.ok(ratio >= 4.5, `${v} badge contrast ${ratio.toFixed(2)} (${look.color} on ${look.bg})`);
       }
       // Muted text on the log background.
-      const muted = await page.locator('.log-inner .c-time').first().evaluate((el) => {
-        const w = globalThis as unknown as PageWindow;
-        return [w.getComputedStyle(el).color, w.getComputedStyle(el.closest('.log-scroll')).backgroundColor];
-      });
+      const muted = await page
+        .locator('.log-inner .c-time')
+        .first()
+        .evaluate((el) => {
+          const w = globalThis as unknown as PageWindow;
+          return [w.getComputedStyle(el).color, w.getComputedStyle(el.closest('.log-scroll')).backgroundColor];
+        });
       assert.ok(contrast(muted[0], muted[1]) >= 4.5, `muted text contrast ${contrast(muted[0], muted[1]).toFixed(2)}`);
       await shoot(page, `log-${scheme}`);
     });

@@ -108,7 +108,11 @@ test('Queue: a message the smarthost deferred is listed with its 4xx; "Retry now
   assert.match(delivered, /Subject: sunday lunch/);
   await page.getByText('Nothing is waiting to be sent.').waitFor({ timeout: 5000 });
   const outbound = path.join(dir, 'data', 'queue', 'outbound');
-  assert.deepEqual(fs.readdirSync(outbound).filter((f) => f.startsWith(id)), [], 'the queue files are gone');
+  assert.deepEqual(
+    fs.readdirSync(outbound).filter((f) => f.startsWith(id)),
+    [],
+    'the queue files are gone',
+  );
 });
 
 test('Setup: the real check against the configured DNS, and "Check again" sees a record once published', async () => {
@@ -127,5 +131,8 @@ test('Setup: the real check against the configured DNS, and "Check again" sees a
   dns.setZone({ ...ZONE, '_dmarc.doe-family.com': { TXT: ['v=DMARC1; p=none; rua=mailto:postmaster@doe-family.com'] } });
   await page.getByRole('button', { name: 'Check again' }).click();
   await page.locator('.check-item.s-ok').filter({ hasText: 'DMARC record' }).waitFor({ timeout: 20_000 });
-  assert.ok(dns.queries.some((q) => q.name === '_dmarc.doe-family.com'), 'the check asked the configured DNS server');
+  assert.ok(
+    dns.queries.some((q) => q.name === '_dmarc.doe-family.com'),
+    'the check asked the configured DNS server',
+  );
 });

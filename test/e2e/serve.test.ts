@@ -34,7 +34,10 @@ after(async () => {
 
 describe('postern serve', () => {
   test('prints the dashboard line: loopback URL with the access token', () => {
-    const line = serve.output().split('\n').find((l) => l.includes('dashboard'));
+    const line = serve
+      .output()
+      .split('\n')
+      .find((l) => l.includes('dashboard'));
     assert.ok(line, serve.output());
     assert.match(line, /^ {2}dashboard {4}http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
     assert.equal(serve.dashboardUrl, line.trim().split(/\s+/)[1]);
@@ -68,7 +71,8 @@ describe('postern serve', () => {
     const page = await context.newPage();
     const answers: { url: string; status: number; body: string }[] = [];
     page.on('response', async (res) => {
-      if (new URL(res.url()).pathname.startsWith('/api/')) answers.push({ url: res.url(), status: res.status(), body: res.url().includes('/api/stream') ? '' : await res.text().catch(() => '') });
+      if (new URL(res.url()).pathname.startsWith('/api/'))
+        answers.push({ url: res.url(), status: res.status(), body: res.url().includes('/api/stream') ? '' : await res.text().catch(() => '') });
     });
     await page.goto(wrong);
     await page.getByText('This access link is not valid.').waitFor({ timeout: 10_000 });

@@ -59,8 +59,7 @@ async function shot(p: Page, name: string, el?: string): Promise<void> {
       }
     });
     await p.getByTestId(el).screenshot({ path: file });
-  }
-  else {
+  } else {
     await p.evaluate(() => (globalThis as unknown as PageWindow).scrollTo(0, 0));
     await p.screenshot({ path: file, fullPage: true });
   }

@@ -46,7 +46,9 @@ async function statuses(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const text of await items.allInnerTexts()) {
     const status = /\b(OK|Warning|Problem)\b/.exec(text)?.[1] ?? '?';
-    const title = text.split('\n').find((l) => /Listeners|Host name|MX|SPF|DKIM|DMARC|Reverse DNS|TLS|Outbound|Internal networks|Open-relay/.test(l)) ?? text.split('\n')[1];
+    const title =
+      text.split('\n').find((l) => /Listeners|Host name|MX|SPF|DKIM|DMARC|Reverse DNS|TLS|Outbound|Internal networks|Open-relay/.test(l)) ??
+      text.split('\n')[1];
     out[title.trim()] = status;
   }
   return out;

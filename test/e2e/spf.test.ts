@@ -75,7 +75,15 @@ describe('build', () => {
     await page.getByLabel('These addresses').fill('203.0.113.5 2001:db8::25');
     await page.getByLabel("Your smarthost provider's SPF").fill('_spf.provider.example');
     await page.getByLabel('~all').check();
-    const expected = spf.build({ domain: 'doe-family.com', mx: true, a: true, ip4: ['203.0.113.5'], ip6: ['2001:db8::25'], include: ['_spf.provider.example'], soft: true });
+    const expected = spf.build({
+      domain: 'doe-family.com',
+      mx: true,
+      a: true,
+      ip4: ['203.0.113.5'],
+      ip6: ['2001:db8::25'],
+      include: ['_spf.provider.example'],
+      soft: true,
+    });
     await record().filter({ hasText: expected.record }).waitFor({ timeout: 2000 });
     assert.equal(await zoneLine().innerText(), expected.zoneLine);
     assert.match(expected.record, /^v=spf1 .*mx.*a.*ip4:203\.0\.113\.5.*ip6:2001:db8::25.*include:_spf\.provider\.example.*~all$/);
@@ -167,7 +175,10 @@ describe('a build without the helper', () => {
       await o.page.getByTestId('spf-paste').fill('v=spf1 -all');
       await o.page.getByRole('button', { name: 'Validate' }).click();
       await o.page.getByText('Validating SPF is not available in this version of Postern yet.').waitFor({ timeout: 2000 });
-      assert.deepEqual(o.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+      assert.deepEqual(
+        o.errors.filter((e) => !/Failed to load resource/.test(e)),
+        [],
+      );
       await o.context.close();
     } finally {
       await bare.stop();

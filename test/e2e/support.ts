@@ -47,7 +47,15 @@ export async function ensureRenderer(): Promise<void> {
   if (!fs.existsSync(index)) throw new Error('the renderer build did not produce dist/renderer/index.html');
 }
 
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export function launchBrowser(): Promise<Browser> {
   requireTools('chromium');
@@ -93,7 +101,11 @@ export interface OpenOptions {
 }
 
 /** Opens the dashboard in a fresh context and waits until the live stream is up. */
-export async function openDashboard(browser: Browser, dash: Dashboard, o: OpenOptions = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+export async function openDashboard(
+  browser: Browser,
+  dash: Dashboard,
+  o: OpenOptions = {},
+): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: o.colorScheme ?? 'light', deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors: string[] = [];

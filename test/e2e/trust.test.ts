@@ -63,7 +63,11 @@ describe('too wide: refused everywhere', () => {
     assert.equal(await page.getByTestId('confirm-trust').count(), 0, 'no "trust it anyway" for the whole Internet');
     assert.equal(t.gw.networks.isInternal('8.8.8.8'), false);
     assert.equal(fs.readFileSync(config, 'utf8'), before);
-    for (const [cidr, words] of [['::/0', /whole IPv6 Internet/], ['10.0.0.0/7', /too wide to trust \(IPv4 networks may be at most \/8\)/], ['2000::/3', /at most \/32/]] as const) {
+    for (const [cidr, words] of [
+      ['::/0', /whole IPv6 Internet/],
+      ['10.0.0.0/7', /too wide to trust \(IPv4 networks may be at most \/8\)/],
+      ['2000::/3', /at most \/32/],
+    ] as const) {
       await add(cidr);
       await form().getByRole('alert').filter({ hasText: words }).waitFor({ timeout: 3000 });
     }
@@ -71,7 +75,10 @@ describe('too wide: refused everywhere', () => {
 
   test('and in the API, with or without the confirmation', async () => {
     for (const confirmPublic of [false, true]) {
-      await assert.rejects(api.setNetwork({ cidr: '0.0.0.0/0', enabled: true, confirmPublic }), (e: unknown) => e instanceof ApiError && e.code === 'invalid-input' && e.message.startsWith(WHOLE));
+      await assert.rejects(
+        api.setNetwork({ cidr: '0.0.0.0/0', enabled: true, confirmPublic }),
+        (e: unknown) => e instanceof ApiError && e.code === 'invalid-input' && e.message.startsWith(WHOLE),
+      );
     }
     await assert.rejects(api.setNetwork({ cidr: '::/0', enabled: false }), (e: unknown) => e instanceof ApiError && e.code === 'invalid-input');
   });
@@ -79,19 +86,28 @@ describe('too wide: refused everywhere', () => {
 
 describe('a public range needs a confirmation', () => {
   test('8.8.8.0/24: the page says what it means; trusted only after "Trust it anyway"', async () => {
-    await assert.rejects(api.setNetwork({ cidr: '8.8.8.0/24', enabled: true }), (e: unknown) => e instanceof ApiError && e.code === 'needs-confirmation' && /contains public Internet addresses/.test(e.message));
+    await assert.rejects(
+      api.setNetwork({ cidr: '8.8.8.0/24', enabled: true }),
+      (e: unknown) => e instanceof ApiError && e.code === 'needs-confirmation' && /contains public Internet addresses/.test(e.message),
+    );
     await add('8.8.8.0/24', 'Rented server');
     const box = page.getByTestId('confirm-trust');
     await box.waitFor({ timeout: 3000 });
     const text = (await box.innerText()).replace(/\s+/g, ' ');
-    assert.match(text, /Trust 8\.8\.8\.0\/24\? 8\.8\.8\.0\/24 contains public Internet addresses, not only your home network: every computer in it could send mail anywhere through Postern without a password/);
+    assert.match(
+      text,
+      /Trust 8\.8\.8\.0\/24\? 8\.8\.8\.0\/24 contains public Internet addresses, not only your home network: every computer in it could send mail anywhere through Postern without a password/,
+    );
     await page.screenshot({ path: screenshotPath('networks-confirm-public'), fullPage: true });
     assert.equal(t.gw.networks.isInternal('8.8.8.8'), false, 'nothing trusted before the answer');
     assert.equal(await row('8.8.8.0/24').count(), 0);
     await box.getByRole('button', { name: 'Trust it anyway' }).click();
     await row('8.8.8.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 3000 });
     assert.equal(t.gw.networks.isInternal('8.8.8.8'), true);
-    assert.deepEqual(JSON.parse(fs.readFileSync(config, 'utf8')).internalNetworks.find((n: { cidr: string }) => n.cidr === '8.8.8.0/24'), { cidr: '8.8.8.0/24', label: 'Rented server', enabled: true });
+    assert.deepEqual(
+      JSON.parse(fs.readFileSync(config, 'utf8')).internalNetworks.find((n: { cidr: string }) => n.cidr === '8.8.8.0/24'),
+      { cidr: '8.8.8.0/24', label: 'Rented server', enabled: true },
+    );
     // Off again with its switch: no question for taking trust away.
     await row('8.8.8.0/24').locator('.switch').click();
     await row('8.8.8.0/24').getByText('Not trusted.').waitFor({ timeout: 3000 });
@@ -133,13 +149,30 @@ describe('a save that fails is shown as failed and rolled back', () => {
       const alert = page.getByRole('alert').filter({ hasText: /^✕ not saved: Postern is not allowed to write config\.json or its folder/ });
       await alert.waitFor({ timeout: 3000 });
       assert.doesNotMatch(await alert.innerText(), /EPERM|EACCES|rename|\.tmp/);
-      await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): { checked: boolean } | null } }).document.querySelector('[data-cidr="10.9.8.0/24"] input')?.checked, undefined, { timeout: 3000 });
+      await page.waitForFunction(
+        () =>
+          !(globalThis as unknown as { document: { querySelector(s: string): { checked: boolean } | null } }).document.querySelector(
+            '[data-cidr="10.9.8.0/24"] input',
+          )?.checked,
+        undefined,
+        { timeout: 3000 },
+      );
       assert.equal(t.gw.networks.isInternal('10.9.8.7'), false, 'rolled back in memory');
       assert.equal(t.gw.config().internalNetworks.find((n) => n.cidr === '10.9.8.0/24')?.enabled, false);
       assert.equal(fs.readFileSync(config, 'utf8'), before);
-      assert.ok(t.events().some((e) => e.rule === 'config' && e.verdict === 'reject' && /^not saved \(10\.9\.8\.0\/24 was not trusted\): Postern is not allowed to write/.test(e.text)));
+      assert.ok(
+        t
+          .events()
+          .some(
+            (e) =>
+              e.rule === 'config' && e.verdict === 'reject' && /^not saved \(10\.9\.8\.0\/24 was not trusted\): Postern is not allowed to write/.test(e.text),
+          ),
+      );
       // The accounts page's saves fail the same way (one path: LiveConfig.save).
-      await assert.rejects(api.addAccount({ name: 'kid', addresses: ['kid@doe-family.com'], password: 'violin cactus harbour' }), (e: unknown) => e instanceof ApiError && e.code === 'unavailable' && /^not saved: /.test(e.message));
+      await assert.rejects(
+        api.addAccount({ name: 'kid', addresses: ['kid@doe-family.com'], password: 'violin cactus harbour' }),
+        (e: unknown) => e instanceof ApiError && e.code === 'unavailable' && /^not saved: /.test(e.message),
+      );
     } finally {
       spawnSync('chattr', ['-i', dir]);
     }
@@ -152,9 +185,15 @@ describe('an outside edit of the file', () => {
     fs.writeFileSync(config, good.replace('"mx.doe-family.com"', '"mx.doe-family.com" "oops"'));
     const banner = page.getByTestId('config-error');
     await banner.waitFor({ timeout: 2000 });
-    assert.match(await banner.innerText(), /The configuration file was changed, but the change was not applied — Postern keeps running with the settings it had\. The file is not valid JSON near line \d+, column \d+/);
+    assert.match(
+      await banner.innerText(),
+      /The configuration file was changed, but the change was not applied — Postern keeps running with the settings it had\. The file is not valid JSON near line \d+, column \d+/,
+    );
     assert.equal(t.gw.config().hostname, 'mx.doe-family.com');
-    assert.deepEqual(t.gw.directory().accounts.map((a) => a.name), ['john', 'jane']);
+    assert.deepEqual(
+      t.gw.directory().accounts.map((a) => a.name),
+      ['john', 'jane'],
+    );
     const raw = JSON.parse(good);
     raw.internalNetworks.push({ cidr: '10.7.7.0/24', label: 'Edited by hand', enabled: true });
     fs.writeFileSync(config, JSON.stringify(raw, null, 2));

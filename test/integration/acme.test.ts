@@ -72,7 +72,10 @@ test('DNS-01 by hand: the TXT record is shown in the status, Postern waits until
     const s = t.gw.status().tls!.acme!;
     assert.equal(s.state, 'waiting-dns');
     assert.equal(s.dnsRecord!.name, `_acme-challenge.${HOST}`);
-    assert.ok(t.events().some((e) => e.rule === 'acme' && e.text.includes(s.dnsRecord!.value)), 'the record is in the live log');
+    assert.ok(
+      t.events().some((e) => e.rule === 'acme' && e.text.includes(s.dnsRecord!.value)),
+      'the record is in the live log',
+    );
     // Not published yet: Postern keeps waiting (and says so to postern doctor).
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(acmeEvents(t, 'accept').length, 0);
@@ -89,7 +92,10 @@ test('DNS-01 by hand: the TXT record is shown in the status, Postern waits until
     assert.ok(before >= 1, 'Postern looked for the record');
     dns.setZone({ [HOST]: { A: ['127.0.0.1'] }, [s.dnsRecord!.name]: { TXT: [s.dnsRecord!.value], ttl: 1 } });
     await waitFor(() => acmeEvents(t, 'accept').length === 1 || acmeEvents(t, 'reject').length > 0, 30_000, 'the certificate', 50);
-    assert.deepEqual(acmeEvents(t, 'reject').map((e) => e.text), []);
+    assert.deepEqual(
+      acmeEvents(t, 'reject').map((e) => e.text),
+      [],
+    );
     // Postern's last look (which found it) plus pebble's own validation query, and no HTTP-01 attempt.
     assert.ok(txtQueries() >= before + 2, `TXT queries: ${before} before publishing, ${txtQueries()} after`);
     assert.doesNotMatch(pebble.log(), /validate w\/ HTTP/);
@@ -102,13 +108,17 @@ test('DNS-01 by hand: the TXT record is shown in the status, Postern waits until
   }
 });
 
-test('HTTP-01: issued through Postern\'s responder, served on 587 and 465, renewed by the timer, a failed renewal reported while the old certificate serves', async () => {
+test("HTTP-01: issued through Postern's responder, served on 587 and 465, renewed by the timer, a failed renewal reported while the old certificate serves", async () => {
   const t = await startGateway(acmeConfig('http-01'), {
     acme: { pollMinMs: 200, httpRetries: 0, retryMs: [2_000], validityMs: LIFETIME_MS, maxTimerMs: 500 },
   });
   try {
     await waitFor(() => acmeEvents(t, 'accept').length === 1 || acmeEvents(t, 'reject').length > 0, 60_000, 'the first certificate', 50);
-    assert.deepEqual(acmeEvents(t, 'reject').map((e) => e.text), [], pebble.log());
+    assert.deepEqual(
+      acmeEvents(t, 'reject').map((e) => e.text),
+      [],
+      pebble.log(),
+    );
     rootFile = path.join(dir, 'pebble-root.pem');
     fs.writeFileSync(rootFile, await pebble.root());
 
@@ -140,7 +150,10 @@ test('HTTP-01: issued through Postern\'s responder, served on 587 and 465, renew
     const second = await served(t);
     assert.notEqual(second.starttls.serialNumber, first.starttls.serialNumber, 'a new certificate on 587');
     assert.notEqual(second.implicit.serialNumber, first.implicit.serialNumber, 'a new certificate on 465');
-    assert.ok(t.events().some((e) => e.rule === 'tls' && /reloaded/.test(e.text)), 'through the TLS reload path');
+    assert.ok(
+      t.events().some((e) => e.rule === 'tls' && /reloaded/.test(e.text)),
+      'through the TLS reload path',
+    );
 
     // The CA goes away: the next renewal fails, is reported, and the current certificate keeps serving.
     await pebble.stop();
@@ -161,7 +174,11 @@ test('HTTP-01: issued through Postern\'s responder, served on 587 and 465, renew
     const lines: string[] = [];
     const cfgFile = path.join(dir, 'config.json');
     fs.writeFileSync(cfgFile, JSON.stringify(acmeConfig('http-01')));
-    await doctorCommand(['--config', cfgFile, '--data-dir', t.dataDir, '--json'], { out: (l) => lines.push(l) }, { trustedCAs: [fs.readFileSync(rootFile, 'utf8')] });
+    await doctorCommand(
+      ['--config', cfgFile, '--data-dir', t.dataDir, '--json'],
+      { out: (l) => lines.push(l) },
+      { trustedCAs: [fs.readFileSync(rootFile, 'utf8')] },
+    );
     const tls = (JSON.parse(lines.join('\n')) as { checks: { id: string; status: string; detail: string }[] }).checks.find((c) => c.id === 'tls')!;
     assert.equal(tls.status, 'fail');
     assert.match(tls.detail, /renewal failed/);

@@ -179,14 +179,21 @@ test('guessing from one /24 and from many /24s: the /24 is banned, john still lo
   assert.equal(john.code, 235, summary);
 
   // The steady sender: every message 250, latency bounded.
-  assert.deepEqual(r.codes.filter((c) => c !== 250), [], summary);
+  assert.deepEqual(
+    r.codes.filter((c) => c !== 250),
+    [],
+    summary,
+  );
   assert.ok(r.sends.length >= (ONE_NET_MS + ROTATING_MS) / 1000, summary);
   assert.ok(r.p99 < STEADY_P99_BOUND_MS, summary);
 
   // Events with their own rules.
   await sleep(500);
   const ev = events();
-  assert.ok(ev.some((e) => e.rule === 'auth ban' && /127\.0\.5\.0\/24/.test(e.text + (e.reason ?? ''))), 'a network ban event');
+  assert.ok(
+    ev.some((e) => e.rule === 'auth ban' && /127\.0\.5\.0\/24/.test(e.text + (e.reason ?? ''))),
+    'a network ban event',
+  );
   const throttled = ev.filter((e) => e.rule === 'auth throttle').length;
   const delayed = ev.filter((e) => e.rule === 'auth' && /answered after/.test(e.reason ?? '')).length;
   console.log(`events: ${throttled} 'auth throttle' (454 without hashing), ${delayed} failures answered late`);

@@ -53,7 +53,8 @@ function authResults(stored: string): string {
 }
 
 test('a DKIM-signed, aligned message: spf=pass, dkim=pass, dmarc=pass in one header', async () => {
-  const raw = 'From: News <news@signer.example>\r\nTo: john.doe@doe-family.com\r\nSubject: signed\r\nDate: Tue, 24 Nov 2026 08:00:00 +0000\r\nMessage-ID: <1@signer.example>\r\n\r\nHello John.\r\n';
+  const raw =
+    'From: News <news@signer.example>\r\nTo: john.doe@doe-family.com\r\nSubject: signed\r\nDate: Tue, 24 Nov 2026 08:00:00 +0000\r\nMessage-ID: <1@signer.example>\r\n\r\nHello John.\r\n';
   const sig = await dkimSign(raw, { signatureData: [{ signingDomain: 'signer.example', selector: 'sel', privateKey }] } as never);
   const ar = authResults(await deliver(sig.signatures + raw));
   assert.match(ar, /^mx\.doe-family\.com;/);
@@ -71,7 +72,9 @@ test('a body changed in transit: dkim fails, the message is still delivered (inf
 });
 
 test('an Authentication-Results header claiming to be ours is removed (it can only be forged)', async () => {
-  const stored = await deliver('Authentication-Results: mx.doe-family.com; dkim=pass header.d=bank.example\r\nFrom: <news@signer.example>\r\nSubject: forged\r\n\r\nbody\r\n');
+  const stored = await deliver(
+    'Authentication-Results: mx.doe-family.com; dkim=pass header.d=bank.example\r\nFrom: <news@signer.example>\r\nSubject: forged\r\n\r\nbody\r\n',
+  );
   assert.doesNotMatch(stored, /header\.d=bank\.example/);
   assert.equal(stored.match(/^Authentication-Results:/gm)?.length, 1);
 });

@@ -61,7 +61,10 @@ test('SIGTERM to the process group of bin/postern.js serve while a delivery is i
         }),
       );
       // detached: a process group of its own, as under systemd or a terminal.
-      const child = spawn(SYSTEM_NODE, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(SYSTEM_NODE, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -50,7 +50,10 @@ describe('postern user', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'c.json');
     fs.writeFileSync(cfg, JSON.stringify({ hostname: 'mx.doe-family.com', domains: ['doe-family.com'], dns: LOOPBACK_DNS }, null, 2));
-    const add = postern(['user', 'add', 'john', '--address', 'john.doe@doe-family.com', '--address', 'postmaster@doe-family.com', '--config', cfg], 'correct horse battery\nignored second line\n');
+    const add = postern(
+      ['user', 'add', 'john', '--address', 'john.doe@doe-family.com', '--address', 'postmaster@doe-family.com', '--config', cfg],
+      'correct horse battery\nignored second line\n',
+    );
     assert.equal(add.code, 0, add.err);
     assert.match(add.out, /Added account john/);
     const saved = JSON.parse(fs.readFileSync(cfg, 'utf8'));
@@ -130,7 +133,10 @@ describe('postern serve', () => {
     );
     const s = await startServe(cfg, path.join(dir, 'data'));
     try {
-      assert.match(s.output(), new RegExp(`mx +NOT listening on port ${busy}: port ${busy} on 127\\.0\\.0\\.1 is already in use by another program\\. Stop the other mail server`));
+      assert.match(
+        s.output(),
+        new RegExp(`mx +NOT listening on port ${busy}: port ${busy} on 127\\.0\\.0\\.1 is already in use by another program\\. Stop the other mail server`),
+      );
       assert.ok(s.ports.submission > 0);
     } finally {
       s.child.kill('SIGTERM');

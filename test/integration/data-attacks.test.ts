@@ -91,7 +91,11 @@ function events(): { rule: string; code: number; text: string; reason?: string }
 function checkSender(r: SteadyReport, what: string): void {
   console.log(`${what}: ${r.summary()}`);
   assert.ok(r.sends.length >= 3, r.summary());
-  assert.deepEqual(r.codes.filter((c) => c !== 250), [], r.summary());
+  assert.deepEqual(
+    r.codes.filter((c) => c !== 250),
+    [],
+    r.summary(),
+  );
   assert.ok(r.p99 < SENDER_P99_MS, `${what}: normal sender p99 ${r.p99} ms ≥ ${SENDER_P99_MS} ms — ${r.summary()}`);
 }
 
@@ -213,7 +217,11 @@ async function runStuck(sockets: net.Socket[], sources: string[], base: number, 
   const incoming = path.join(dataDir, 'queue', 'incoming');
   // The server has read it all: 40 × 24 MiB in spool files.
   const size = (f: string) => fs.statSync(path.join(incoming, f), { throwIfNoEntry: false })?.size ?? 0; // the normal sender's come and go
-  const spooled = () => fs.readdirSync(incoming).filter((f) => f.endsWith('.part')).reduce((n, f) => n + size(f), 0);
+  const spooled = () =>
+    fs
+      .readdirSync(incoming)
+      .filter((f) => f.endsWith('.part'))
+      .reduce((n, f) => n + size(f), 0);
   // (smtp-server holds back the last line end: it might be the start of the final dot)
   await waitFor(() => spooled() >= 40 * (24 * 1024 * 1024 - 1024), 120_000, 'every stuck body in the spool');
   await new Promise((r) => setTimeout(r, 1000));
@@ -225,5 +233,9 @@ async function runStuck(sockets: net.Socket[], sources: string[], base: number, 
   );
   assert.ok(growthMiB < RSS_GROWTH_MIB, `RSS grew by ${growthMiB.toFixed(1)} MiB`);
   for (const s of sockets) s.destroy();
-  await waitFor(() => fs.readdirSync(incoming).filter((f) => f.endsWith('.part')).length === 0, 10_000, 'the unfinished bodies removed when their clients left');
+  await waitFor(
+    () => fs.readdirSync(incoming).filter((f) => f.endsWith('.part')).length === 0,
+    10_000,
+    'the unfinished bodies removed when their clients left',
+  );
 }

@@ -140,7 +140,10 @@ describe('a complete, correct setup', () => {
       r.checks.map((c) => c.id),
       ['listeners', 'hostname', 'mx', 'spf', 'dkim', 'dmarc', 'ptr', 'tls', 'smarthost', 'networks', 'disk', 'relay-self-test'],
     );
-    assert.deepEqual(CHECK_IDS, r.checks.map((c) => c.id));
+    assert.deepEqual(
+      CHECK_IDS,
+      r.checks.map((c) => c.id),
+    );
     for (const c of r.checks) {
       assert.equal(c.status, 'ok', show(r));
       assert.equal(c.fix, '');
@@ -316,7 +319,10 @@ describe('listeners', () => {
 
 describe('internal networks', () => {
   test('trusting a public /8 around the self-test’s address fails `networks` and the open-relay self-test, naming each accepted attempt', async () => {
-    const g = await startGateway({ ...baseConfig, internalNetworks: [...FAMILY.internalNetworks, { cidr: '192.0.0.0/8', label: 'everyone', enabled: true }] }, { dataDir: tempDir() });
+    const g = await startGateway(
+      { ...baseConfig, internalNetworks: [...FAMILY.internalNetworks, { cidr: '192.0.0.0/8', label: 'everyone', enabled: true }] },
+      { dataDir: tempDir() },
+    );
     try {
       const r = await doctor(g.gw);
       const n = byId(r, 'networks');
@@ -416,7 +422,10 @@ describe('smarthost', () => {
     assert.match(c.detail, /could not reach the smarthost 127\.0\.0\.1:\d+ .*ECONNREFUSED/);
     const none = await smarthostResult({ host: '' });
     assert.equal(none.status, 'fail');
-    assert.equal(none.fix, 'Your Internet provider probably blocks port 25: enter your mail provider’s sending server, login and password under Settings → Outgoing mail.');
+    assert.equal(
+      none.fix,
+      'Your Internet provider probably blocks port 25: enter your mail provider’s sending server, login and password under Settings → Outgoing mail.',
+    );
   });
 });
 

@@ -50,7 +50,12 @@ function junk(account = 'john'): string[] {
 async function send(fromHeader: string, mailFrom = 'bounce@bulk.example') {
   const c = await RawSmtp.connect({ port: t.port(), preamble: `PROXY TCP4 ${IP} 127.0.0.1 40000 25\r\n` });
   await c.cmd('EHLO out.bulk.example');
-  const r = await transaction(c, mailFrom, ['john.doe@doe-family.com'], `From: <${fromHeader}>\r\nTo: john.doe@doe-family.com\r\nSubject: dmarc test\r\n\r\nHello John.\r\n`);
+  const r = await transaction(
+    c,
+    mailFrom,
+    ['john.doe@doe-family.com'],
+    `From: <${fromHeader}>\r\nTo: john.doe@doe-family.com\r\nSubject: dmarc test\r\n\r\nHello John.\r\n`,
+  );
   await c.quit();
   return r.end!;
 }
@@ -61,9 +66,12 @@ async function outcome(fromHeader: string, mailFrom?: string): Promise<{ where: 
   const junked = junk().length;
   const end = await send(fromHeader, mailFrom);
   if (end.code !== 250) return { where: 'refused', code: end.code, text: end.text };
-  if (t.maildirFiles('john').length === inbox + 1) return { where: 'inbox', code: 250, text: end.text, stored: fs.readFileSync(t.maildirFiles('john').at(-1)!, 'utf8') };
+  if (t.maildirFiles('john').length === inbox + 1)
+    return { where: 'inbox', code: 250, text: end.text, stored: fs.readFileSync(t.maildirFiles('john').at(-1)!, 'utf8') };
   assert.equal(junk().length, junked + 1, 'stored somewhere');
-  const newest = junk().sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs).at(-1)!;
+  const newest = junk()
+    .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs)
+    .at(-1)!;
   return { where: 'junk', code: 250, text: end.text, stored: fs.readFileSync(newest, 'utf8') };
 }
 

@@ -78,7 +78,10 @@ test('an unlisted client is accepted; the list that times out (slow.example, wei
   assert.equal(r.rcpt.code, 250);
   assert.equal(r.end?.code, 250);
   assert.ok(r.ms < 3000, `${r.ms} ms`);
-  assert.ok(dns.queries.some((q) => q.name === `${rev(CLEAN)}.slow.example`), 'the slow list was asked');
+  assert.ok(
+    dns.queries.some((q) => q.name === `${rev(CLEAN)}.slow.example`),
+    'the slow list was asked',
+  );
 });
 
 test('an error code (127.255.255.254, "query refused") is not a listing', async () => {

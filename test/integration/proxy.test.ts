@@ -108,7 +108,15 @@ const IFACES: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {
   lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
   eth0: [
     { address: '192.168.1.20', netmask: '255.255.255.0', family: 'IPv4', mac: '52:54:00:12:34:56', internal: false, cidr: '192.168.1.20/24' },
-    { address: 'fe80::5054:ff:fe12:3456', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '52:54:00:12:34:56', internal: false, cidr: 'fe80::5054:ff:fe12:3456/64', scopeid: 2 },
+    {
+      address: 'fe80::5054:ff:fe12:3456',
+      netmask: 'ffff:ffff:ffff:ffff::',
+      family: 'IPv6',
+      mac: '52:54:00:12:34:56',
+      internal: false,
+      cidr: 'fe80::5054:ff:fe12:3456/64',
+      scopeid: 2,
+    },
   ],
   docker0: [{ address: '172.17.0.1', netmask: '255.255.0.0', family: 'IPv4', mac: '02:42:ac:11:00:01', internal: false, cidr: '172.17.0.1/16' }],
   wg0: [{ address: '10.8.0.2', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: false, cidr: '10.8.0.2/24' }],
@@ -117,15 +125,12 @@ const IFACES: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {
 test("this host's networks are offered, disabled until the user enables one; then its clients may relay", async () => {
   t.gw.networks.refreshDetected(detectNetworks(IFACES));
   const offered = t.gw.listNetworks().filter((v) => v.detected && !v.configured);
-  assert.deepEqual(
-    offered.map((v) => [v.cidr, v.kind, v.enabled]).sort(),
-    [
-      ['10.8.0.0/24', 'vpn', false],
-      ['172.17.0.0/16', 'container', false],
-      ['192.168.1.0/24', 'lan', false],
-      ['fe80::/64', 'link-local', false],
-    ],
-  );
+  assert.deepEqual(offered.map((v) => [v.cidr, v.kind, v.enabled]).sort(), [
+    ['10.8.0.0/24', 'vpn', false],
+    ['172.17.0.0/16', 'container', false],
+    ['192.168.1.0/24', 'lan', false],
+    ['fe80::/64', 'link-local', false],
+  ]);
   // A LAN client (arriving through the trusted proxy, which names it) cannot relay yet…
   const relayFromLan = async (port: number) => {
     const c = await RawSmtp.connect({ port: t.port(), localAddress: PROXY, preamble: `PROXY TCP4 192.168.1.33 203.0.113.1 ${port} 25\r\n` });

@@ -82,7 +82,10 @@ describe('relay rules (docs/design.md §2.1)', () => {
     assert.equal(files.length, before + 1);
     const stored = fs.readFileSync(files.at(-1)!, 'utf8');
     // The final delivery's fields first (RFC 5321 §4.4, RFC 9228), then the trace fields.
-    assert.match(stored, /^Return-Path: <friend@example\.org>\r\nDelivered-To: john\.doe@doe-family\.com\r\n(?:[^\r\n]*\r\n)*?Received: from \S+ \(\[127\.0\.0\.2\]\)/);
+    assert.match(
+      stored,
+      /^Return-Path: <friend@example\.org>\r\nDelivered-To: john\.doe@doe-family\.com\r\n(?:[^\r\n]*\r\n)*?Received: from \S+ \(\[127\.0\.0\.2\]\)/,
+    );
     assert.match(stored, /Subject: hello/);
   });
 
@@ -126,7 +129,11 @@ describe('relay rules (docs/design.md §2.1)', () => {
   });
 
   test('swaks from the Internet to a foreign address: no recipient accepted (exit 24)', async () => {
-    const r = await run('swaks', ['-s', `127.0.0.1:${t.port()}`, '--local-interface', INTERNET, '-f', 'a@example.org', '-t', 'b@example.net', '--timeout', '10'], { encoding: 'utf8' }).catch((e) => e);
+    const r = await run(
+      'swaks',
+      ['-s', `127.0.0.1:${t.port()}`, '--local-interface', INTERNET, '-f', 'a@example.org', '-t', 'b@example.net', '--timeout', '10'],
+      { encoding: 'utf8' },
+    ).catch((e) => e);
     assert.equal(r.code, 24, r.stdout);
     assert.match(r.stdout, /554 5\.7\.1 <b@example\.net>: Relay access denied/);
   });

@@ -53,9 +53,16 @@ async function within(ms: number, what: string, fn: () => Promise<boolean>): Pro
   }
 }
 
-async function api<M extends keyof GatewayApi>(method: M, body: unknown = {}): Promise<{ ok: boolean; value: Awaited<ReturnType<GatewayApi[M]>>; error?: { code: string; message: string } }> {
+async function api<M extends keyof GatewayApi>(
+  method: M,
+  body: unknown = {},
+): Promise<{ ok: boolean; value: Awaited<ReturnType<GatewayApi[M]>>; error?: { code: string; message: string } }> {
   const url = new URL(serve.dashboardUrl!);
-  const res = await fetch(`${url.origin}/api/${method}`, { method: 'POST', headers: { Authorization: `Bearer ${url.searchParams.get('token')}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${url.origin}/api/${method}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${url.searchParams.get('token')}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return (await res.json()) as never;
 }
 
@@ -105,7 +112,10 @@ describe('outside edits reach a running postern serve', () => {
     fs.writeFileSync(config, JSON.stringify(raw));
     await within(2000, 'the second banner', async () => /Jo Hn/.test((await api('status')).value?.configError?.message ?? ''));
     const both = (await api('status')).value.configError!.message as string;
-    assert.match(both, /\(1\) Account 4: the name "Jo Hn" may only contain lower-case letters.*\(2\) Account 4, address 1: "jo@doe-family,com" has a comma in it/);
+    assert.match(
+      both,
+      /\(1\) Account 4: the name "Jo Hn" may only contain lower-case letters.*\(2\) Account 4, address 1: "jo@doe-family,com" has a comma in it/,
+    );
     fs.writeFileSync(config, good);
     await within(2000, 'the banner gone', async () => !(await api('status')).value?.configError);
   });
@@ -123,7 +133,9 @@ describe('bans through the CLI', () => {
     const list = postern(['bans', 'list', '--data-dir', dataDir]);
     assert.equal(list.code, 0, list.err);
     assert.equal(list.out, `${INTERNET}\tuntil ${new Date(until).toISOString()}\t5 failed logins within 15 minutes\n`);
-    assert.deepEqual((await api('bans')).value, [{ address: INTERNET, until: new Date(until).toISOString(), failures: 5, reason: '5 failed logins within 15 minutes' }]);
+    assert.deepEqual((await api('bans')).value, [
+      { address: INTERNET, until: new Date(until).toISOString(), failures: 5, reason: '5 failed logins within 15 minutes' },
+    ]);
     const lift = postern(['bans', 'lift', INTERNET, '--data-dir', dataDir]);
     assert.equal(lift.code, 0, lift.err);
     assert.equal(lift.out, `Lifted the block on ${INTERNET}.\n`);

@@ -46,7 +46,10 @@ test('postern serve refuses a sender whose SPF record fails the client (550 5.7.
   assert.equal(r.code, 550, r.text);
   assert.match(r.text, /5\.7\.23/);
   await c.quit();
-  assert.ok(dns.queries.some((q) => q.name === 'fail.example' && q.type === 'TXT'), 'the SPF record was asked from the configured DNS server');
+  assert.ok(
+    dns.queries.some((q) => q.name === 'fail.example' && q.type === 'TXT'),
+    'the SPF record was asked from the configured DNS server',
+  );
 });
 
 test('…and takes mail from a sender whose record names the client, with its Received-SPF line', async () => {
@@ -59,7 +62,7 @@ test('…and takes mail from a sender whose record names the client, with its Re
   assert.equal((await c.read()).code, 250);
   await c.quit();
   const inbox = path.join(dir, 'data', 'maildir', 'john', 'new');
-  await waitFor(() => fs.existsSync(inbox) && fs.readdirSync(inbox).length === 1, 10_000, 'the message in john\'s Maildir');
+  await waitFor(() => fs.existsSync(inbox) && fs.readdirSync(inbox).length === 1, 10_000, "the message in john's Maildir");
   const stored = fs.readFileSync(path.join(inbox, fs.readdirSync(inbox)[0]), 'utf8');
   assert.match(stored, /^Received-SPF: pass\b/m);
 });

@@ -78,7 +78,10 @@ describe('saveSettings', () => {
     try {
       const api = createApi({ gateway: t.gw });
       const port = t.port();
-      let s = await api.saveSettings({ hostname: 'mail.doe-family.com', outbound: { mode: 'smarthost', host: 'smtp.example.net', port: 587, user: 'doe', password: 'secret-pass-123' } });
+      let s = await api.saveSettings({
+        hostname: 'mail.doe-family.com',
+        outbound: { mode: 'smarthost', host: 'smtp.example.net', port: 587, user: 'doe', password: 'secret-pass-123' },
+      });
       assert.equal(s.config.hostname, 'mail.doe-family.com');
       assert.equal(s.config.outbound.passwordSet, true);
       assert.ok(!JSON.stringify(s).includes('secret-pass-123'), 'the password never comes back');
@@ -105,7 +108,10 @@ describe('saveSettings', () => {
       assert.equal(sub.greeting.code, 220);
       await sub.quit();
       // The file's rules, in plain words; nothing written.
-      await assert.rejects(api.saveSettings({ hostname: 'not a name' }), (e: Error) => /^not saved: .*not a valid host name/.test(e.message) && !/\$\./.test(e.message));
+      await assert.rejects(
+        api.saveSettings({ hostname: 'not a name' }),
+        (e: Error) => /^not saved: .*not a valid host name/.test(e.message) && !/\$\./.test(e.message),
+      );
       assert.equal(t.gw.config().hostname, 'mail.doe-family.com');
       await assert.rejects(api.saveSettings({ domains: ['example.org'] }), /not saved/); // the accounts' addresses would leave the domains
     } finally {
@@ -129,7 +135,16 @@ describe('saveSettings', () => {
       });
       assert.deepEqual(s.config.auth, { backend: 'saslauthd', saslauthd: { socket: '/run/saslauthd/mux', service: 'smtp' } });
       assert.deepEqual(s.config.dns, { servers: ['127.0.0.1:5353'], timeoutMs: 2000 });
-      assert.deepEqual([s.config.dashboard.port, s.config.history.retentionDays, s.config.limits.commandSeconds, s.config.limits.maxHeaderLines, s.config.limits.reservedInternalSlots], [8026, 90, 30, 500, 5]);
+      assert.deepEqual(
+        [
+          s.config.dashboard.port,
+          s.config.history.retentionDays,
+          s.config.limits.commandSeconds,
+          s.config.limits.maxHeaderLines,
+          s.config.limits.reservedInternalSlots,
+        ],
+        [8026, 90, 30, 500, 5],
+      );
       assert.equal(t.gw.live.dns.servers[0].port, 5353, 'the DNS client follows at once');
       const onDisk = JSON.parse(fs.readFileSync(file, 'utf8'));
       assert.equal(onDisk.auth.backend, 'saslauthd');

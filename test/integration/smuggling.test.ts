@@ -73,7 +73,7 @@ for (const [who, localAddress, expectBareRejected] of [
 
         const added = allStored().filter((f) => !before.has(f));
         assert.ok(added.length <= 1, 'no second message appeared');
-        assert.equal(t.maildirFiles('jane').filter((f) => !before.has(f)).length, 0, "nothing reached the smuggled recipient");
+        assert.equal(t.maildirFiles('jane').filter((f) => !before.has(f)).length, 0, 'nothing reached the smuggled recipient');
         for (const f of added) {
           assertCrlfClean(f);
           const text = fs.readFileSync(f, 'latin1');

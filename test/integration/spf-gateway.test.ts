@@ -145,7 +145,10 @@ for (const policy of ['soft', 'strict'] as const) {
         const s = await send(row.ip, row.from);
         if (expect) assertRejected(s, expect[0], expect[1]);
         else assertAccepted(s, row.result);
-        const ev = t.events().filter((e) => e.stage === 'mail' && e.from === row.from).at(-1);
+        const ev = t
+          .events()
+          .filter((e) => e.stage === 'mail' && e.from === row.from)
+          .at(-1);
         assert.equal(ev?.spf, row.result);
         assert.equal(ev?.rule, 'check spf');
       });

@@ -100,9 +100,13 @@ function checkMessage(calls: Call[], id: string, dataDir: string, expect: { mail
 
   // Every name of it: linked, then its directory synced, before the 250.
   const links = calls.filter((c) => (c.name === 'link' || c.name === 'linkat') && ok(c) && linkTarget(c)?.includes(id));
-  const expected = [...expect.maildirs.map((a) => path.join(dataDir, 'maildir', a, 'new')), ...(expect.outbound ? [path.join(dataDir, 'queue', 'outbound')] : [])];
+  const expected = [
+    ...expect.maildirs.map((a) => path.join(dataDir, 'maildir', a, 'new')),
+    ...(expect.outbound ? [path.join(dataDir, 'queue', 'outbound')] : []),
+  ];
   const linkedDirs = links.map((l) => path.dirname(linkTarget(l)!)).sort();
-  if (JSON.stringify(linkedDirs) !== JSON.stringify([...expected].sort())) problems.push(`${id}: linked into ${JSON.stringify(linkedDirs)}, expected ${JSON.stringify(expected)}`);
+  if (JSON.stringify(linkedDirs) !== JSON.stringify([...expected].sort()))
+    problems.push(`${id}: linked into ${JSON.stringify(linkedDirs)}, expected ${JSON.stringify(expected)}`);
   const incoming = path.join(dataDir, 'queue', 'incoming');
   for (const l of links) {
     const dir = path.dirname(linkTarget(l)!);
@@ -128,7 +132,8 @@ function checkMessage(calls: Call[], id: string, dataDir: string, expect: { mail
   }
   // A local copy (Return-Path, Delivered-To) is never the outbound copy.
   if (expect.outbound && expect.maildirs.length) {
-    const sourceInto = (d: string) => new Set(links.filter((l) => (path.dirname(linkTarget(l)!) === path.join(dataDir, 'queue', 'outbound')) === (d === 'outbound')).map(linkSource));
+    const sourceInto = (d: string) =>
+      new Set(links.filter((l) => (path.dirname(linkTarget(l)!) === path.join(dataDir, 'queue', 'outbound')) === (d === 'outbound')).map(linkSource));
     const shared = [...sourceInto('outbound')].filter((f) => sourceInto('maildir').has(f));
     if (shared.length) problems.push(`${id}: ${shared.join(', ')} linked into a Maildir and into the outbound queue`);
   }
@@ -186,7 +191,15 @@ after(async () => {
 });
 
 test('every 250 is written only after the message file and each directory naming it are fsynced', async () => {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: serve.ports.mx, secure: false, ignoreTLS: true, localAddress: '127.0.0.1', pool: true, maxConnections: 4 } as never);
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: serve.ports.mx,
+    secure: false,
+    ignoreTLS: true,
+    localAddress: '127.0.0.1',
+    pool: true,
+    maxConnections: 4,
+  } as never);
   // Local (one and two accounts), remote, and both: several at once, so directory
   // fsyncs are shared between messages (group commit).
   const kinds = [
@@ -198,7 +211,9 @@ test('every 250 is written only after the message file and each directory naming
   const sent = await Promise.all(
     Array.from({ length: 16 }, async (_, i) => {
       const k = kinds[i % kinds.length];
-      const info = (await transport.sendMail({ from: 'john.doe@doe-family.com', to: k.to, subject: `message ${i}`, text: `body ${i}\n`.repeat(50) })) as { response: string };
+      const info = (await transport.sendMail({ from: 'john.doe@doe-family.com', to: k.to, subject: `message ${i}`, text: `body ${i}\n`.repeat(50) })) as {
+        response: string;
+      };
       const m = /^250 .*queued as (\w+)$/.exec(info.response);
       assert.ok(m, info.response);
       return { id: m[1], ...k };
@@ -208,10 +223,14 @@ test('every 250 is written only after the message file and each directory naming
 
   // The last 250 must be in the trace file before judging.
   const last = sent.map((s) => s.id);
-  await waitFor(() => {
-    const t = fs.readFileSync(traceFile, 'utf8');
-    return last.every((id) => t.includes(`queued as ${id}`));
-  }, 10_000, 'every 250 in the strace output');
+  await waitFor(
+    () => {
+      const t = fs.readFileSync(traceFile, 'utf8');
+      return last.every((id) => t.includes(`queued as ${id}`));
+    },
+    10_000,
+    'every 250 in the strace output',
+  );
   const calls = parseTrace(fs.readFileSync(traceFile, 'utf8'));
   const problems = sent.flatMap((s) => checkMessage(calls, s.id, dataDir, s));
   if (problems.length) {

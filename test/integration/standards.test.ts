@@ -48,7 +48,13 @@ async function until(cond: () => boolean, ms = 15_000): Promise<void> {
 }
 
 /** Sends from the LAN (127.0.0.1, internal); the body is given as text, sent as UTF-8 bytes. */
-async function send(t: TestGateway, from: string, to: string[], message: string, o: { helo?: string; host?: string; port?: number; localAddress?: string } = {}) {
+async function send(
+  t: TestGateway,
+  from: string,
+  to: string[],
+  message: string,
+  o: { helo?: string; host?: string; port?: number; localAddress?: string } = {},
+) {
   const c = await RawSmtp.connect({ port: o.port ?? t.port(), host: o.host, localAddress: o.localAddress ?? '127.0.0.1' });
   await c.cmd(`EHLO ${o.helo ?? 'pc.lan'}`);
   const r = await transaction(c, from, to, latin1(message));
@@ -185,9 +191,17 @@ describe('trace fields', () => {
       internalNetworks: [{ cidr: '::1/128', label: 'this computer', enabled: true }],
     });
     try {
-      const ok = await send(t, 'jane.doe@doe-family.com', ['john.doe@doe-family.com'], 'Subject: over IPv6\r\n\r\nhi\r\n', { host: '::1', localAddress: '::1', helo: 'laptop.lan' });
+      const ok = await send(t, 'jane.doe@doe-family.com', ['john.doe@doe-family.com'], 'Subject: over IPv6\r\n\r\nhi\r\n', {
+        host: '::1',
+        localAddress: '::1',
+        helo: 'laptop.lan',
+      });
       assert.equal(ok.end?.code, 250);
-      const odd = await send(t, 'jane.doe@doe-family.com', ['john.doe@doe-family.com'], 'Subject: odd helo\r\n\r\nhi\r\n', { host: '::1', localAddress: '::1', helo: 'odd(helo);x=y' });
+      const odd = await send(t, 'jane.doe@doe-family.com', ['john.doe@doe-family.com'], 'Subject: odd helo\r\n\r\nhi\r\n', {
+        host: '::1',
+        localAddress: '::1',
+        helo: 'odd(helo);x=y',
+      });
       assert.equal(odd.end?.code, 250);
       const [first, second] = t.maildirFiles('john').map((f) => fs.readFileSync(f, 'latin1').replace(/\r\n[ \t]+/g, ' '));
       assert.match(first, /^Received: from laptop\.lan \(\[IPv6:::1\]\) by mx\.doe-family\.com \(Postern\)/m);
@@ -205,10 +219,18 @@ describe('trace fields', () => {
       assert.match(r.end?.text ?? '', /5\.4\.6 Mail forwarding loop for <john\.doe@doe-family\.com>/);
       assert.equal(t.maildirFiles('john').length, 0);
       // Another address's Delivered-To is trace information of an earlier delivery: kept.
-      const fwd = await send(t, 'jane.doe@doe-family.com', ['john.doe@doe-family.com'], 'Delivered-To: john@old-provider.example\r\nSubject: forwarded\r\n\r\nhi\r\n');
+      const fwd = await send(
+        t,
+        'jane.doe@doe-family.com',
+        ['john.doe@doe-family.com'],
+        'Delivered-To: john@old-provider.example\r\nSubject: forwarded\r\n\r\nhi\r\n',
+      );
       assert.equal(fwd.end?.code, 250);
       const kept = fs.readFileSync(t.maildirFiles('john')[0], 'latin1');
-      assert.match(kept, /^Return-Path: <jane\.doe@doe-family\.com>\r\nDelivered-To: john\.doe@doe-family\.com\r\n[\s\S]*^Delivered-To: john@old-provider\.example\r$/m);
+      assert.match(
+        kept,
+        /^Return-Path: <jane\.doe@doe-family\.com>\r\nDelivered-To: john\.doe@doe-family\.com\r\n[\s\S]*^Delivered-To: john@old-provider\.example\r$/m,
+      );
     } finally {
       await t.stop();
     }
@@ -218,7 +240,10 @@ describe('trace fields', () => {
 describe('bounces (RFC 3464)', () => {
   async function bounceOf(t: TestGateway, sink: Sink | null, to: string): Promise<string> {
     const before = t.maildirFiles('john').length;
-    assert.equal((await send(t, 'john.doe@doe-family.com', [to], `From: <john.doe@doe-family.com>\r\nTo: <${to}>\r\nSubject: doomed\r\n\r\nhi\r\n`)).end?.code, 250);
+    assert.equal(
+      (await send(t, 'john.doe@doe-family.com', [to], `From: <john.doe@doe-family.com>\r\nTo: <${to}>\r\nSubject: doomed\r\n\r\nhi\r\n`)).end?.code,
+      250,
+    );
     await until(() => t.maildirFiles('john').length === before + 1);
     await t.gw.outbound.drain();
     void sink;
@@ -308,7 +333,10 @@ describe('a smarthost with a certificate from a private CA', () => {
     relay.on('error', () => {});
     const port = await freePort();
     await new Promise<void>((r) => relay.listen(port, '127.0.0.1', () => r()));
-    const t = await startGateway({ ...FAMILY, outbound: { mode: 'smarthost', smarthost: { host: '127.0.0.1', port, secure: true } } }, { outboundRetryMs: [60_000] });
+    const t = await startGateway(
+      { ...FAMILY, outbound: { mode: 'smarthost', smarthost: { host: '127.0.0.1', port, secure: true } } },
+      { outboundRetryMs: [60_000] },
+    );
     try {
       assert.equal((await send(t, 'john.doe@doe-family.com', ['aunt@example.net'], 'Subject: via the NAS\r\n\r\nhi\r\n')).end?.code, 250);
       await until(() => t.events().some((e) => e.stage === 'delivery' && e.verdict === 'defer'));

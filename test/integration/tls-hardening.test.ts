@@ -40,7 +40,10 @@ function sClient(port: number, starttls: boolean, cipher: string): Promise<{ cip
   });
 }
 
-for (const [mode, starttls] of [['mx', true], ['submissions', false]] as const) {
+for (const [mode, starttls] of [
+  ['mx', true],
+  ['submissions', false],
+] as const) {
   describe(`${mode} (${starttls ? 'STARTTLS' : 'implicit TLS'})`, () => {
     for (const weak of ['AES128-SHA', 'AES128-GCM-SHA256', 'AES256-SHA256', 'ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES256-SHA384', 'DHE-RSA-AES128-GCM-SHA256']) {
       test(`${weak} (static RSA, CBC or DHE) is refused`, async () => {
@@ -78,7 +81,10 @@ describe('no client-initiated renegotiation (TLS 1.2, s_client "R")', () => {
     });
   }
 
-  for (const [mode, starttls] of [['mx', true], ['submissions', false]] as const) {
+  for (const [mode, starttls] of [
+    ['mx', true],
+    ['submissions', false],
+  ] as const) {
     test(`${mode}: the renegotiation is refused and the session ends (no answer to the NOOP after it)`, async () => {
       const after = await renegotiate(t.port(mode), starttls);
       assert.match(after, /^RENEGOTIATING/, after);

@@ -91,7 +91,12 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
 
   const soa = (name: string): Answer => {
     const apex = name.split('.').slice(-2).join('.') || '.';
-    return { type: 'SOA', name: apex, ttl: SOA_MINIMUM, data: { mname: `ns.${apex}`, rname: `hostmaster.${apex}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: SOA_MINIMUM } } as Answer;
+    return {
+      type: 'SOA',
+      name: apex,
+      ttl: SOA_MINIMUM,
+      data: { mname: `ns.${apex}`, rname: `hostmaster.${apex}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: SOA_MINIMUM },
+    } as Answer;
   };
 
   const records = (name: string, type: string, rr: ZoneRecords): Answer[] => {

@@ -27,7 +27,9 @@ export async function startDovecot(dataDir: string): Promise<Dovecot> {
   const dir = tempDir('postern-dovecot-');
   const port = await freePort();
   const user = ROOT ? 'nobody' : os.userInfo().username;
-  const group = ROOT ? (spawnSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).stdout.trim() || 'nogroup') : spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
+  const group = ROOT
+    ? spawnSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).stdout.trim() || 'nogroup'
+    : spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
   const conf = path.join(dir, 'dovecot.conf');
   fs.writeFileSync(
     conf,

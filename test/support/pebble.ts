@@ -28,10 +28,35 @@ function openssl(args: string[], cwd: string): void {
 
 /** A CA and a certificate for 127.0.0.1/localhost signed by it, in `dir`. */
 export function makeServerCa(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pebble test CA'], dir);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=pebble test CA',
+    ],
+    dir,
+  );
+  openssl(
+    ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'],
+    dir,
+  );
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'], dir);
+  openssl(
+    ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'],
+    dir,
+  );
   return { caFile: path.join(dir, 'ca.pem'), certFile: path.join(dir, 'server.pem'), keyFile: path.join(dir, 'server.key') };
 }
 
@@ -78,7 +103,11 @@ export async function startPebble(dir: string, o: { dnsServer: string; httpPort:
   const ca = fs.readFileSync(certs.caFile, 'utf8');
   const directory = `https://127.0.0.1:${port}/dir`;
   await waitFor(
-    () => get(directory, ca).then((r) => r.status === 200, () => false),
+    () =>
+      get(directory, ca).then(
+        (r) => r.status === 200,
+        () => false,
+      ),
     20_000,
     `pebble to answer on ${directory}`,
     100,
@@ -112,7 +141,20 @@ export interface SClient {
 /** `openssl s_client` with -verify_return_error against `caFile`, checking the host name too. */
 export function sClient(port: number, caFile: string, host: string, starttls: boolean): Promise<SClient> {
   return new Promise((resolve) => {
-    const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', host, '-verify_hostname', host, '-CAfile', caFile, '-verify_return_error', '-showcerts', ...(starttls ? ['-starttls', 'smtp'] : [])];
+    const args = [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-servername',
+      host,
+      '-verify_hostname',
+      host,
+      '-CAfile',
+      caFile,
+      '-verify_return_error',
+      '-showcerts',
+      ...(starttls ? ['-starttls', 'smtp'] : []),
+    ];
     const child = spawn('/usr/bin/openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));

@@ -70,7 +70,9 @@ worker "normal" {
   );
   let out = '';
   const vars = ['DBDIR', 'RUNDIR', 'LOGDIR'].flatMap((v) => [`--var=${v}=${dir}`]);
-  const child: ChildProcess = spawn('/usr/bin/rspamd', ['-f', '-u', 'root', '-g', 'root', '-i', '-c', conf, ...vars, `--var=LOCAL_CONFDIR=${local}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('/usr/bin/rspamd', ['-f', '-u', 'root', '-g', 'root', '-i', '-c', conf, ...vars, `--var=LOCAL_CONFDIR=${local}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   let exited = false;

@@ -18,7 +18,9 @@ export function requireSeedSetup(): void {
   requireTools('saslauthd');
   if (process.getuid?.() !== 0) throw new Error('the saslauthd tests run saslauthd -a shadow, which reads /etc/shadow: run npm test as root');
   if (spawnSync('id', [UNIX_USER]).status !== 0) {
-    throw new Error(`Unix test account "${UNIX_USER}" is missing: npm test creates it when run as root (useradd -M -s /usr/sbin/nologin ${UNIX_USER}; chpasswd)`);
+    throw new Error(
+      `Unix test account "${UNIX_USER}" is missing: npm test creates it when run as root (useradd -M -s /usr/sbin/nologin ${UNIX_USER}; chpasswd)`,
+    );
   }
 }
 

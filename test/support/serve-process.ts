@@ -20,7 +20,14 @@ export interface ServeProcess {
  * under another program (`['strace', …, '--']`): then `child` is that program.
  * `postern`: another checkout's bin/postern.js (the benchmark's before/after).
  */
-export function startServe(configFile: string, dataDir: string, extraArgs: string[] = [], timeoutMs = 20_000, wrap: string[] = [], postern = POSTERN): Promise<ServeProcess> {
+export function startServe(
+  configFile: string,
+  dataDir: string,
+  extraArgs: string[] = [],
+  timeoutMs = 20_000,
+  wrap: string[] = [],
+  postern = POSTERN,
+): Promise<ServeProcess> {
   const argv = [process.execPath, postern, 'serve', '--config', configFile, '--data-dir', dataDir, ...extraArgs];
   const [cmd, ...args] = [...wrap, ...argv];
   const child = spawn(cmd, args, {
@@ -28,7 +35,9 @@ export function startServe(configFile: string, dataDir: string, extraArgs: strin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

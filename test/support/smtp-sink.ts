@@ -42,7 +42,14 @@ export async function startSink(extra: string[] = [], port?: number, dir = tempD
   fs.chmodSync(dir, 0o777);
   fs.chmodSync(path.join(dir, 'dump'), 0o777);
   // As root it must drop privileges (-u); -R chroots, so the dump template is relative.
-  const args = [...(process.getuid?.() === 0 ? ['-u', 'nobody', '-R', dir] : []), '-d', process.getuid?.() === 0 ? 'dump/%M.' : path.join(dir, 'dump', '%M.'), ...extra, `127.0.0.1:${p}`, '64'];
+  const args = [
+    ...(process.getuid?.() === 0 ? ['-u', 'nobody', '-R', dir] : []),
+    '-d',
+    process.getuid?.() === 0 ? 'dump/%M.' : path.join(dir, 'dump', '%M.'),
+    ...extra,
+    `127.0.0.1:${p}`,
+    '64',
+  ];
   const child: ChildProcess = spawn('/usr/sbin/smtp-sink', args, { stdio: 'ignore', detached: true });
   for (let i = 0; i < 100 && !(await listening(p)); i++) await new Promise((r) => setTimeout(r, 30));
   return {

@@ -73,10 +73,14 @@ export function report(sends: SteadySend[]): SteadyReport {
   const counts = new Map<number, number>();
   for (const c of r.codes) counts.set(c, (counts.get(c) ?? 0) + 1);
   const codes = [...counts].map(([c, n]) => `${c}×${n}`).join(' ');
-  const bad = sends.filter((s) => s.code !== 250).map((s) => `${s.code} ${s.text}`).slice(0, 5);
+  const bad = sends
+    .filter((s) => s.code !== 250)
+    .map((s) => `${s.code} ${s.text}`)
+    .slice(0, 5);
   return {
     ...r,
-    summary: () => `steady sender: ${sends.length} sends, codes ${codes || 'none'}, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms${bad.length ? `; not 250: ${bad.join(' | ')}` : ''}`,
+    summary: () =>
+      `steady sender: ${sends.length} sends, codes ${codes || 'none'}, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms${bad.length ? `; not 250: ${bad.join(' | ')}` : ''}`,
   };
 }
 

@@ -22,11 +22,19 @@ export interface Tool {
 }
 
 const exists = (file: string) => () => fs.existsSync(file);
-const perlHas = (...modules: string[]) => () =>
-  fs.existsSync('/usr/bin/perl') && spawnSync('/usr/bin/perl', [...modules.map((m) => `-M${m}`), '-e1'], { stdio: 'ignore' }).status === 0;
+const perlHas =
+  (...modules: string[]) =>
+  () =>
+    fs.existsSync('/usr/bin/perl') && spawnSync('/usr/bin/perl', [...modules.map((m) => `-M${m}`), '-e1'], { stdio: 'ignore' }).status === 0;
 
 export const TOOLS: Tool[] = [
-  { name: 'swaks', usedFor: 'an SMTP client from outside the project', packages: ['swaks'], present: exists('/usr/bin/swaks'), missing: 'swaks is not installed' },
+  {
+    name: 'swaks',
+    usedFor: 'an SMTP client from outside the project',
+    packages: ['swaks'],
+    present: exists('/usr/bin/swaks'),
+    missing: 'swaks is not installed',
+  },
   {
     name: 'swaks TLS',
     usedFor: "swaks's STARTTLS (a Recommends of swaks)",
@@ -41,15 +49,69 @@ export const TOOLS: Tool[] = [
     present: exists('/usr/sbin/smtp-sink'),
     missing: "Postfix's smtp-sink is not installed",
   },
-  { name: 'saslauthd', usedFor: 'logins checked against Unix accounts (the seed\'s set-up)', packages: ['sasl2-bin'], present: exists('/usr/sbin/saslauthd'), missing: 'saslauthd is not installed' },
-  { name: 'chromium', usedFor: 'the dashboard in a real browser', packages: ['chromium', 'fonts-liberation'], present: exists('/usr/bin/chromium'), missing: 'Chromium is not installed' },
-  { name: 'ip', usedFor: 'bringing up loopback in the network namespace the suite runs in', packages: ['iproute2'], present: exists('/usr/sbin/ip'), missing: 'ip (iproute2) is not installed' },
-  { name: 'pebble', usedFor: "Let's Encrypt's test ACME server (built-in ACME, end to end)", packages: ['pebble'], present: exists('/usr/bin/pebble'), missing: 'pebble is not installed' },
-  { name: 'openssl', usedFor: 'checking the served certificate chain (s_client) and making test CAs', packages: ['openssl'], present: exists('/usr/bin/openssl'), missing: 'openssl is not installed' },
-  { name: 'dovecot', usedFor: "an IMAP server reading Postern's Maildirs as they are", packages: ['dovecot-imapd'], present: exists('/usr/sbin/dovecot'), missing: 'Dovecot (IMAP) is not installed' },
-  { name: 'strace', usedFor: 'proving each message is synced to disk before its 250', packages: ['strace'], present: exists('/usr/bin/strace'), missing: 'strace is not installed' },
-  { name: 'setpriv', usedFor: 'running Postern as an unprivileged user (ports below 1024 refused)', packages: ['util-linux'], present: exists('/usr/bin/setpriv'), missing: 'setpriv (util-linux) is not installed' },
-  { name: 'rspamd', usedFor: 'a real spam filter scanning messages over its HTTP protocol', packages: ['rspamd'], present: exists('/usr/bin/rspamd'), missing: 'rspamd is not installed' },
+  {
+    name: 'saslauthd',
+    usedFor: "logins checked against Unix accounts (the seed's set-up)",
+    packages: ['sasl2-bin'],
+    present: exists('/usr/sbin/saslauthd'),
+    missing: 'saslauthd is not installed',
+  },
+  {
+    name: 'chromium',
+    usedFor: 'the dashboard in a real browser',
+    packages: ['chromium', 'fonts-liberation'],
+    present: exists('/usr/bin/chromium'),
+    missing: 'Chromium is not installed',
+  },
+  {
+    name: 'ip',
+    usedFor: 'bringing up loopback in the network namespace the suite runs in',
+    packages: ['iproute2'],
+    present: exists('/usr/sbin/ip'),
+    missing: 'ip (iproute2) is not installed',
+  },
+  {
+    name: 'pebble',
+    usedFor: "Let's Encrypt's test ACME server (built-in ACME, end to end)",
+    packages: ['pebble'],
+    present: exists('/usr/bin/pebble'),
+    missing: 'pebble is not installed',
+  },
+  {
+    name: 'openssl',
+    usedFor: 'checking the served certificate chain (s_client) and making test CAs',
+    packages: ['openssl'],
+    present: exists('/usr/bin/openssl'),
+    missing: 'openssl is not installed',
+  },
+  {
+    name: 'dovecot',
+    usedFor: "an IMAP server reading Postern's Maildirs as they are",
+    packages: ['dovecot-imapd'],
+    present: exists('/usr/sbin/dovecot'),
+    missing: 'Dovecot (IMAP) is not installed',
+  },
+  {
+    name: 'strace',
+    usedFor: 'proving each message is synced to disk before its 250',
+    packages: ['strace'],
+    present: exists('/usr/bin/strace'),
+    missing: 'strace is not installed',
+  },
+  {
+    name: 'setpriv',
+    usedFor: 'running Postern as an unprivileged user (ports below 1024 refused)',
+    packages: ['util-linux'],
+    present: exists('/usr/bin/setpriv'),
+    missing: 'setpriv (util-linux) is not installed',
+  },
+  {
+    name: 'rspamd',
+    usedFor: 'a real spam filter scanning messages over its HTTP protocol',
+    packages: ['rspamd'],
+    present: exists('/usr/bin/rspamd'),
+    missing: 'rspamd is not installed',
+  },
   {
     name: 'systemd-analyze',
     usedFor: 'checking the systemd unit `postern service install` writes',

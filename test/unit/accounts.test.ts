@@ -68,13 +68,20 @@ describe('add', () => {
   test('no address is invented: a new account needs one', async () => {
     const { service, mem } = setup();
     await refused(service.add({ name: 'kid', addresses: [], password: PW }), 'no-address', /a new account needs at least one address/);
-    assert.deepEqual(mem.load().accounts.map((a) => a.name), ['jane']);
+    assert.deepEqual(
+      mem.load().accounts.map((a) => a.name),
+      ['jane'],
+    );
   });
 
   test('checks in one order: name, then password, then addresses', async () => {
     const { service } = setup();
     const bad = { name: 'Bad Name', addresses: ['x@elsewhere.example'], password: '' };
-    await refused(service.add(bad), 'invalid-name', /"Bad Name" cannot be an account name: use only lower-case letters, digits, dots, hyphens and underscores, starting with a letter or digit, at most 64 — for example "badname"/);
+    await refused(
+      service.add(bad),
+      'invalid-name',
+      /"Bad Name" cannot be an account name: use only lower-case letters, digits, dots, hyphens and underscores, starting with a letter or digit, at most 64 — for example "badname"/,
+    );
     await refused(service.add({ name: 'kid', addresses: [], password: '' }), 'invalid-password', /^the password is empty: choose a longer one/);
     await refused(service.add({ name: 'kid', addresses: [], password: 'x'.repeat(1025) }), 'invalid-password', /longer than 1024/);
   });
@@ -97,14 +104,23 @@ describe('add', () => {
   test('addresses: plain, local, and nobody else’s — in the words of the config file check', async () => {
     const { service, mem } = setup();
     const before = JSON.stringify(mem.load());
-    const outside = /"kid@elsewhere\.example" is not in one of the family's domains \(doe-family\.com, doe\.example\): use an address ending in @doe-family\.com, or add elsewhere\.example to the domains first/;
+    const outside =
+      /"kid@elsewhere\.example" is not in one of the family's domains \(doe-family\.com, doe\.example\): use an address ending in @doe-family\.com, or add elsewhere\.example to the domains first/;
     await refused(service.add({ name: 'kid', addresses: ['kid@elsewhere.example'], password: PW }), 'invalid-address', outside);
     await refused(service.add({ name: 'kid', addresses: ['@a:kid@doe-family.com'], password: PW }), 'invalid-address', /is not a plain mail address/);
-    await refused(service.add({ name: 'kid', addresses: ['@a,@b:kid@doe-family.com'], password: PW }), 'invalid-address', /has a comma in it, and a mail address has none: give several addresses one by one/);
+    await refused(
+      service.add({ name: 'kid', addresses: ['@a,@b:kid@doe-family.com'], password: PW }),
+      'invalid-address',
+      /has a comma in it, and a mail address has none: give several addresses one by one/,
+    );
     // A comma typed for a dot is named, not split into two wrong addresses.
     const comma = /"john\.doe@doe-family,com" has a comma in it, and a mail address has none: did you mean "john\.doe@doe-family\.com"\?/;
     await refused(service.add({ name: 'kid', addresses: ['john.doe@doe-family,com'], password: PW }), 'invalid-address', comma);
-    await refused(service.add({ name: 'kid', addresses: ['not an address'], password: PW }), 'invalid-address', /is not a mail address: write it as name@domain, for example "john@doe-family\.com"/);
+    await refused(
+      service.add({ name: 'kid', addresses: ['not an address'], password: PW }),
+      'invalid-address',
+      /is not a mail address: write it as name@domain, for example "john@doe-family\.com"/,
+    );
     const taken = /"JANE@doe-family\.com" already belongs to account "jane"/;
     await refused(service.add({ name: 'kid', addresses: ['JANE@doe-family.com'], password: PW }), 'address-taken', taken);
     assert.equal(JSON.stringify(mem.load()), before, 'nothing stored');
@@ -155,7 +171,11 @@ describe('list, setPassword, setAddresses, remove', () => {
     };
     const broken = new AccountsService(store, async () => 'h');
     const kid = { name: 'kid', addresses: ['kid@doe-family.com'], password: PW };
-    await refused(broken.add(kid), 'invalid-config', /the account was not saved, because the configuration has a mistake elsewhere: The host name: "not a host" is not a valid host name/);
+    await refused(
+      broken.add(kid),
+      'invalid-config',
+      /the account was not saved, because the configuration has a mistake elsewhere: The host name: "not a host" is not a valid host name/,
+    );
   });
 });
 

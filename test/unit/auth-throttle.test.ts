@@ -97,7 +97,7 @@ describe('global bound on password checks', () => {
 });
 
 describe('scrypt cost', () => {
-  test('the default is OWASP\'s N=2^17, r=8, p=1; old N=2^14 hashes still verify and need a rehash', async () => {
+  test("the default is OWASP's N=2^17, r=8, p=1; old N=2^14 hashes still verify and need a rehash", async () => {
     assert.deepEqual({ ...SCRYPT_COST }, { N: 131072, r: 8, p: 1 });
     const fresh = await hashPassword('correct horse');
     assert.deepEqual(hashCost(fresh), { N: 131072, r: 8, p: 1 });

@@ -106,15 +106,40 @@ describe('buildBounce', () => {
     assert.equal(uncle.Status, '5.4.6');
     assert.equal(uncle.Action, 'failed');
     assert.equal(uncle['Remote-MTA'], undefined, 'no remote MTA when none answered');
-    assert.equal(uncle['Diagnostic-Code'], 'X-Postern; 5.4.6 mail for example.org loops back to myself', 'Postern’s own reason is no SMTP reply (RFC 3464 §2.3.6)');
+    assert.equal(
+      uncle['Diagnostic-Code'],
+      'X-Postern; 5.4.6 mail for example.org loops back to myself',
+      'Postern’s own reason is no SMTP reply (RFC 3464 §2.3.6)',
+    );
     assert.equal(uncle['Original-Recipient'], undefined, 'no ORCPT was given (RFC 3464 §2.3.1)');
   });
 
   test('Remote-MTA is a dns name only: a server known by its IP address is named in the human part only', () => {
     const recipients = [
-      { address: 'aunt@example.net', status: '5.1.1', diagnosticType: 'smtp' as const, diagnostic: '550 5.1.1 no', remoteMta: '127.0.0.1', lastAttempt: new Date() },
-      { address: 'uncle@example.net', status: '5.1.1', diagnosticType: 'smtp' as const, diagnostic: '550 5.1.1 no', remoteMta: '2001:db8::25', lastAttempt: new Date() },
-      { address: 'cousin@example.net', status: '5.1.1', diagnosticType: 'smtp' as const, diagnostic: '550 5.1.1 no', remoteMta: 'smarthost.example.net', lastAttempt: new Date() },
+      {
+        address: 'aunt@example.net',
+        status: '5.1.1',
+        diagnosticType: 'smtp' as const,
+        diagnostic: '550 5.1.1 no',
+        remoteMta: '127.0.0.1',
+        lastAttempt: new Date(),
+      },
+      {
+        address: 'uncle@example.net',
+        status: '5.1.1',
+        diagnosticType: 'smtp' as const,
+        diagnostic: '550 5.1.1 no',
+        remoteMta: '2001:db8::25',
+        lastAttempt: new Date(),
+      },
+      {
+        address: 'cousin@example.net',
+        status: '5.1.1',
+        diagnosticType: 'smtp' as const,
+        diagnostic: '550 5.1.1 no',
+        remoteMta: 'smarthost.example.net',
+        lastAttempt: new Date(),
+      },
     ];
     const { parts } = parse(buildBounce(input({ recipients })).toString('latin1'));
     const [, aunt, uncle, cousin] = fieldGroups(parts[1].body);

@@ -27,24 +27,36 @@ describe('plain words', () => {
       listeners: [{ port: 'twenty-five', mode: 'mx' }],
       internalNetworks: [{ cidr: '0.0.0.0/0', enabled: true }],
     });
-    assert.deepEqual(e.problems.map((p) => p.message), [
-      'Account 1: the name "Jo Hn" may only contain lower-case letters, digits, dots, hyphens and underscores, and must start with a letter or digit — for example "john"',
-      'Listener 1, "port": must be a whole number without quotes, for example 25 (it is "twenty-five")',
-      'Account 1, address 1: "john.doe@doe-family,com" has a comma in it, and a mail address has none: did you mean "john.doe@doe-family.com"? (Several addresses are given one by one, separated by spaces.)',
-      'Internal network 1: 0.0.0.0/0 is the whole Internet: trusting it would let anyone send mail through Postern. Type your own network instead, for example 192.168.1.0/24',
-    ]);
+    assert.deepEqual(
+      e.problems.map((p) => p.message),
+      [
+        'Account 1: the name "Jo Hn" may only contain lower-case letters, digits, dots, hyphens and underscores, and must start with a letter or digit — for example "john"',
+        'Listener 1, "port": must be a whole number without quotes, for example 25 (it is "twenty-five")',
+        'Account 1, address 1: "john.doe@doe-family,com" has a comma in it, and a mail address has none: did you mean "john.doe@doe-family.com"? (Several addresses are given one by one, separated by spaces.)',
+        'Internal network 1: 0.0.0.0/0 is the whole Internet: trusting it would let anyone send mail through Postern. Type your own network instead, for example 192.168.1.0/24',
+      ],
+    );
     // The JSON paths stay for the log and for tests, never in the words.
-    assert.deepEqual(e.problems.map((p) => p.path), ['$.accounts[0].name', '$.listeners[0].port', '$.accounts[0].addresses[0]', '$.internalNetworks[0].cidr']);
+    assert.deepEqual(
+      e.problems.map((p) => p.path),
+      ['$.accounts[0].name', '$.listeners[0].port', '$.accounts[0].addresses[0]', '$.internalNetworks[0].cidr'],
+    );
     for (const p of e.problems) assert.doesNotMatch(p.message, /\$\.|\^\[|must match pattern|\{0,63\}/);
   });
 
   test('unknown settings, wrong choices, numbers out of range', () => {
     const e = problems({ colour: 'blue', spf: { policy: 'lenient' }, limits: { maxClients: 0 }, auth: { enabled: true } });
     const m = e.problems.map((p) => p.message);
-    assert.ok(m.some((x) => /^The file: "colour" is not a setting Postern knows: check its spelling \(the settings here are "hostname", /.test(x)), m.join('\n'));
+    assert.ok(
+      m.some((x) => /^The file: "colour" is not a setting Postern knows: check its spelling \(the settings here are "hostname", /.test(x)),
+      m.join('\n'),
+    );
     assert.ok(m.includes('The setting "spf.policy": "lenient" is not one of the choices: write "soft" or "strict"'), m.join('\n'));
     assert.ok(m.includes('The setting "limits.maxClients": must be at least 1, for example 200 (it is 0)'), m.join('\n'));
-    assert.ok(m.some((x) => /^The login settings \("auth"\): "enabled" is not a setting Postern knows/.test(x)), m.join('\n'));
+    assert.ok(
+      m.some((x) => /^The login settings \("auth"\): "enabled" is not a setting Postern knows/.test(x)),
+      m.join('\n'),
+    );
   });
 
   test('a file that is not JSON: the line and column, the parser’s text kept for the log', () => {
@@ -55,7 +67,8 @@ describe('plain words', () => {
       () => loadConfigFile(file),
       (e: unknown) =>
         e instanceof ConfigError &&
-        e.plain === 'The file is not valid JSON near line 3, column 3: look there for a missing comma or quote, a comma after the last item, or a missing } or ]' &&
+        e.plain ===
+          'The file is not valid JSON near line 3, column 3: look there for a missing comma or quote, a comma after the last item, or a missing } or ]' &&
         /JSON\.parse: Expected ',' or '}'/.test(e.technical),
     );
     fs.rmSync(dir, { recursive: true, force: true });
@@ -69,12 +82,17 @@ describe('trust is explicit in the file', () => {
       assert.equal(e.problems.length, 1, cidr);
       assert.match(e.problems[0].message, /^Internal network 1: .*(is the whole (IPv6 )?Internet|is too wide to trust)/, cidr);
     }
-    assert.match(problems({ internalNetworks: [{ cidr: '0.0.0.0/0' }] }).plain, /0\.0\.0\.0\/0 is the whole Internet: trusting it would let anyone send mail through Postern/);
-    for (const cidr of ['10.0.0.0/8', '8.8.8.0/24', '2001:db8::/32', '192.168.1.0/24']) assert.doesNotThrow(() => validateConfig({ internalNetworks: [{ cidr, enabled: true }] }), cidr);
+    assert.match(
+      problems({ internalNetworks: [{ cidr: '0.0.0.0/0' }] }).plain,
+      /0\.0\.0\.0\/0 is the whole Internet: trusting it would let anyone send mail through Postern/,
+    );
+    for (const cidr of ['10.0.0.0/8', '8.8.8.0/24', '2001:db8::/32', '192.168.1.0/24'])
+      assert.doesNotThrow(() => validateConfig({ internalNetworks: [{ cidr, enabled: true }] }), cidr);
   });
 
   test('what a click may trust', () => {
-    for (const cidr of ['127.0.0.0/8', '::1/128', '192.168.1.0/24', '10.0.0.0/8', '172.16.0.0/12', 'fd00:1234::/64', 'fe80::/64', '169.254.0.0/16']) assert.equal(trustVerdict(cidr).kind, 'ok', cidr);
+    for (const cidr of ['127.0.0.0/8', '::1/128', '192.168.1.0/24', '10.0.0.0/8', '172.16.0.0/12', 'fd00:1234::/64', 'fe80::/64', '169.254.0.0/16'])
+      assert.equal(trustVerdict(cidr).kind, 'ok', cidr);
     for (const cidr of ['8.8.8.0/24', '1.0.0.0/8', '2a00:1450::/32', '11.0.0.0/8']) {
       const v = trustVerdict(cidr);
       assert.equal(v.kind, 'confirm', cidr);
@@ -114,5 +132,7 @@ test('DNS blocklists: allowAddresses are networks, zones domain names, each refu
   assert.match(ip, /^Address never looked up in the blocklists 4: .*type a network such as 192\.168\.1\.0\/24/);
   assert.match(words, /^Address never looked up in the blocklists 5: /);
   for (const p of e.problems) assert.doesNotMatch(p.message, /\$\.|\[\d\]/, 'no JSON path in the words');
-  assert.doesNotThrow(() => validateConfig({ dnsbl: { zones: [{ zone: 'bl.example.', weight: 2 }], allow: ['wl.example'], allowAddresses: ['198.51.100.0/24', '::1'] } }));
+  assert.doesNotThrow(() =>
+    validateConfig({ dnsbl: { zones: [{ zone: 'bl.example.', weight: 2 }], allow: ['wl.example'], allowAddresses: ['198.51.100.0/24', '::1'] } }),
+  );
 });

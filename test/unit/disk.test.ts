@@ -9,11 +9,22 @@ import { describeListenError } from '../../core/smtp/listeners.ts';
 
 const GB = 1000 ** 3;
 const MB = 1000 ** 2;
-const desc = (freeBytes: number, usedPercent: number) => ({ dir: '/var/lib/postern', mount: '/var', device: '/dev/sda3', type: 'ext4', sizeBytes: 100 * GB, freeBytes, usedPercent });
+const desc = (freeBytes: number, usedPercent: number) => ({
+  dir: '/var/lib/postern',
+  mount: '/var',
+  device: '/dev/sda3',
+  type: 'ext4',
+  sizeBytes: 100 * GB,
+  freeBytes,
+  usedPercent,
+});
 
 test('disk check: ok with room, a warning under 2 GB or over 90 % used, a failure under the minimum', () => {
   assert.equal(judgeDisk(desc(50 * GB, 50), 200 * MB).status, 'ok');
-  assert.equal(judgeDisk(desc(50 * GB, 50), 200 * MB).detail, '50.0 GB free of 100 GB (50 % used) on /var (ext4, /dev/sda3), which holds the data dir /var/lib/postern');
+  assert.equal(
+    judgeDisk(desc(50 * GB, 50), 200 * MB).detail,
+    '50.0 GB free of 100 GB (50 % used) on /var (ext4, /dev/sda3), which holds the data dir /var/lib/postern',
+  );
   assert.equal(judgeDisk(desc(1.9 * GB, 50), 200 * MB).status, 'warn');
   assert.equal(judgeDisk(desc(5 * GB, 90.5), 200 * MB).status, 'warn');
   const fail = judgeDisk(desc(150 * MB, 99.8), 200 * MB);
@@ -61,7 +72,10 @@ test('the EACCES fix names the binary given (the real path of the one running), 
   const e = Object.assign(new Error('listen EACCES'), { code: 'EACCES' });
   const { error, fix } = describeListenError({ port: 587, host: '::', mode: 'submission' }, e, '/opt/Postern/postern');
   assert.equal(error, 'port 587 needs administrator privileges (ports below 1024 do on Linux)');
-  assert.equal(fix, 'Run `sudo setcap cap_net_bind_service=+ep /opt/Postern/postern` (or, headless, `sudo postern service install`), or listen on 2587 and have the router forward 587 to it.');
+  assert.equal(
+    fix,
+    'Run `sudo setcap cap_net_bind_service=+ep /opt/Postern/postern` (or, headless, `sudo postern service install`), or listen on 2587 and have the router forward 587 to it.',
+  );
   const custom = describeListenError({ port: 25, host: '::', mode: 'mx', fallbackPort: 10025 }, e, '/x');
   assert.match(custom.fix, /listen on 10025 and have the router forward 25/);
   assert.equal(setcapCommand("/home/o'brien/My Apps/electron"), `setcap cap_net_bind_service=+ep '/home/o'\\''brien/My Apps/electron'`);

@@ -20,7 +20,9 @@ const resolver = async (name: string, type: string) => {
 const verify = async (m: Buffer) => (await dkimVerify(m, { resolver } as never)).results.map((r: { status: { result: string } }) => r.status.result);
 
 // Folded fields, runs of white space, trailing white space: what relaxed canonicalization is for.
-const MESSAGE = Buffer.from('Received: from pc.lan\r\nFrom:  John   Doe <john.doe@doe-family.com>\r\nTo: aunt@example.net,\r\n\tuncle@example.net\r\nSubject: Sunday  lunch \r\nDate: Mon, 1 Mar 2027 08:00:00 +0000\r\n\r\nSee you at one.  \r\n\r\n');
+const MESSAGE = Buffer.from(
+  'Received: from pc.lan\r\nFrom:  John   Doe <john.doe@doe-family.com>\r\nTo: aunt@example.net,\r\n\tuncle@example.net\r\nSubject: Sunday  lunch \r\nDate: Mon, 1 Mar 2027 08:00:00 +0000\r\n\r\nSee you at one.  \r\n\r\n',
+);
 
 test('the signature lists From once more than the message has From fields, and verifies', async () => {
   const { header, error } = await signMessage(MESSAGE, KEY);

@@ -36,7 +36,8 @@ before(async () => {
 });
 after(() => server.close());
 
-const client = (extra: Partial<ConstructorParameters<typeof DnsClient>[0]> = {}) => new DnsClient({ servers: [server.address], timeoutMs: 500, cache: false, ...extra });
+const client = (extra: Partial<ConstructorParameters<typeof DnsClient>[0]> = {}) =>
+  new DnsClient({ servers: [server.address], timeoutMs: 500, cache: false, ...extra });
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -50,10 +51,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 describe('record types, in the shapes of dns.promises', () => {
   test('TXT: one string[] per record, a multi-string record kept as its parts', async () => {
     const txt = await client().resolve('example.org', 'TXT');
-    assert.deepEqual(
-      txt.map((r) => r.join('|')).sort(),
-      ['first half |second half', 'v=spf1 -all'],
-    );
+    assert.deepEqual(txt.map((r) => r.join('|')).sort(), ['first half |second half', 'v=spf1 -all']);
   });
   test('A, AAAA', async () => {
     assert.deepEqual((await client().resolve('example.org', 'A')).sort(), ['192.0.2.1', '192.0.2.2']);

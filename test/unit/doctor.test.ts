@@ -34,13 +34,26 @@ const iface = (address: string, cidr: string, family: 'IPv4' | 'IPv6' = 'IPv4'):
 describe('addresses', () => {
   test('public or not', () => {
     for (const ip of ['8.8.8.8', '1.1.1.1', '2001:4860:4860::8888', '::ffff:8.8.8.8', '172.32.0.1']) assert.equal(isPublicAddress(ip), true, ip);
-    for (const ip of ['10.1.2.3', '172.16.5.4', '192.168.1.10', '100.64.3.2', '169.254.1.1', '127.0.0.1', 'fe80::1', 'fd12::1', '::1', '203.0.113.5', 'nonsense']) {
+    for (const ip of [
+      '10.1.2.3',
+      '172.16.5.4',
+      '192.168.1.10',
+      '100.64.3.2',
+      '169.254.1.1',
+      '127.0.0.1',
+      'fe80::1',
+      'fd12::1',
+      '::1',
+      '203.0.113.5',
+      'nonsense',
+    ]) {
       assert.equal(isPublicAddress(ip), false, ip);
     }
   });
 
   test('a trusted network covering public space', () => {
-    for (const c of ['0.0.0.0/0', '::/0', '8.8.8.0/24', '10.0.0.0/7', '172.0.0.0/11', '0.0.0.0/1', '2000::/3', '::ffff:0:0/96']) assert.equal(coversPublicSpace(c), true, c);
+    for (const c of ['0.0.0.0/0', '::/0', '8.8.8.0/24', '10.0.0.0/7', '172.0.0.0/11', '0.0.0.0/1', '2000::/3', '::ffff:0:0/96'])
+      assert.equal(coversPublicSpace(c), true, c);
     for (const c of ['10.0.0.0/8', '192.168.1.0/24', '172.16.0.0/12', '100.64.0.0/10', '127.0.0.0/8', 'fd00::/8', 'fe80::/64', '::1/128', '192.168.1.7']) {
       assert.equal(coversPublicSpace(c), false, c);
     }
@@ -54,7 +67,10 @@ describe('addresses', () => {
   });
 
   test("this host's public addresses: from the config, else the interfaces, never a guess", () => {
-    const ifaces = { eth0: [iface('192.168.1.5', '192.168.1.5/24'), iface('2a01:4f8::5', '2a01:4f8::5/64', 'IPv6'), iface('fe80::5', 'fe80::5/64', 'IPv6')], wan: [iface('81.2.69.160', '81.2.69.160/24')] };
+    const ifaces = {
+      eth0: [iface('192.168.1.5', '192.168.1.5/24'), iface('2a01:4f8::5', '2a01:4f8::5/64', 'IPv6'), iface('fe80::5', 'fe80::5/64', 'IPv6')],
+      wan: [iface('81.2.69.160', '81.2.69.160/24')],
+    };
     assert.deepEqual(interfacePublicAddresses(ifaces), ['81.2.69.160', '2a01:4f8::5']);
     assert.deepEqual(publicAddresses(ctx({}, { interfaces: ifaces })), { addresses: ['81.2.69.160', '2a01:4f8::5'], source: 'interfaces' });
     assert.deepEqual(publicAddresses(ctx({ publicAddress: '203.0.113.5' }, { interfaces: ifaces })), { addresses: ['203.0.113.5'], source: 'config' });
@@ -97,7 +113,17 @@ describe('internal networks', () => {
 
   test('a public range outranks a bridge', () => {
     // (0.0.0.0/0 itself can no longer be configured: the config refuses it.)
-    const c = networksCheck(ctx({ internalNetworks: [{ cidr: '172.17.0.0/16', enabled: true }, { cidr: '8.8.8.0/24', enabled: true }] }, { interfaces: detected }));
+    const c = networksCheck(
+      ctx(
+        {
+          internalNetworks: [
+            { cidr: '172.17.0.0/16', enabled: true },
+            { cidr: '8.8.8.0/24', enabled: true },
+          ],
+        },
+        { interfaces: detected },
+      ),
+    );
     assert.equal(c.status, 'fail');
     assert.equal(c.fix, 'Turn off 8.8.8.0/24 in Internal networks (trust only your own LAN, e.g. 192.168.1.0/24).');
   });
@@ -140,12 +166,23 @@ describe('TLS certificate', () => {
     const c = await tlsCheck(ctx({}, { dataDir }));
     assert.equal(c.status, 'warn');
     assert.match(c.detail, /Postern's generated certificate is self-signed: senders that check certificates will not trust it/);
-    assert.equal(c.fix, "Turn on “Get and renew the certificate automatically” under Settings → Certificate: Postern gets a free Let's Encrypt certificate for mx.doe-family.com and renews it.");
+    assert.equal(
+      c.fix,
+      "Turn on “Get and renew the certificate automatically” under Settings → Certificate: Postern gets a free Let's Encrypt certificate for mx.doe-family.com and renews it.",
+    );
     assert.ok(fs.existsSync(path.join(dataDir, 'tls', 'cert.pem')), 'the one Postern would serve');
   });
 
   test('issued by a trusted CA for the hostname (wildcard): ok; the CA unknown: a warning', async () => {
-    const ca = await generate([{ name: 'commonName', value: 'Unit CA' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true }] });
+    const ca = await generate([{ name: 'commonName', value: 'Unit CA' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      algorithm: 'sha256',
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        { name: 'keyUsage', keyCertSign: true },
+      ],
+    });
     const leaf = await cert({ names: ['*.doe-family.com'], ca: { key: ca.private, cert: ca.cert } });
     const tls = files(leaf);
     const ok = await tlsCheck(ctx({ tls }, { trustedCAs: [ca.cert] }));
@@ -189,7 +226,7 @@ describe('TLS certificate', () => {
 });
 
 describe('small parts', () => {
-  test('the relay attempts: a foreign recipient, nmap\'s 16, a forged local sender', () => {
+  test("the relay attempts: a foreign recipient, nmap's 16, a forged local sender", () => {
     const a = relayAttempts('doe-family.com');
     assert.equal(a.length, 18);
     assert.deepEqual(a[0], { from: 'someone@example.org', to: 'someone-else@example.net', spoof: false });
@@ -202,7 +239,10 @@ describe('small parts', () => {
   test('hostname "localhost" fails without asking DNS', async () => {
     const c = await hostnameCheck(ctx({ hostname: 'localhost' }), { addresses: [], source: 'none' });
     assert.equal(c.status, 'fail');
-    assert.match(c.fix, /^Type this server's public name under Settings → This server → Server name, for example mx\.doe-family\.com, and publish an A record for it\.$/);
+    assert.match(
+      c.fix,
+      /^Type this server's public name under Settings → This server → Server name, for example mx\.doe-family\.com, and publish an A record for it\.$/,
+    );
   });
 
   test('combining findings: worst status, every detail, one fix gathering the records', () => {
@@ -220,8 +260,19 @@ describe('small parts', () => {
   });
 
   test('human output and the exit rule', () => {
-    const report = { ranAt: '', checks: [combine('mx', [{ status: 'ok', detail: 'd: MX 10 mx.d' }]), combine('dmarc', [{ status: 'warn', detail: 'no DMARC', record: 'R' }])] };
-    assert.deepEqual(formatReport(report, 'mx.d'), ['Postern setup check for mx.d', '', '✓ MX records: d: MX 10 mx.d', '! DMARC record: no DMARC', '    fix: Publish this record at your DNS provider: R', '', 'Nothing broken; 1 warning(s).']);
+    const report = {
+      ranAt: '',
+      checks: [combine('mx', [{ status: 'ok', detail: 'd: MX 10 mx.d' }]), combine('dmarc', [{ status: 'warn', detail: 'no DMARC', record: 'R' }])],
+    };
+    assert.deepEqual(formatReport(report, 'mx.d'), [
+      'Postern setup check for mx.d',
+      '',
+      '✓ MX records: d: MX 10 mx.d',
+      '! DMARC record: no DMARC',
+      '    fix: Publish this record at your DNS provider: R',
+      '',
+      'Nothing broken; 1 warning(s).',
+    ]);
     assert.equal(passed(report), true);
     assert.equal(passed({ checks: [combine('mx', [{ status: 'fail', detail: 'x' }])] }), false);
   });

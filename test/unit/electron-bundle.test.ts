@@ -241,25 +241,32 @@ test('main.cjs runs the desktop app end to end against a fake Electron', { timeo
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   const taken = (blocker.address() as net.AddressInfo).port;
   try {
-    const { got, one, code, stderr, home } = await runApp(tmp, {
-      hostname: 'mx.test.example',
-      listeners: [
-        { port: 0, host: '127.0.0.1', mode: 'mx' },
-        { port: taken, host: '127.0.0.1', mode: 'submission' },
-      ],
-      // The setup check after the start asks DNS: loopback only.
-      dns: LOOPBACK_DNS,
-    }, []);
+    const { got, one, code, stderr, home } = await runApp(
+      tmp,
+      {
+        hostname: 'mx.test.example',
+        listeners: [
+          { port: 0, host: '127.0.0.1', mode: 'mx' },
+          { port: taken, host: '127.0.0.1', mode: 'submission' },
+        ],
+        // The setup check after the start asks DNS: loopback only.
+        dns: LOOPBACK_DNS,
+      },
+      [],
+    );
 
     // Private scheme registered before ready; every API method has its channel.
     assert.deepEqual(one<{ scheme: string; privileges: Record<string, boolean> }[]>('schemes')[0].scheme, 'postern');
     assert.deepEqual(one<string[]>('channels'), API_METHODS.map((m) => `postern:${m}`).sort());
     const status = one<{ ok: boolean; value: { state: string; listeners: { port: number; ok: boolean }[] } }>('status');
     assert.equal(status.value.state, 'running');
-    assert.deepEqual(status.value.listeners.map((l) => [l.port === taken, l.ok]), [
-      [false, true],
-      [true, false],
-    ]);
+    assert.deepEqual(
+      status.value.listeners.map((l) => [l.port === taken, l.ok]),
+      [
+        [false, true],
+        [true, false],
+      ],
+    );
     assert.equal(one<{ error: { code: string } }>('foreign').error.code, 'unauthorized');
     assert.equal(one<{ error: { code: string } }>('badInput').error.code, 'invalid-input');
     assert.equal(one<{ ok: boolean }>('setNetwork').ok, true);
@@ -279,7 +286,10 @@ test('main.cjs runs the desktop app end to end against a fake Electron', { timeo
     assert.equal(win.visible, true);
     assert.equal(win.preloadExists, true);
     assert.equal(path.basename(win.webPreferences.preload as string), 'preload.cjs');
-    assert.deepEqual([win.webPreferences.contextIsolation, win.webPreferences.sandbox, win.webPreferences.nodeIntegration, win.webPreferences.webviewTag], [true, true, false, false]);
+    assert.deepEqual(
+      [win.webPreferences.contextIsolation, win.webPreferences.sandbox, win.webPreferences.nodeIntegration, win.webPreferences.webviewTag],
+      [true, true, false, false],
+    );
     assert.deepEqual(one('windowOpen'), [{ action: 'deny' }, { action: 'deny' }, ['https://www.rfc-editor.org/rfc/rfc7208']]);
     assert.equal(one('navigationBlocked'), true);
     assert.equal(one('permission'), false);
@@ -327,7 +337,12 @@ test('main.cjs runs the desktop app end to end against a fake Electron', { timeo
 test('started at login: the gateway runs, the window stays closed until Postern is opened', { timeout: 120_000 }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bundle-'));
   try {
-    const { one, got, code } = await runApp(tmp, { hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }], dns: LOOPBACK_DNS }, ['--autostart'], { FAKE_SCENARIO: 'autostart' });
+    const { one, got, code } = await runApp(
+      tmp,
+      { hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }], dns: LOOPBACK_DNS },
+      ['--autostart'],
+      { FAKE_SCENARIO: 'autostart' },
+    );
     assert.equal(one('windowsAtLogin'), 0);
     assert.equal(one('windowsAfterOpen'), 1);
     assert.deepEqual(got.get('exit'), [0]);
@@ -382,7 +397,7 @@ test('the preload bundle requires nothing but electron and exposes one object', 
   }
 });
 
-test('electron-builder.yml passes electron-builder\'s schema and has the key fields', async () => {
+test("electron-builder.yml passes electron-builder's schema and has the key fields", async () => {
   const yaml = require('js-yaml') as { load(s: string): unknown };
   // The fields asserted below, as electron-builder.yml spells them.
   type Target = { target: string[] };
@@ -411,10 +426,13 @@ test('electron-builder.yml passes electron-builder\'s schema and has the key fie
   // No install/rebuild and no node_modules: the hook says dependencies are handled elsewhere.
   assert.equal(cfg.beforeBuild, './electron/builder-hooks.cjs');
   assert.equal(await (require(path.join(root, 'electron', 'builder-hooks.cjs')) as { beforeBuild(): Promise<boolean> }).beforeBuild(), false);
-  assert.deepEqual(cfg.extraResources.map((r: { from: string; to: string }) => [r.from, r.to]), [
-    ['build/tray', 'tray'],
-    ['build/icon.png', 'icon.png'],
-  ]);
+  assert.deepEqual(
+    cfg.extraResources.map((r: { from: string; to: string }) => [r.from, r.to]),
+    [
+      ['build/tray', 'tray'],
+      ['build/icon.png', 'icon.png'],
+    ],
+  );
   assert.equal(cfg.electronFuses.runAsNode, false);
   // The packaged app's manifest: main points at the bundle, no dependencies, deb's homepage and e-mail.
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -463,7 +481,13 @@ test('electron-builder packs dist/ into app.asar with no node_modules, tray icon
     const asar = require('@electron/asar') as { listPackage(p: string): string[]; extractFile(p: string, f: string): Buffer };
     const archive = path.join(unpacked, 'resources', 'app.asar');
     const files = asar.listPackage(archive).map((f) => f.replace(/\\/g, '/'));
-    assert.deepEqual(files.filter((f) => !f.startsWith('/renderer')).sort(), ['/electron', '/electron/main.cjs', '/electron/postern-worker.cjs', '/electron/preload.cjs', '/package.json']);
+    assert.deepEqual(files.filter((f) => !f.startsWith('/renderer')).sort(), [
+      '/electron',
+      '/electron/main.cjs',
+      '/electron/postern-worker.cjs',
+      '/electron/preload.cjs',
+      '/package.json',
+    ]);
     assert.ok(files.includes('/renderer/index.html'));
     assert.ok(!files.some((f) => f.includes('node_modules') || f.endsWith('.map')), files.join('\n'));
     assert.equal((JSON.parse(asar.extractFile(archive, 'package.json').toString()) as { main: string }).main, 'electron/main.cjs');
@@ -480,7 +504,12 @@ test('icons: app icon ≥512 px and a tray icon per state, @2x and macOS templat
   const icon = pngSize(path.join(root, 'build', 'icon.png'));
   assert.ok(icon.w >= 512 && icon.w === icon.h, `${icon.w}×${icon.h}`);
   for (const s of ['running', 'stopped', 'error', 'attention']) {
-    for (const [suffix, size] of [['', 16], ['@2x', 32], ['Template', 16], ['Template@2x', 32]] as const) {
+    for (const [suffix, size] of [
+      ['', 16],
+      ['@2x', 32],
+      ['Template', 16],
+      ['Template@2x', 32],
+    ] as const) {
       const f = path.join(root, 'build', 'tray', `${s}${suffix}.png`);
       const p = pngSize(f);
       assert.deepEqual([p.w, p.h, p.colorType], [size, size, 6], f);
@@ -496,8 +525,9 @@ test('icons: app icon ≥512 px and a tray icon per state, @2x and macOS templat
     o += 12 + len;
   }
   const raw = zlib.inflateSync(Buffer.concat(idat));
-  for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
-    const i = y * 65 + 1 + x * 4;
-    assert.deepEqual([raw[i], raw[i + 1], raw[i + 2]], [0, 0, 0]);
-  }
+  for (let y = 0; y < 16; y++)
+    for (let x = 0; x < 16; x++) {
+      const i = y * 65 + 1 + x * 4;
+      assert.deepEqual([raw[i], raw[i + 1], raw[i + 2]], [0, 0, 0]);
+    }
 });

@@ -30,11 +30,16 @@ const ours: InvokeEventLike = { senderFrame: { url: APP_URL, parent: null } };
 test('a good call reaches the API with the validated argument and comes back enveloped', async () => {
   const { api, calls } = spyApi();
   assert.deepEqual(await dispatch(api, 'postern:status', ours, []), { ok: true, value: { method: 'status', arg: undefined } });
-  const r = await dispatch(api, 'postern:setNetwork', { senderFrame: { url: 'postern://app/#/networks', parent: null } }, [{ cidr: '192.168.1.0/24', enabled: true }]);
+  const r = await dispatch(api, 'postern:setNetwork', { senderFrame: { url: 'postern://app/#/networks', parent: null } }, [
+    { cidr: '192.168.1.0/24', enabled: true },
+  ]);
   assert.deepEqual(r, { ok: true, value: { method: 'setNetwork', arg: { cidr: '192.168.1.0/24', enabled: true } } });
   const ev = await dispatch(api, 'postern:events', ours, [{ afterId: 5, verdict: ['reject'] }]);
   assert.equal(ev.ok, true);
-  assert.deepEqual(calls.map((c) => c[0]), ['status', 'setNetwork', 'events']);
+  assert.deepEqual(
+    calls.map((c) => c[0]),
+    ['status', 'setNetwork', 'events'],
+  );
 });
 
 test('bad inputs are refused with invalid-input before reaching the API', async () => {
@@ -92,7 +97,10 @@ test('a call from another page, a sub-frame or a closed frame is refused', async
 
 test('API errors keep their code; unexpected errors become internal', async () => {
   const { api } = spyApi();
-  assert.deepEqual(await dispatch(api, 'postern:removeAccount', ours, [{ name: 'x' }]), { ok: false, error: { code: 'not-found', message: 'no account named "x"' } });
+  assert.deepEqual(await dispatch(api, 'postern:removeAccount', ours, [{ name: 'x' }]), {
+    ok: false,
+    error: { code: 'not-found', message: 'no account named "x"' },
+  });
   assert.deepEqual(await dispatch(api, 'postern:doctor', ours, []), { ok: false, error: { code: 'internal', message: 'disk on fire' } });
 });
 
@@ -158,7 +166,15 @@ test('trusted sender and external links', () => {
   assert.equal(isTrustedSender({ url: 'postern://app.evil/index.html', isMainFrame: true }), false);
   assert.equal(isTrustedSender(null), false);
   assert.equal(externalUrlAllowed('https://www.rfc-editor.org/rfc/rfc7208'), true);
-  for (const u of ['http://example.com/', 'file:///etc/passwd', 'javascript:alert(1)', 'postern://app/x', 'https://user:pw@example.com/', 'smb://host/share', 'garbage']) {
+  for (const u of [
+    'http://example.com/',
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'postern://app/x',
+    'https://user:pw@example.com/',
+    'smb://host/share',
+    'garbage',
+  ]) {
     assert.equal(externalUrlAllowed(u), false, u);
   }
 });

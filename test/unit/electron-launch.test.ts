@@ -15,15 +15,24 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const BIN = '/x/node_modules/electron/dist/electron';
 
 test('no display → serve; binary missing → serve; otherwise the desktop app', () => {
-  assert.deepEqual(decideLaunch({ platform: 'linux', env: {}, electronBinary: BIN }), { mode: 'serve', reason: 'no display here (DISPLAY and WAYLAND_DISPLAY are unset)' });
+  assert.deepEqual(decideLaunch({ platform: 'linux', env: {}, electronBinary: BIN }), {
+    mode: 'serve',
+    reason: 'no display here (DISPLAY and WAYLAND_DISPLAY are unset)',
+  });
   assert.equal(decideLaunch({ platform: 'linux', env: { DISPLAY: ':0' }, electronBinary: null }).mode, 'serve');
-  assert.match((decideLaunch({ platform: 'linux', env: { DISPLAY: ':0' }, electronBinary: null }) as { reason: string }).reason, /Electron binary is not installed/);
+  assert.match(
+    (decideLaunch({ platform: 'linux', env: { DISPLAY: ':0' }, electronBinary: null }) as { reason: string }).reason,
+    /Electron binary is not installed/,
+  );
   assert.deepEqual(decideLaunch({ platform: 'linux', env: { DISPLAY: ':0' }, electronBinary: BIN }), { mode: 'electron', binary: BIN });
   assert.deepEqual(decideLaunch({ platform: 'linux', env: { WAYLAND_DISPLAY: 'wayland-0' }, electronBinary: BIN }), { mode: 'electron', binary: BIN });
   assert.equal(decideLaunch({ platform: 'darwin', env: {}, electronBinary: BIN }).mode, 'electron');
   assert.equal(decideLaunch({ platform: 'win32', env: {}, electronBinary: BIN }).mode, 'electron');
   assert.equal(decideLaunch({ platform: 'win32', env: {}, electronBinary: null }).mode, 'serve');
-  assert.deepEqual(decideLaunch({ platform: 'darwin', env: { POSTERN_HEADLESS: '1' }, electronBinary: BIN }), { mode: 'serve', reason: 'POSTERN_HEADLESS=1 is set' });
+  assert.deepEqual(decideLaunch({ platform: 'darwin', env: { POSTERN_HEADLESS: '1' }, electronBinary: BIN }), {
+    mode: 'serve',
+    reason: 'POSTERN_HEADLESS=1 is set',
+  });
   assert.equal(hasDisplay('freebsd', {}), false);
   assert.equal(hasDisplay('linux', { DISPLAY: '' }), false);
 });
@@ -95,14 +104,26 @@ function home(): { dir: string; config: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-launch-'));
   const config = path.join(dir, 'config.json');
   // DNS on loopback: the setup check after the start must not ask this machine's resolver.
-  fs.writeFileSync(config, JSON.stringify({ hostname: 'mx.test.example', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }], dashboard: { host: '127.0.0.1', port: 0 }, dns: LOOPBACK_DNS }));
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      hostname: 'mx.test.example',
+      listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }],
+      dashboard: { host: '127.0.0.1', port: 0 },
+      dns: LOOPBACK_DNS,
+    }),
+  );
   return { dir, config };
 }
 
 test('no display: one line, then `postern serve` with the arguments passed through (prints the dashboard URL)', async () => {
   const h = home();
   try {
-    const { out } = await launch(['--config', h.config, '--data-dir', path.join(h.dir, 'data')], { POSTERN_HOME: h.dir }, /dashboard\s+http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    const { out } = await launch(
+      ['--config', h.config, '--data-dir', path.join(h.dir, 'data')],
+      { POSTERN_HOME: h.dir },
+      /dashboard\s+http:\/\/127\.0\.0\.1:\d+\/\?token=/,
+    );
     const lines = out.trim().split('\n');
     assert.equal(lines[0], fallbackLine('no display here (DISPLAY and WAYLAND_DISPLAY are unset)'));
     assert.match(lines[1], /^Postern running as mx\.test\.example \(config .*config\.json/);
@@ -116,7 +137,11 @@ test('no display: one line, then `postern serve` with the arguments passed throu
 test('a display but no Electron binary: one line, then serve', async () => {
   const h = home();
   try {
-    const { out } = await launch(['--config', h.config], { POSTERN_HOME: h.dir, DISPLAY: ':99', ELECTRON_OVERRIDE_DIST_PATH: path.join(h.dir, 'none') }, /dashboard\s+http/);
+    const { out } = await launch(
+      ['--config', h.config],
+      { POSTERN_HOME: h.dir, DISPLAY: ':99', ELECTRON_OVERRIDE_DIST_PATH: path.join(h.dir, 'none') },
+      /dashboard\s+http/,
+    );
     assert.match(out.split('\n')[0], /^postern: not opening the desktop app: the Electron binary is not installed/);
   } finally {
     fs.rmSync(h.dir, { recursive: true, force: true });

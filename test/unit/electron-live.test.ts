@@ -75,7 +75,10 @@ test('a burst of events goes out as one batch, then status', async () => {
     t.sent.map((m) => m.type),
     ['events', 'status'],
   );
-  assert.deepEqual(ids(t.sent), Array.from({ length: 500 }, (_, i) => i + 1));
+  assert.deepEqual(
+    ids(t.sent),
+    Array.from({ length: 500 }, (_, i) => i + 1),
+  );
   live.close();
 });
 
@@ -97,7 +100,11 @@ test('at most one flush per interval under a steady stream (≤10 per second at 
   assert.ok(eventPushes >= 2, `${eventPushes} event pushes: sent while the stream went on, not once at the end`);
   assert.ok(statusPushes <= Math.ceil(elapsed / 250) + 1, `${statusPushes} status pushes in ${elapsed} ms`);
   const all = ids(t.sent);
-  assert.deepEqual(all, Array.from({ length: all.length }, (_, i) => i + 1), 'in order, no gaps, no repeats');
+  assert.deepEqual(
+    all,
+    Array.from({ length: all.length }, (_, i) => i + 1),
+    'in order, no gaps, no repeats',
+  );
   assert.equal(all.length, gw.bus.lastId);
   live.close();
 });
@@ -138,7 +145,10 @@ test('a backlog larger than a batch goes out over several flushes, all of it', a
   const batches = t.sent.filter((m) => m.type === 'events');
   assert.ok(batches.length >= 10);
   assert.ok(batches.every((m) => m.type === 'events' && m.events.length <= 100));
-  assert.deepEqual(ids(t.sent), Array.from({ length: 1000 }, (_, i) => i + 1));
+  assert.deepEqual(
+    ids(t.sent),
+    Array.from({ length: 1000 }, (_, i) => i + 1),
+  );
   live.close();
 });
 
@@ -148,10 +158,16 @@ test('a state change is pushed without events; close() unsubscribes; a throwing 
   const live = new LivePush(gw, t, { intervalMs: 10, statusIntervalMs: 10_000 });
   gw.emitState();
   await waitFor(() => t.sent.length === 1, 5000, 'a status push');
-  assert.deepEqual(t.sent.map((m) => m.type), ['status']);
+  assert.deepEqual(
+    t.sent.map((m) => m.type),
+    ['status'],
+  );
   gw.emitState(); // a state change is not throttled by statusIntervalMs
   await waitFor(() => t.sent.length === 2, 5000, 'a second status push');
-  assert.deepEqual(t.sent.map((m) => m.type), ['status', 'status']);
+  assert.deepEqual(
+    t.sent.map((m) => m.type),
+    ['status', 'status'],
+  );
   // The window is torn down between canSend() and send(): the push throws…
   const working = t.send;
   let thrown = 0;

@@ -29,10 +29,13 @@ test('first run: config.json created with safe defaults, mode 0600, only the sta
     assert.deepEqual(JSON.parse(fs.readFileSync(s.file, 'utf8')), { hostname: 'home-pc', domains: [], accounts: [] });
     const cfg = s.load();
     // Defaults filled in memory: only this computer is trusted.
-    assert.deepEqual(cfg.internalNetworks.map((n) => [n.cidr, n.enabled]), [
-      ['127.0.0.0/8', true],
-      ['::1/128', true],
-    ]);
+    assert.deepEqual(
+      cfg.internalNetworks.map((n) => [n.cidr, n.enabled]),
+      [
+        ['127.0.0.0/8', true],
+        ['::1/128', true],
+      ],
+    );
     assert.equal(cfg.auth.maxFailures, 5);
     assert.equal(new ElectronConfigStore(Store, path.join(dir, 'Postern'), { watch: false }).created, false, 'second run');
   } finally {
@@ -58,7 +61,10 @@ test('the same file as `postern serve`: each side reads what the other wrote', (
     cli.update((raw) => {
       raw.accounts = [{ name: 'john', addresses: ['john@doe-family.com'] }];
     });
-    assert.deepEqual(desk.load().accounts.map((a) => a.name), ['john']);
+    assert.deepEqual(
+      desk.load().accounts.map((a) => a.name),
+      ['john'],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -96,7 +102,10 @@ test('an invalid file on disk: opening refuses with the file and the path of eac
     assert.throws(
       () => new ElectronConfigStore(Store, dir, { watch: false }),
       (e: unknown) =>
-        e instanceof ConfigError && e.message.startsWith(path.join(dir, 'config.json')) && e.problems.some((p) => p.path === '$.bogus') && e.problems.some((p) => p.path === '$.listeners[0].port'),
+        e instanceof ConfigError &&
+        e.message.startsWith(path.join(dir, 'config.json')) &&
+        e.problems.some((p) => p.path === '$.bogus') &&
+        e.problems.some((p) => p.path === '$.listeners[0].port'),
     );
     fs.writeFileSync(path.join(dir, 'config.json'), '{ not json');
     assert.throws(() => new ElectronConfigStore(Store, dir, { watch: false }), ConfigError);
@@ -109,13 +118,17 @@ test('an invalid file on disk: opening refuses with the file and the path of eac
 test('a gateway runs on it: a network toggle is saved to the file', async () => {
   const dir = tmp();
   try {
-    const s = new ElectronConfigStore(Store, dir, { watch: false, starter: { hostname: 'mx.doe-family.com', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }] } });
+    const s = new ElectronConfigStore(Store, dir, {
+      watch: false,
+      starter: { hostname: 'mx.doe-family.com', listeners: [{ port: 0, host: '127.0.0.1', mode: 'mx' }] },
+    });
     const gw = new Gateway({ store: s, dataDir: path.join(dir, 'data') });
     gw.setNetwork('10.1.0.0/16', true, 'Office');
-    assert.deepEqual(
-      (JSON.parse(fs.readFileSync(s.file, 'utf8')) as { internalNetworks: unknown[] }).internalNetworks.at(-1),
-      { cidr: '10.1.0.0/16', label: 'Office', enabled: true },
-    );
+    assert.deepEqual((JSON.parse(fs.readFileSync(s.file, 'utf8')) as { internalNetworks: unknown[] }).internalNetworks.at(-1), {
+      cidr: '10.1.0.0/16',
+      label: 'Office',
+      enabled: true,
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -138,16 +151,25 @@ test('an edit from outside (the CLI) is noticed by the watcher; our own writes a
     s.update((raw) => {
       raw.publicAddress = '198.51.100.7';
     });
-    assert.deepEqual(s.load().accounts.map((a) => a.name), ['jane']);
+    assert.deepEqual(
+      s.load().accounts.map((a) => a.name),
+      ['jane'],
+    );
     const cli = () =>
       new FileConfigStore(s.file).update((raw) => {
-        raw.accounts = [{ name: 'jane', addresses: ['jane@doe-family.com'] }, { name: 'joe', addresses: ['joe@doe-family.com'] }];
+        raw.accounts = [
+          { name: 'jane', addresses: ['jane@doe-family.com'] },
+          { name: 'joe', addresses: ['joe@doe-family.com'] },
+        ];
       });
     cli();
     const deadline = Date.now() + 8000; // conf polls every 500 ms on Linux, then debounces 1 s
     while (external === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(external, 1, 'the outside edit was reported once');
-    assert.deepEqual(s.load().accounts.map((a) => a.name), ['jane', 'joe']);
+    assert.deepEqual(
+      s.load().accounts.map((a) => a.name),
+      ['jane', 'joe'],
+    );
   } finally {
     s.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -117,7 +117,10 @@ test('internal networks: one checkbox each, checked = enabled, clicking toggles;
     ],
   );
   const empty = trayModel(input(status('running', [listener(25)]), { networks: [] }));
-  assert.deepEqual(find(empty.menu, 'Internal networks')!.submenu!.map((i) => [i.label, i.enabled]), [['No networks', false]]);
+  assert.deepEqual(
+    find(empty.menu, 'Internal networks')!.submenu!.map((i) => [i.label, i.enabled]),
+    [['No networks', false]],
+  );
   assert.equal(menuLabel('a & b && c'), 'a && b &&&& c');
 });
 
@@ -234,7 +237,10 @@ test('toTemplate keeps types, flags and nesting, and wires clicks only where the
 });
 
 test('a failing setup check puts the tray in the attention state and names the checks in the menu', () => {
-  const s = { ...status('running', [listener(25)], 3, 1), setup: { ranAt: '2025-01-01T00:00:00.000Z', fails: 2, warns: 1, failing: ['MX record', 'Open-relay self-test'] } };
+  const s = {
+    ...status('running', [listener(25)], 3, 1),
+    setup: { ranAt: '2025-01-01T00:00:00.000Z', fails: 2, warns: 1, failing: ['MX record', 'Open-relay self-test'] },
+  };
   const m = trayModel({ status: s, networks: NETS, openAtLogin: false, problems: [] });
   assert.equal(m.icon, 'attention');
   assert.match(m.tooltip, /needs attention/);

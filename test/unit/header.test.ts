@@ -41,7 +41,10 @@ describe('foldHeader', () => {
     const folded = foldHeader(field, 30);
     assert.ok(folded.includes(quoted));
     assert.equal(unfold(folded), `${field}\r\n`);
-    assert.ok(lines(folded).some((l) => l.startsWith(' ten')), 'folds after the comment that holds a lone quote');
+    assert.ok(
+      lines(folded).some((l) => l.startsWith(' ten')),
+      'folds after the comment that holds a lone quote',
+    );
   });
 
   test('line breaks in the input are unfolded first; parts start new lines', () => {

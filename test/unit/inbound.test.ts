@@ -7,7 +7,17 @@ import { answerMeaning, checkDnsbl, reversedName } from '../../core/inbound/dnsb
 import { parseRspamdReply, rspamdVerdict, spamHeaders } from '../../core/inbound/rspamd.ts';
 import { accountAlarm, SlidingCounter, take } from '../../core/inbound/rate-limits.ts';
 
-const fail = (over: Partial<DmarcVerdict> = {}): DmarcVerdict => ({ result: 'fail', domain: 'x.example', policy: 'reject', p: 'reject', sp: 'reject', pct: 100, policyDomain: 'x.example', testMode: false, ...over });
+const fail = (over: Partial<DmarcVerdict> = {}): DmarcVerdict => ({
+  result: 'fail',
+  domain: 'x.example',
+  policy: 'reject',
+  p: 'reject',
+  sp: 'reject',
+  pct: 100,
+  policyDomain: 'x.example',
+  testMode: false,
+  ...over,
+});
 
 test('DMARC: only a fail acts; reject / quarantine / none; report only when not enforced', () => {
   assert.equal(dmarcAction(fail(), { enforce: true }).action, 'reject');
@@ -30,7 +40,10 @@ test('DMARC pct (RFC 7489 §6.6.4): outside the sample the next policy down appl
 });
 
 test('DMARC verdict from mailauth: policy (sp applied), pct from the record, absent pct = 100', () => {
-  const v = dmarcVerdictOf({ status: { result: 'fail', header: { from: 'a.b.example' } }, policy: 'quarantine', p: 'reject', sp: 'quarantine', policyDomain: 'b.example' }, { pct: 20 })!;
+  const v = dmarcVerdictOf(
+    { status: { result: 'fail', header: { from: 'a.b.example' } }, policy: 'quarantine', p: 'reject', sp: 'quarantine', policyDomain: 'b.example' },
+    { pct: 20 },
+  )!;
   assert.deepEqual([v.policy, v.pct, v.domain], ['quarantine', 20, 'a.b.example']);
   assert.equal(dmarcVerdictOf({ status: { result: 'fail' }, policy: 'reject' }, {})!.pct, 100);
 });

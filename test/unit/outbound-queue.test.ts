@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OutboundQueue, type OutboundOptions } from '../../core/delivery/outbound.ts';
-import { byDomain, MxCourier, SmarthostCourier, SmtpCourier, type Batch, type Courier, type OutboundMessage, type RcptOutcome } from '../../core/delivery/courier.ts';
+import {
+  byDomain,
+  MxCourier,
+  SmarthostCourier,
+  SmtpCourier,
+  type Batch,
+  type Courier,
+  type OutboundMessage,
+  type RcptOutcome,
+} from '../../core/delivery/courier.ts';
 import { fixedMessage } from '../../core/delivery/smtp-client.ts';
 import { MessageStore, newQueueId, type OutboundEnvelope } from '../../core/spool/store.ts';
 import { EventBus } from '../../core/events/bus.ts';

@@ -27,7 +27,13 @@ const mb = (s: string) => {
 
 describe('parseMailbox', () => {
   test('plain, case and trailing dot', () => {
-    assert.deepEqual(mb('John.Doe@DOE-Family.com.'), { local: 'John.Doe', domain: 'doe-family.com', address: 'John.Doe@doe-family.com', routing: null, literal: false });
+    assert.deepEqual(mb('John.Doe@DOE-Family.com.'), {
+      local: 'John.Doe',
+      domain: 'doe-family.com',
+      address: 'John.Doe@doe-family.com',
+      routing: null,
+      literal: false,
+    });
   });
   test('sender-specified routing is recognised, not refused as syntax', () => {
     const cases: [string, RegExp][] = [
@@ -137,13 +143,24 @@ describe('RCPT TO (relay rcpt), first match wins', () => {
 
 describe('the MAIL/RCPT command parser', () => {
   test('parameters, xtext and the null path', () => {
-    assert.deepEqual(parseAddressCommand('mail from', 'MAIL FROM:<> SIZE=100 ENVID=a+2Bb'), { address: '', args: { SIZE: '100', ENVID: 'a+b' }, mailbox: null });
+    assert.deepEqual(parseAddressCommand('mail from', 'MAIL FROM:<> SIZE=100 ENVID=a+2Bb'), {
+      address: '',
+      args: { SIZE: '100', ENVID: 'a+b' },
+      mailbox: null,
+    });
     const r = parseAddressCommand('rcpt to', 'RCPT TO:<"a b"@example.org> NOTIFY=NEVER');
     assert.ok(r !== false && r.mailbox);
     assert.equal(r.mailbox.local, '"a b"');
   });
   test('refuses what is not a path', () => {
-    for (const cmd of ['MAIL FROM:a@b.org', 'MAIL FROM:<a@b.org', 'RCPT TO:<>', 'MAIL FROM:<a@b.org>X', 'MAIL FROM:<a@b.org> ENVID=x+0D+0Ay', 'RCPT FROM:<a@b.org>']) {
+    for (const cmd of [
+      'MAIL FROM:a@b.org',
+      'MAIL FROM:<a@b.org',
+      'RCPT TO:<>',
+      'MAIL FROM:<a@b.org>X',
+      'MAIL FROM:<a@b.org> ENVID=x+0D+0Ay',
+      'RCPT FROM:<a@b.org>',
+    ]) {
       const name = cmd.startsWith('MAIL') ? 'mail from' : 'rcpt to';
       assert.equal(parseAddressCommand(name, cmd), false, cmd);
     }
@@ -159,11 +176,16 @@ describe('From header (from header): an authenticated sender signs only as thems
     ['own and shared, both his', 'john', 'From: john.doe@doe-family.com, family@doe-family.com', true],
     ['a group of his own addresses (RFC 6854)', 'john', 'From: us: john.doe@doe-family.com;', true],
     ['jane, as in issue 12', 'john', 'From: Jane <jane.doe@doe-family.com>', /^5\.7\.1 From header <jane\.doe@doe-family\.com> does not belong to user john$/],
-    ['his and jane\'s', 'john', 'From: john.doe@doe-family.com, jane.doe@doe-family.com', /<jane\.doe@doe-family\.com> does not belong to user john/],
+    ["his and jane's", 'john', 'From: john.doe@doe-family.com, jane.doe@doe-family.com', /<jane\.doe@doe-family\.com> does not belong to user john/],
     ['a foreign address', 'john', 'From: john@gmail.example', /<john@gmail\.example> does not belong/],
-    ['his address in the name, jane\'s in the angle brackets', 'john', 'From: "john.doe@doe-family.com" <jane.doe@doe-family.com>', /<jane\.doe@doe-family\.com>/],
-    ['his address in a comment, jane\'s as the address', 'john', 'From: jane.doe@doe-family.com (john.doe@doe-family.com)', /<jane\.doe@doe-family\.com>/],
-    ['the shared address not in jane\'s sendAs', 'jane', 'From: family@doe-family.com', /does not belong to user jane/],
+    [
+      "his address in the name, jane's in the angle brackets",
+      'john',
+      'From: "john.doe@doe-family.com" <jane.doe@doe-family.com>',
+      /<jane\.doe@doe-family\.com>/,
+    ],
+    ["his address in a comment, jane's as the address", 'john', 'From: jane.doe@doe-family.com (john.doe@doe-family.com)', /<jane\.doe@doe-family\.com>/],
+    ["the shared address not in jane's sendAs", 'jane', 'From: family@doe-family.com', /does not belong to user jane/],
     ['an empty group', 'john', 'From: undisclosed:;', /does not belong to user john/],
     ['no From at all', 'john', 'Subject: none', /^5\.7\.1 Message has no From header/],
     ['two From fields', 'john', 'From: john.doe@doe-family.com\nFrom: jane.doe@doe-family.com', /^5\.7\.1 Message has 2 From headers/],

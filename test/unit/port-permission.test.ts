@@ -55,7 +55,10 @@ test('after pkexec: restart on success; cancelled or failed keeps the fallback a
   assert.equal(permissionOutcome(126, '', BIN).ok, false);
   assert.match(permissionOutcome(126, '', BIN).body, /cancelled or refused; Postern keeps listening on the fallback ports/);
   const f = permissionOutcome(1, 'Failed to set capabilities on file: Read-only file system\n', BIN);
-  assert.match(f.body, /setcap failed: Failed to set capabilities on file: Read-only file system\. Run it yourself: sudo setcap cap_net_bind_service=\+ep \/opt\/Postern\/postern/);
+  assert.match(
+    f.body,
+    /setcap failed: Failed to set capabilities on file: Read-only file system\. Run it yourself: sudo setcap cap_net_bind_service=\+ep \/opt\/Postern\/postern/,
+  );
 });
 
 test('the tray says "listening on 2525 instead of 25 (needs permission)", asks for attention, offers the authorisation', () => {
@@ -76,5 +79,8 @@ test('the tray says why mail is refused when the disk is full', () => {
   const full = status([{ mode: 'mx', host: '::', port: 25, boundPort: 25, ok: true }], { freeBytes: 100e6, ok: false });
   const m = trayModel({ status: full, networks: [], openAtLogin: false, problems: [] });
   assert.equal(m.icon, 'attention');
-  assert.ok(m.menu.some((i) => i.label === '⚠ Disk full: new mail is refused (452) until space is freed'), JSON.stringify(m.menu.map((i) => i.label)));
+  assert.ok(
+    m.menu.some((i) => i.label === '⚠ Disk full: new mail is refused (452) until space is freed'),
+    JSON.stringify(m.menu.map((i) => i.label)),
+  );
 });

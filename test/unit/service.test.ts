@@ -54,7 +54,9 @@ test('ProtectHome: yes, or read-only when Postern, its config or its data is in 
   assert.equal(protectHome(['/opt/postern/bin/postern.js', '/home/john/postern-data']), 'read-only');
   assert.equal(protectHome(['/root/postern/node_modules/node/bin/node']), 'read-only');
   assert.equal(protectHome(['/homework/x']), 'yes');
-  const u = unitLines(unitText({ node: NODE, script: SCRIPT, configFile: '/home/john/.config/Postern/config.json', dataDir: '/home/john/mail data', user: 'john' }));
+  const u = unitLines(
+    unitText({ node: NODE, script: SCRIPT, configFile: '/home/john/.config/Postern/config.json', dataDir: '/home/john/mail data', user: 'john' }),
+  );
   assert.equal(u.get('ProtectHome')![0], 'read-only');
   assert.equal(u.get('ReadWritePaths')![0], '"/home/john/mail data" /home/john/.config/Postern');
   assert.match(u.get('ExecStart')![0], / --data-dir "\/home\/john\/mail data"$/);
@@ -77,7 +79,13 @@ test('systemd-analyze verify accepts the unit without a single warning', () => {
   const dir = tempDir('postern-svc-');
   try {
     // a user that exists here and is not systemd's "special" nobody
-    const unit = unitText({ node: NODE, script: SCRIPT, configFile: path.join(dir, 'etc', 'config.json'), dataDir: path.join(dir, 'data dir'), user: 'daemon' });
+    const unit = unitText({
+      node: NODE,
+      script: SCRIPT,
+      configFile: path.join(dir, 'etc', 'config.json'),
+      dataDir: path.join(dir, 'data dir'),
+      user: 'daemon',
+    });
     const r = verify(unit);
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
@@ -106,7 +114,11 @@ function fakeHost(o: { root?: boolean; systemd?: boolean; users?: string[] } = {
       ran.push([cmd, ...args].join(' '));
       if (cmd === 'id') return { status: users.has(args[1]) ? 0 : 1, stdout: '', stderr: '' };
       if (cmd === 'useradd') users.add(args.at(-1)!);
-      return { status: 0, stdout: cmd === 'systemctl' && args[0] === 'status' ? '● postern.service - Postern mail gateway\n   Active: active (running)' : '', stderr: '' };
+      return {
+        status: 0,
+        stdout: cmd === 'systemctl' && args[0] === 'status' ? '● postern.service - Postern mail gateway\n   Active: active (running)' : '',
+        stderr: '',
+      };
     },
   };
 }

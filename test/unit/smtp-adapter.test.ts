@@ -16,10 +16,22 @@ test('another smtp-server version fails loudly, naming the adapter file', () => 
 
 test("no other file uses smtp-server's internals", () => {
   // Underscored members of the library's classes, and its lib/ modules.
-  const hits = execFileSync('git', ['grep', '-lE', String.raw`\._(onCommand|parseAddressCommand|isSupported|nextHandler|server|setListeners|onClientConnect|onError)\b|smtp-server/lib/`, '--', 'core', 'electron', 'bin'], {
-    cwd: new URL('../..', import.meta.url),
-    encoding: 'utf8',
-  })
+  const hits = execFileSync(
+    'git',
+    [
+      'grep',
+      '-lE',
+      String.raw`\._(onCommand|parseAddressCommand|isSupported|nextHandler|server|setListeners|onClientConnect|onError)\b|smtp-server/lib/`,
+      '--',
+      'core',
+      'electron',
+      'bin',
+    ],
+    {
+      cwd: new URL('../..', import.meta.url),
+      encoding: 'utf8',
+    },
+  )
     .split('\n')
     .filter(Boolean);
   assert.deepEqual(hits, ['core/smtp/connection.ts']);

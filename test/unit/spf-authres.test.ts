@@ -43,7 +43,9 @@ function config(header = 'both') {
 const resolver = () => new DnsClient({ servers: [dns.address], timeoutMs: 500, cache: false }).resolver;
 
 function message(from: string, body = 'Hello John,\r\nsee you on Sunday.\r\n'): Buffer {
-  return Buffer.from(`From: Alice <${from}>\r\nTo: John <john.doe@doe-family.com>\r\nSubject: Sunday\r\nDate: Sun, 1 Feb 2026 10:00:00 +0000\r\nMessage-ID: <1@${from.split('@')[1]}>\r\n\r\n${body}`);
+  return Buffer.from(
+    `From: Alice <${from}>\r\nTo: John <john.doe@doe-family.com>\r\nSubject: Sunday\r\nDate: Sun, 1 Feb 2026 10:00:00 +0000\r\nMessage-ID: <1@${from.split('@')[1]}>\r\n\r\n${body}`,
+  );
 }
 
 async function signed(msg: Buffer, domain: string, key = PRIVATE): Promise<Buffer> {
@@ -124,7 +126,9 @@ describe('one Authentication-Results with spf=, dkim=, dmarc=', () => {
   });
 
   test('two From domains: DMARC cannot be evaluated, said so', async () => {
-    const msg = Buffer.from(message('alice@sender.example').toString().replace('From: Alice <alice@sender.example>', 'From: a@sender.example, b@nodmarc.example'));
+    const msg = Buffer.from(
+      message('alice@sender.example').toString().replace('From: Alice <alice@sender.example>', 'From: a@sender.example, b@nodmarc.example'),
+    );
     const { ar } = await headers(msg, 'alice@sender.example', IP);
     assert.equal(results(ar).dmarc, 'permerror');
     assert.match(ar, /multiple-author-domains/);

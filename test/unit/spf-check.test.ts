@@ -60,7 +60,7 @@ const ZONE: Zone = {
   'servfail.example': { TXT: ['v=spf1 +all'] },
   'slow.example': { TXT: ['v=spf1 +all'] },
   'exp.example': { TXT: ['v=spf1 -all exp=explain.exp.example'] },
-  'explain.exp.example': { TXT: ['%{i} is not one of %{d}\'s mail servers'] },
+  'explain.exp.example': { TXT: ["%{i} is not one of %{d}'s mail servers"] },
   // ptr
   'ptr.example': { TXT: ['v=spf1 ptr -all'] },
   '10.100.51.198.in-addr.arpa': { PTR: ['host.ptr.example'] },
@@ -166,7 +166,12 @@ describe('limits (RFC 7208 §4.6.4)', () => {
     try {
       const cfg = config({}, 10_000);
       const t0 = Date.now();
-      const r = await checkSpf({ sender: parseMailbox('a@slow.example'), ip: IP, helo: 'x.example' }, cfg, new DnsClient({ servers: [server.address], timeoutMs: 10_000, cache: false }).resolver, 150);
+      const r = await checkSpf(
+        { sender: parseMailbox('a@slow.example'), ip: IP, helo: 'x.example' },
+        cfg,
+        new DnsClient({ servers: [server.address], timeoutMs: 10_000, cache: false }).resolver,
+        150,
+      );
       const took = Date.now() - t0;
       assert.equal(r.result, 'temperror');
       assert.ok(took < 4000, `took ${took} ms: the limit, not the answer, ended it`);
@@ -358,7 +363,11 @@ describe('factory', () => {
   });
   test('a resolver that throws or hangs still gives a temperror, never an exception', async () => {
     const cfg = config();
-    const broken = createSpfCheckFactory({ resolver: () => () => { throw new Error('boom'); } })(cfg)!;
+    const broken = createSpfCheckFactory({
+      resolver: () => () => {
+        throw new Error('boom');
+      },
+    })(cfg)!;
     assert.equal((await broken(parseMailbox('a@cidr.example'), IP, 'x')).result, 'temperror');
     const hanging = createSpfCheckFactory({ resolver: () => () => new Promise(() => {}), maxElapsedMs: 100 })(cfg)!;
     const t0 = Date.now();

@@ -35,12 +35,33 @@ describe('postern spf DOMAIN [choices]', () => {
     assert.deepEqual(r.err, []);
   });
   test('the same through the real stdout of a process', () => {
-    const p = spawnSync(process.execPath, ['--input-type=module', '-e', "const { spfCommand } = await import('./core/spf/cli.ts'); process.exitCode = await spfCommand(['doe-family.com', '--mx']);"], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const p = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const { spfCommand } = await import('./core/spf/cli.ts'); process.exitCode = await spfCommand(['doe-family.com', '--mx']);",
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(p.status, 0, p.stderr);
     assert.equal(p.stdout, 'v=spf1 +mx -all\ndoe-family.com.          TXT "v=spf1 +mx -all"\n');
   });
   test('every choice, repeated options, --soft', async () => {
-    const r = await run(['doe-family.com', '--mx', '--a', '--ip4', '203.0.113.5', '--ip4', '198.51.100.0/24', '--ip6', '2001:db8::25', '--include', '_spf.smarthost.example', '--soft']);
+    const r = await run([
+      'doe-family.com',
+      '--mx',
+      '--a',
+      '--ip4',
+      '203.0.113.5',
+      '--ip4',
+      '198.51.100.0/24',
+      '--ip6',
+      '2001:db8::25',
+      '--include',
+      '_spf.smarthost.example',
+      '--soft',
+    ]);
     assert.equal(r.code, 0);
     assert.equal(r.out[0], 'v=spf1 +mx +a +ip4:203.0.113.5 +ip4:198.51.100.0/24 +ip6:2001:db8::25 +include:_spf.smarthost.example ~all');
     assert.equal(r.out[1], `doe-family.com.          TXT "${r.out[0]}"`);
@@ -78,7 +99,15 @@ describe('postern spf --check DOMAIN', () => {
     });
     dir = tempDir();
     cfgFile = path.join(dir, 'config.json');
-    fs.writeFileSync(cfgFile, JSON.stringify({ hostname: 'mx.doe-family.com', publicAddress: '203.0.113.5', domains: ['doe-family.com'], dns: { servers: [dns.address], timeoutMs: 500 } }));
+    fs.writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        hostname: 'mx.doe-family.com',
+        publicAddress: '203.0.113.5',
+        domains: ['doe-family.com'],
+        dns: { servers: [dns.address], timeoutMs: 500 },
+      }),
+    );
   });
   after(async () => {
     await dns.close();

@@ -24,15 +24,23 @@ describe('build', () => {
     assert.deepEqual(r.problems, []);
   });
   test('the order: mx, a, ip4, ip6, include, then -all or ~all', () => {
-    const r = buildRecord(choices({ include: ['_spf.smarthost.example'], ip6: ['2001:db8::25'], ip4: ['203.0.113.5', '198.51.100.0/24'], a: true, mx: true, soft: true }));
+    const r = buildRecord(
+      choices({ include: ['_spf.smarthost.example'], ip6: ['2001:db8::25'], ip4: ['203.0.113.5', '198.51.100.0/24'], a: true, mx: true, soft: true }),
+    );
     assert.equal(r.record, 'v=spf1 +mx +a +ip4:203.0.113.5 +ip4:198.51.100.0/24 +ip6:2001:db8::25 +include:_spf.smarthost.example ~all');
     assert.deepEqual(r.problems, []);
   });
   test('duplicates are dropped, domains normalized', () => {
-    assert.equal(buildRecord(choices({ ip4: ['203.0.113.5', ' 203.0.113.5'], include: ['_SPF.Provider.Example.'] })).record, 'v=spf1 +ip4:203.0.113.5 +include:_spf.provider.example -all');
+    assert.equal(
+      buildRecord(choices({ ip4: ['203.0.113.5', ' 203.0.113.5'], include: ['_SPF.Provider.Example.'] })).record,
+      'v=spf1 +ip4:203.0.113.5 +include:_spf.provider.example -all',
+    );
   });
   test('bad choices are errors naming the value', () => {
-    const msgs = (c: Partial<SpfChoices>) => buildRecord(choices(c)).problems.filter((p) => p.severity === 'error').map((p) => p.message);
+    const msgs = (c: Partial<SpfChoices>) =>
+      buildRecord(choices(c))
+        .problems.filter((p) => p.severity === 'error')
+        .map((p) => p.message);
     assert.match(msgs({ ip4: ['203.0.113.256'] })[0], /--ip4 "203\.0\.113\.256" is not an IPv4 address/);
     assert.match(msgs({ ip4: ['2001:db8::1'] })[0], /--ip4 "2001:db8::1"/);
     assert.match(msgs({ ip4: ['203.0.113.0/33'] })[0], /--ip4 "203\.0\.113\.0\/33"/);
@@ -55,7 +63,10 @@ describe('build', () => {
     assert.match(warnings(validateRecord(r.record)).join('\n'), /over 255, it must be published as several strings/);
   });
   test('txtStrings and zoneLine for long owner names', () => {
-    assert.deepEqual(txtStrings('a'.repeat(600)).map((s) => s.length), [255, 255, 90]);
+    assert.deepEqual(
+      txtStrings('a'.repeat(600)).map((s) => s.length),
+      [255, 255, 90],
+    );
     assert.equal(zoneLine('a-rather-long-subdomain.doe-family.com', 'v=spf1 -all'), 'a-rather-long-subdomain.doe-family.com. TXT "v=spf1 -all"');
   });
   test('defaults: mx, the public addresses by family, the smarthost include, -all', () => {
@@ -74,7 +85,13 @@ describe('build', () => {
 
 describe('validate', () => {
   test('good records', () => {
-    for (const r of ['v=spf1 +mx -all', 'v=spf1 mx a:mail.doe-family.com/28 ip4:203.0.113.0/24 ip6:2001:db8::/32 include:_spf.google.com ~all', 'V=SPF1 MX -ALL', 'v=spf1 exists:%{i}._spf.%{d} -all', 'v=spf1 redirect=_spf.doe-family.com']) {
+    for (const r of [
+      'v=spf1 +mx -all',
+      'v=spf1 mx a:mail.doe-family.com/28 ip4:203.0.113.0/24 ip6:2001:db8::/32 include:_spf.google.com ~all',
+      'V=SPF1 MX -ALL',
+      'v=spf1 exists:%{i}._spf.%{d} -all',
+      'v=spf1 redirect=_spf.doe-family.com',
+    ]) {
       const v = validateRecord(r);
       assert.ok(v.valid, `${r}: ${JSON.stringify(v.problems)}`);
       assert.deepEqual(errors(v), []);
@@ -88,7 +105,10 @@ describe('validate', () => {
   test('syntax errors carry the position of the offending characters', () => {
     const record = 'v=spf1 ip4:203.0.113.5/33 frob:x include:foo..bar a:%{z}.example.org -all';
     const e = errors(validateRecord(record));
-    assert.deepEqual(e.map((x) => x.position), [record.indexOf('33'), record.indexOf('frob'), record.indexOf('foo..bar'), record.indexOf('z}')]);
+    assert.deepEqual(
+      e.map((x) => x.position),
+      [record.indexOf('33'), record.indexOf('frob'), record.indexOf('foo..bar'), record.indexOf('z}')],
+    );
     assert.match(e[0].message, /CIDR length "33"/);
     assert.match(e[1].message, /Unknown mechanism "frob"/);
     assert.match(e[2].message, /"foo\.\.bar" is not a valid domain name/);
@@ -96,7 +116,10 @@ describe('validate', () => {
   });
   test('CIDR lengths: /32 and /128 at most, no leading zeros; dual CIDR for a and mx', () => {
     assert.ok(validateRecord('v=spf1 ip4:0.0.0.0/0 ip6:::/0 a/24//64 mx//128 -all').valid);
-    assert.deepEqual(errors(validateRecord('v=spf1 a/33 -all')).map((x) => x.position), [9]);
+    assert.deepEqual(
+      errors(validateRecord('v=spf1 a/33 -all')).map((x) => x.position),
+      [9],
+    );
     assert.equal(validateRecord('v=spf1 mx//129 -all').valid, false);
     assert.equal(validateRecord('v=spf1 ip4:203.0.113.0/024 -all').valid, false);
     assert.match(warnings(validateRecord('v=spf1 ip4:0.0.0.0/0 -all')).join(), /matches every IPv4 address/);
@@ -112,7 +135,10 @@ describe('validate', () => {
   });
   test('two records run together', () => {
     const v = validateRecord('v=spf1 -all v=spf1 +mx -all');
-    assert.deepEqual(errors(v).map((x) => x.position), [12]);
+    assert.deepEqual(
+      errors(v).map((x) => x.position),
+      [12],
+    );
     assert.match(warnings(v).join(), /"\+mx" comes after "all"/);
   });
   test('the DNS-term count against the limit of 10', () => {
@@ -140,7 +166,9 @@ describe('validate', () => {
   });
   test('two redirects or two exp modifiers', () => {
     const record = 'v=spf1 redirect=a.example.org redirect=b.example.org';
-    assert.deepEqual(errors(validateRecord(record)), [{ position: record.lastIndexOf('redirect'), message: 'a second "redirect=": at most one is allowed (RFC 7208 §6)' }]);
+    assert.deepEqual(errors(validateRecord(record)), [
+      { position: record.lastIndexOf('redirect'), message: 'a second "redirect=": at most one is allowed (RFC 7208 §6)' },
+    ]);
     assert.equal(validateRecord('v=spf1 -all exp=a.example.org exp=b.example.org').valid, false);
   });
   test('sameRecord compares meaning: "+" implied, case, order of pass mechanisms', () => {

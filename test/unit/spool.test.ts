@@ -49,12 +49,19 @@ describe('MessageStore.commit', () => {
       assert.equal(john.length, 1);
       assert.equal(jane.length, 1);
       const johnCopy = Buffer.concat([Buffer.from('Return-Path: <aunt@example.net>\r\nDelivered-To: john.doe@doe-family.com\r\n'), MESSAGE]);
-      assert.match(john[0], new RegExp(`^\\d+\\.M\\d+P${process.pid}Q\\d+_${id}\\.[^/,]+,S=${johnCopy.length}$`), 'the Maildir name convention, S= the size of this copy');
+      assert.match(
+        john[0],
+        new RegExp(`^\\d+\\.M\\d+P${process.pid}Q\\d+_${id}\\.[^/,]+,S=${johnCopy.length}$`),
+        'the Maildir name convention, S= the size of this copy',
+      );
       for (const sub of ['tmp', 'cur']) assert.deepEqual(ls(path.join(store.maildir('john'), sub)), [], `${sub}/ exists and is empty`);
       const johnFile = path.join(store.maildir('john'), 'new', john[0]);
       const janeFile = path.join(store.maildir('jane'), 'new', jane[0]);
       assert.deepEqual(fs.readFileSync(johnFile), johnCopy);
-      assert.equal(fs.readFileSync(janeFile, 'latin1'), `Return-Path: <aunt@example.net>\r\nDelivered-To: jane.doe@doe-family.com\r\n${MESSAGE.toString('latin1')}`);
+      assert.equal(
+        fs.readFileSync(janeFile, 'latin1'),
+        `Return-Path: <aunt@example.net>\r\nDelivered-To: jane.doe@doe-family.com\r\n${MESSAGE.toString('latin1')}`,
+      );
       assert.deepEqual(r.maildirFiles.sort(), [johnFile, janeFile].sort());
 
       assert.deepEqual(ls(store.outbound), [`${id}.eml`, `${id}.json`]);
@@ -100,7 +107,15 @@ describe('MessageStore.commit', () => {
         const id = newQueueId();
         const part = store.incomingPart(id);
         part.write(Buffer.from(text, 'utf8'));
-        await store.commit({ id, from: 'john.doe@doe-family.com', client: '', local: [], remote: ['aunt@example.net'], data: Buffer.from('Subject: x\r\n\r\n'), body: part });
+        await store.commit({
+          id,
+          from: 'john.doe@doe-family.com',
+          client: '',
+          local: [],
+          remote: ['aunt@example.net'],
+          data: Buffer.from('Subject: x\r\n\r\n'),
+          body: part,
+        });
         await part.discard();
         return (JSON.parse(fs.readFileSync(path.join(store.outbound, `${id}.json`), 'utf8')) as OutboundEnvelope).eightBit;
       };

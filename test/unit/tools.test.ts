@@ -11,7 +11,12 @@ test("the README's table of test tools is the list the set-up installs", () => {
   const rows = table
     .split('\n')
     .filter((l) => l.startsWith('| ') && !l.startsWith('| tool '))
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   assert.deepEqual(
     rows,
     TOOLS.map((t) => [t.name, t.packages.map((p) => `\`${p}\``).join(' '), t.usedFor]),

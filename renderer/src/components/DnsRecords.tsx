@@ -48,7 +48,8 @@ export function DnsRecords({ intro = true }: { intro?: boolean }) {
       <h2>DNS records to publish</h2>
       {intro && (
         <p className="hint">
-          Add these at the company where your domain is registered (its “DNS” or “zone” page). Changes can take from a few minutes to an hour to be seen; Postern asks DNS each time you press “Check the records again”.
+          Add these at the company where your domain is registered (its “DNS” or “zone” page). Changes can take from a few minutes to an hour to be seen;
+          Postern asks DNS each time you press “Check the records again”.
         </p>
       )}
       {records.state === 'loading' && <p className="muted">Asking DNS…</p>}

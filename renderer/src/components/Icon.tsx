@@ -22,7 +22,14 @@ export function Icon({ name, className }: { name: IconName; className?: string }
   const filled = name === 'play' || name === 'dot';
   return (
     <svg className={`icon${className ? ` ${className}` : ''}`} viewBox="0 0 16 16" width="1em" height="1em" aria-hidden="true" focusable="false">
-      <path d={PATHS[name]} fill={filled ? 'currentColor' : 'none'} stroke="currentColor" strokeWidth={name === 'warn' ? 2.2 : name === 'info' || name === 'clock' ? 1.6 : 1.8} strokeLinecap="round" strokeLinejoin="round" />
+      <path
+        d={PATHS[name]}
+        fill={filled ? 'currentColor' : 'none'}
+        stroke="currentColor"
+        strokeWidth={name === 'warn' ? 2.2 : name === 'info' || name === 'clock' ? 1.6 : 1.8}
+        strokeLinecap="round"
+        strokeLinejoin="round"
+      />
     </svg>
   );
 }

@@ -56,64 +56,66 @@ export function StatusStrip() {
   const openRelay = !!s.relay && !s.relay.ok;
   return (
     <>
-    {openRelay && (
-      <div className="banner banner-danger" role="alert" data-testid="relay-alarm">
-        <strong>Postern is an open relay.</strong> Anyone on the Internet may send mail through it. {s.relay!.fix} <a href="#/networks">Internal networks</a> · <a href="#/setup">Setup check</a>
-      </div>
-    )}
-    {s.configError && (
-      <div className="banner banner-warn" role="alert" data-testid="config-error">
-        <strong>The configuration file was changed, but the change was not applied</strong> — Postern keeps running with the settings it had. {s.configError.message}
-      </div>
-    )}
-    <RateLimitBanner accounts={s.rateLimited} />
-    <section className={openRelay ? 'strip strip-alarm' : 'strip'} aria-label="Gateway status" data-testid="status-strip">
-      <span className={`state state-${openRelay ? 'error' : s.state}`} data-testid="state">
-        <Icon name={openRelay ? 'warn' : st.icon} /> {openRelay ? 'OPEN RELAY' : st.text}
-      </span>
-      <ul className="listeners" aria-label="Listeners">
-        {s.listeners.length === 0 && <li className="muted">no listeners</li>}
-        {s.listeners.map((l) => (
-          <li
-            key={`${l.mode} ${l.host}:${l.port} ${l.boundPort}`}
-            className={l.ok ? (l.fallbackFrom ? 'listener moved' : 'listener ok') : 'listener failed'}
-            title={l.ok && !l.fallbackFrom ? `${l.mode} listening on ${l.host}:${l.boundPort}` : `${l.error}. ${l.fix ?? ''}`}
-          >
-            <Icon name={l.ok ? 'check' : 'cross'} /> {l.mode} :{l.boundPort ?? l.port}
-            {!l.ok && <span className="listener-error"> — {l.error}</span>}
-            {l.ok && l.fallbackFrom && (
-              <span className="listener-error" data-testid="listener-fallback">
-                {' '}
-                — listening on {l.boundPort} instead of {l.fallbackFrom} (needs permission)
-              </span>
-            )}
-          </li>
-        ))}
-      </ul>
-      {s.disk && !s.disk.ok && (
-        <span className="listener failed" data-testid="disk-full" title="Free space where Postern stores mail (docs: Troubleshooting, disk)">
-          <Icon name="warn" /> Disk full: {Math.round(s.disk.freeBytes / 1e6)} MB free — new mail refused (452) until space is freed
+      {openRelay && (
+        <div className="banner banner-danger" role="alert" data-testid="relay-alarm">
+          <strong>Postern is an open relay.</strong> Anyone on the Internet may send mail through it. {s.relay!.fix} <a href="#/networks">Internal networks</a>{' '}
+          · <a href="#/setup">Setup check</a>
+        </div>
+      )}
+      {s.configError && (
+        <div className="banner banner-warn" role="alert" data-testid="config-error">
+          <strong>The configuration file was changed, but the change was not applied</strong> — Postern keeps running with the settings it had.{' '}
+          {s.configError.message}
+        </div>
+      )}
+      <RateLimitBanner accounts={s.rateLimited} />
+      <section className={openRelay ? 'strip strip-alarm' : 'strip'} aria-label="Gateway status" data-testid="status-strip">
+        <span className={`state state-${openRelay ? 'error' : s.state}`} data-testid="state">
+          <Icon name={openRelay ? 'warn' : st.icon} /> {openRelay ? 'OPEN RELAY' : st.text}
         </span>
-      )}
-      {s.tls?.acme?.lastError && (
-        <a className="listener failed" href="#/setup" data-testid="acme-failed" title={s.tls.acme.lastError}>
-          <Icon name="warn" /> {s.tls.acme.notAfter ? 'Certificate renewal failed — the current one still serves' : 'Getting a certificate failed'}
-        </a>
-      )}
-      {s.setup && s.setup.fails > 0 && (
-        <a className="listener failed setup-problems" href="#/setup" data-testid="setup-problems" title={s.setup.failing.join('; ')}>
-          <Icon name="warn" /> {s.setup.fails} setup problem{s.setup.fails > 1 ? 's' : ''}
-        </a>
-      )}
-      <dl className="counters">
-        {counters.map(([label, value, id, hint]) => (
-          <div key={id} className={`counter counter-${id}`} data-testid={`counter-${id}`} title={hint}>
-            <dt>{label}</dt>
-            <dd>{num(value)}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
+        <ul className="listeners" aria-label="Listeners">
+          {s.listeners.length === 0 && <li className="muted">no listeners</li>}
+          {s.listeners.map((l) => (
+            <li
+              key={`${l.mode} ${l.host}:${l.port} ${l.boundPort}`}
+              className={l.ok ? (l.fallbackFrom ? 'listener moved' : 'listener ok') : 'listener failed'}
+              title={l.ok && !l.fallbackFrom ? `${l.mode} listening on ${l.host}:${l.boundPort}` : `${l.error}. ${l.fix ?? ''}`}
+            >
+              <Icon name={l.ok ? 'check' : 'cross'} /> {l.mode} :{l.boundPort ?? l.port}
+              {!l.ok && <span className="listener-error"> — {l.error}</span>}
+              {l.ok && l.fallbackFrom && (
+                <span className="listener-error" data-testid="listener-fallback">
+                  {' '}
+                  — listening on {l.boundPort} instead of {l.fallbackFrom} (needs permission)
+                </span>
+              )}
+            </li>
+          ))}
+        </ul>
+        {s.disk && !s.disk.ok && (
+          <span className="listener failed" data-testid="disk-full" title="Free space where Postern stores mail (docs: Troubleshooting, disk)">
+            <Icon name="warn" /> Disk full: {Math.round(s.disk.freeBytes / 1e6)} MB free — new mail refused (452) until space is freed
+          </span>
+        )}
+        {s.tls?.acme?.lastError && (
+          <a className="listener failed" href="#/setup" data-testid="acme-failed" title={s.tls.acme.lastError}>
+            <Icon name="warn" /> {s.tls.acme.notAfter ? 'Certificate renewal failed — the current one still serves' : 'Getting a certificate failed'}
+          </a>
+        )}
+        {s.setup && s.setup.fails > 0 && (
+          <a className="listener failed setup-problems" href="#/setup" data-testid="setup-problems" title={s.setup.failing.join('; ')}>
+            <Icon name="warn" /> {s.setup.fails} setup problem{s.setup.fails > 1 ? 's' : ''}
+          </a>
+        )}
+        <dl className="counters">
+          {counters.map(([label, value, id, hint]) => (
+            <div key={id} className={`counter counter-${id}`} data-testid={`counter-${id}`} title={hint}>
+              <dt>{label}</dt>
+              <dd>{num(value)}</dd>
+            </div>
+          ))}
+        </dl>
+      </section>
     </>
   );
 }

@@ -41,7 +41,9 @@ export function Accounts() {
   return (
     <div className="page-body narrow">
       <h1>Accounts</h1>
-      <p className="lead">Each account gets its own mailbox. Its addresses receive mail; with its password, its mail program can send through Postern from anywhere.</p>
+      <p className="lead">
+        Each account gets its own mailbox. Its addresses receive mail; with its password, its mail program can send through Postern from anywhere.
+      </p>
       {list.state === 'loading' && <p className="muted">Loading…</p>}
       {list.state === 'error' && <ErrorLine error={list} />}
       <ErrorLine error={error} />
@@ -65,7 +67,13 @@ export function Accounts() {
                 <tr key={a.name} data-testid="account">
                   <td className="strong">{a.name}</td>
                   <td className="mono">{a.addresses.join(', ') || <span className="muted">none</span>}</td>
-                  <td>{a.hasPassword ? '✓ set' : <span className="muted">{system ? 'the system password (saslauthd)' : 'not set: cannot send from outside'}</span>}</td>
+                  <td>
+                    {a.hasPassword ? (
+                      '✓ set'
+                    ) : (
+                      <span className="muted">{system ? 'the system password (saslauthd)' : 'not set: cannot send from outside'}</span>
+                    )}
+                  </td>
                   <td className="actions">
                     {editing?.name === a.name ? null : confirm === a.name ? (
                       <>
@@ -80,11 +88,21 @@ export function Accounts() {
                     ) : (
                       <>
                         {!system && (
-                          <button type="button" className="secondary small" onClick={() => setEditing({ name: a.name, what: 'password' })} aria-label={`Set the password of ${a.name}`}>
+                          <button
+                            type="button"
+                            className="secondary small"
+                            onClick={() => setEditing({ name: a.name, what: 'password' })}
+                            aria-label={`Set the password of ${a.name}`}
+                          >
                             {a.hasPassword ? 'Reset password…' : 'Set password…'}
                           </button>
                         )}
-                        <button type="button" className="secondary small" onClick={() => setEditing({ name: a.name, what: 'addresses' })} aria-label={`Change the addresses of ${a.name}`}>
+                        <button
+                          type="button"
+                          className="secondary small"
+                          onClick={() => setEditing({ name: a.name, what: 'addresses' })}
+                          aria-label={`Change the addresses of ${a.name}`}
+                        >
                           Addresses…
                         </button>
                         <button type="button" className="secondary small" onClick={() => setConfirm(a.name)} aria-label={`Remove ${a.name}`}>
@@ -92,7 +110,16 @@ export function Accounts() {
                         </button>
                       </>
                     )}
-                    {editing?.name === a.name && <AccountEdit account={a} what={editing.what} onDone={(v) => { setEditing(null); if (v) setList(v); }} />}
+                    {editing?.name === a.name && (
+                      <AccountEdit
+                        account={a}
+                        what={editing.what}
+                        onDone={(v) => {
+                          setEditing(null);
+                          if (v) setList(v);
+                        }}
+                      />
+                    )}
                   </td>
                 </tr>
               ))}
@@ -108,7 +135,13 @@ export function Accounts() {
           </label>
           <label className="field grow">
             <span>Addresses</span>
-            <input value={addresses} onChange={(e) => setAddresses(e.target.value)} autoComplete="off" spellCheck={false} placeholder="jane.doe@doe-family.com" />
+            <input
+              value={addresses}
+              onChange={(e) => setAddresses(e.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+              placeholder="jane.doe@doe-family.com"
+            />
           </label>
           <label className="field">
             <span>Password</span>
@@ -138,16 +171,30 @@ function AccountEdit({ account, what, onDone }: { account: AccountView; what: 'p
     e.preventDefault();
     setSaving(true);
     setError(null);
-    const r = what === 'password' ? await client.call('setPassword', { name: account.name, password: value }) : await client.call('setAddresses', { name: account.name, addresses: value.split(/[\s,;]+/).filter(Boolean) });
+    const r =
+      what === 'password'
+        ? await client.call('setPassword', { name: account.name, password: value })
+        : await client.call('setAddresses', { name: account.name, addresses: value.split(/[\s,;]+/).filter(Boolean) });
     setSaving(false);
     if (!r.ok) return setError(r.error.message);
     onDone(r.value);
   };
   return (
-    <form className="account-edit" onSubmit={(e) => void submit(e)} aria-label={what === 'password' ? `New password for ${account.name}` : `Addresses of ${account.name}`}>
+    <form
+      className="account-edit"
+      onSubmit={(e) => void submit(e)}
+      aria-label={what === 'password' ? `New password for ${account.name}` : `Addresses of ${account.name}`}
+    >
       <label className="field">
         <span>{what === 'password' ? `New password for ${account.name} (10 characters or more)` : `Addresses of ${account.name} (separated by spaces)`}</span>
-        <input type={what === 'password' ? 'password' : 'text'} value={value} onChange={(e) => setValue(e.target.value)} autoComplete={what === 'password' ? 'new-password' : 'off'} spellCheck={false} ref={input} />
+        <input
+          type={what === 'password' ? 'password' : 'text'}
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+          autoComplete={what === 'password' ? 'new-password' : 'off'}
+          spellCheck={false}
+          ref={input}
+        />
       </label>
       <div className="button-row">
         <button type="submit" className="primary small" disabled={saving}>

@@ -30,7 +30,8 @@ export function FirstRun() {
   const s = settings.value;
   const domain = s.config.domains[0] ?? '';
   // Step 2 suggests mx.<domain> while the name is still this computer's own.
-  const suggested: Settings = domain && !s.config.hostname.endsWith(`.${domain}`) && s.config.hostname !== domain ? { ...s, config: { ...s.config, hostname: `mx.${domain}` } } : s;
+  const suggested: Settings =
+    domain && !s.config.hostname.endsWith(`.${domain}`) && s.config.hostname !== domain ? { ...s, config: { ...s.config, hostname: `mx.${domain}` } } : s;
   return (
     <div className="page-body narrow first-run">
       <h1>Welcome to Postern</h1>
@@ -54,7 +55,8 @@ export function FirstRun() {
         {step === 1 && (
           <>
             <p>
-              Other mail servers find this one by a name under your domain, usually <span className="mono">mx.{domain || 'your-domain'}</span>. If this computer is behind a home router, also give your public IP address (your router shows it as its WAN or Internet address).
+              Other mail servers find this one by a name under your domain, usually <span className="mono">mx.{domain || 'your-domain'}</span>. If this computer
+              is behind a home router, also give your public IP address (your router shows it as its WAN or Internet address).
             </p>
             <ServerCard s={suggested} save={saveAndNext} saveText="Save and continue" />
           </>
@@ -62,7 +64,10 @@ export function FirstRun() {
         {step === 2 && <FamilyStep domain={domain} onDone={next} />}
         {step === 3 && (
           <>
-            <p>Mail to people outside the family leaves through your mail provider’s sending server. Its name, port, login and password are on your provider’s help pages (“SMTP settings”).</p>
+            <p>
+              Mail to people outside the family leaves through your mail provider’s sending server. Its name, port, login and password are on your provider’s
+              help pages (“SMTP settings”).
+            </p>
             <OutboundCard s={s} save={saveAndNext} saveText="Save and continue" />
           </>
         )}
@@ -126,7 +131,13 @@ function FamilyStep({ domain, onDone }: { domain: string; onDone: () => void }) 
           </label>
           <label className="field grow">
             <span>Address</span>
-            <input value={address} onChange={(e) => setAddress(e.target.value)} autoComplete="off" spellCheck={false} placeholder={name.trim() ? `${name.trim()}@${domain}` : `jane@${domain}`} />
+            <input
+              value={address}
+              onChange={(e) => setAddress(e.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+              placeholder={name.trim() ? `${name.trim()}@${domain}` : `jane@${domain}`}
+            />
           </label>
           <label className="field">
             <span>Password (10 characters or more)</span>
@@ -162,7 +173,8 @@ function CheckStep() {
           {report.value.checks.map((c) => (
             <li key={c.id} className={`check-item s-${c.status}`} data-testid="check">
               <span className={`check-badge s-${c.status}`}>
-                <span aria-hidden="true">{c.status === 'ok' ? '✓' : c.status === 'warn' ? '!' : '✕'}</span> {c.status === 'ok' ? 'OK' : c.status === 'warn' ? 'Warning' : 'Problem'}
+                <span aria-hidden="true">{c.status === 'ok' ? '✓' : c.status === 'warn' ? '!' : '✕'}</span>{' '}
+                {c.status === 'ok' ? 'OK' : c.status === 'warn' ? 'Warning' : 'Problem'}
               </span>
               <div>
                 <p className="strong">{c.title}</p>

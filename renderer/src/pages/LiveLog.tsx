@@ -90,7 +90,8 @@ function Toolbar(props: {
   setFollowing: (f: boolean) => void;
 }) {
   const { filter, setFilter } = props;
-  const toggle = (v: EventVerdict) => setFilter({ ...filter, verdicts: filter.verdicts.includes(v) ? filter.verdicts.filter((x) => x !== v) : [...filter.verdicts, v] });
+  const toggle = (v: EventVerdict) =>
+    setFilter({ ...filter, verdicts: filter.verdicts.includes(v) ? filter.verdicts.filter((x) => x !== v) : [...filter.verdicts, v] });
   const filtered = filter.verdicts.length || filter.stage || filter.rule || filter.text;
   return (
     <div className="toolbar" role="toolbar" aria-label="Log filters">
@@ -110,20 +111,20 @@ function Toolbar(props: {
         ))}
       </div>
       <select className="select" aria-label="Stage" value={filter.stage} onChange={(e) => setFilter({ ...filter, stage: e.target.value as Stage | '' })}>
-          <option value="">All stages</option>
-          {STAGES.map((s) => (
-            <option key={s} value={s}>
-              {STAGE_LABEL[s]}
-            </option>
-          ))}
+        <option value="">All stages</option>
+        {STAGES.map((s) => (
+          <option key={s} value={s}>
+            {STAGE_LABEL[s]}
+          </option>
+        ))}
       </select>
       <select className="select" aria-label="Rule" value={filter.rule} onChange={(e) => setFilter({ ...filter, rule: e.target.value })}>
-          <option value="">All rules</option>
-          {props.rules.map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
-          ))}
+        <option value="">All rules</option>
+        {props.rules.map((r) => (
+          <option key={r} value={r}>
+            {r}
+          </option>
+        ))}
       </select>
       {filtered ? (
         <button
@@ -242,13 +243,27 @@ export function LiveLog() {
         />
         <div className="log-table" role="table" aria-label="Events" aria-rowcount={count}>
           <div className="row head" role="row">
-            <span role="columnheader" className="c-time">Time</span>
-            <span role="columnheader" className="c-verdict">Verdict</span>
-            <span role="columnheader" className="c-stage">Stage</span>
-            <span role="columnheader" className="c-client">Client</span>
-            <span role="columnheader" className="c-rule">Rule</span>
-            <span role="columnheader" className="c-reply">Reply</span>
-            <span role="columnheader" className="c-route">From → To</span>
+            <span role="columnheader" className="c-time">
+              Time
+            </span>
+            <span role="columnheader" className="c-verdict">
+              Verdict
+            </span>
+            <span role="columnheader" className="c-stage">
+              Stage
+            </span>
+            <span role="columnheader" className="c-client">
+              Client
+            </span>
+            <span role="columnheader" className="c-rule">
+              Rule
+            </span>
+            <span role="columnheader" className="c-reply">
+              Reply
+            </span>
+            <span role="columnheader" className="c-route">
+              From → To
+            </span>
           </div>
           <div
             className="log-scroll"
@@ -262,12 +277,26 @@ export function LiveLog() {
             role="rowgroup"
           >
             {count === 0 ? (
-              <p className="empty">{live.loading ? 'Loading the log…' : live.events.length ? 'No event matches these filters.' : 'Nothing has happened yet. Events appear here the moment a mail client connects.'}</p>
+              <p className="empty">
+                {live.loading
+                  ? 'Loading the log…'
+                  : live.events.length
+                    ? 'No event matches these filters.'
+                    : 'Nothing has happened yet. Events appear here the moment a mail client connects.'}
+              </p>
             ) : (
               <div className="log-inner" style={{ height: virtualizer.getTotalSize() }}>
                 {items.map((it) => {
                   const e = rows[it.index];
-                  return e ? <Row key={e.id} e={e} top={it.start} selected={selected?.session ? selected.session === e.session : selected?.id === e.id} onOpen={onOpen} /> : null;
+                  return e ? (
+                    <Row
+                      key={e.id}
+                      e={e}
+                      top={it.start}
+                      selected={selected?.session ? selected.session === e.session : selected?.id === e.id}
+                      onOpen={onOpen}
+                    />
+                  ) : null;
                 })}
               </div>
             )}

@@ -52,6 +52,7 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
   }, [onClose]);
 
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a click beside the dialog is a mouse shortcut; Escape and the ✕ button close it from the keyboard
     <div className="viewer-backdrop" role="presentation" onClick={(e) => e.target === e.currentTarget && onClose()}>
       <section className="viewer" role="dialog" aria-modal="true" aria-label="Message viewer" data-testid="message-viewer">
         <header className="viewer-head">
@@ -96,7 +97,14 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
             <div className="viewer-body">
               {tab === 'message' &&
                 (m.html !== null && !asText ? (
-                  <iframe className="viewer-frame" title="Message content" sandbox="" referrerPolicy="no-referrer" data-testid="message-frame" {...frameSource(client.kind, m)} />
+                  <iframe
+                    className="viewer-frame"
+                    title="Message content"
+                    sandbox=""
+                    referrerPolicy="no-referrer"
+                    data-testid="message-frame"
+                    {...frameSource(client.kind, m)}
+                  />
                 ) : (
                   <pre className="viewer-text">{m.text || '(no text)'}</pre>
                 ))}
@@ -127,7 +135,10 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
                 <ul>
                   {keyed(m.attachments, (a) => `${a.filename} ${a.contentType} ${a.size}`).map(({ key, item: a }) => (
                     <li key={key}>
-                      📎 {a.filename} <span className="muted">({a.contentType}, {bytes(a.size)})</span>
+                      📎 {a.filename}{' '}
+                      <span className="muted">
+                        ({a.contentType}, {bytes(a.size)})
+                      </span>
                     </li>
                   ))}
                 </ul>

@@ -147,14 +147,18 @@ export function Messages() {
         {rows === null ? (
           <p className="muted pad">Loading the history…</p>
         ) : rows.length === 0 ? (
-          <p className="empty-card">{q ? 'No message matches this search.' : 'No messages yet. Each message Postern accepts, refuses or defers appears here.'}</p>
+          <p className="empty-card">
+            {q ? 'No message matches this search.' : 'No messages yet. Each message Postern accepts, refuses or defers appears here.'}
+          </p>
         ) : (
           <div className="messages-scroll">
             <table className="table messages-table" aria-label="Messages list">
               <thead>
                 <tr>
                   <th scope="col">Time</th>
-                  <th scope="col" className="col-client">Client</th>
+                  <th scope="col" className="col-client">
+                    Client
+                  </th>
                   <th scope="col">From</th>
                   <th scope="col">To</th>
                   <th scope="col">Subject</th>

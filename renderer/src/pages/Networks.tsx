@@ -21,7 +21,17 @@ interface Pending {
 
 const DEFAULTS = new Set(['127.0.0.0/8', '::1/128']);
 
-function NetworkRow({ n, busy, onToggle, onRemove }: { n: NetworkView; busy: boolean; onToggle: (n: NetworkView) => void; onRemove: (n: NetworkView) => void }) {
+function NetworkRow({
+  n,
+  busy,
+  onToggle,
+  onRemove,
+}: {
+  n: NetworkView;
+  busy: boolean;
+  onToggle: (n: NetworkView) => void;
+  onRemove: (n: NetworkView) => void;
+}) {
   const removable = n.configured && !n.detected && !(n.builtin && DEFAULTS.has(n.cidr));
   const id = `net-${n.cidr.replace(/[^0-9a-z]/gi, '-')}`;
   return (
@@ -137,7 +147,8 @@ export function Networks() {
     setAddError(null);
     setPending(null);
     const r = await client.call('setNetwork', { cidr: cidr.trim(), enabled: true, ...(label.trim() ? { label: label.trim() } : {}) });
-    if (!r.ok && r.error.code === 'needs-confirmation') return setPending({ cidr: cidr.trim(), label: label.trim() || undefined, message: r.error.message, fromForm: true });
+    if (!r.ok && r.error.code === 'needs-confirmation')
+      return setPending({ cidr: cidr.trim(), label: label.trim() || undefined, message: r.error.message, fromForm: true });
     if (!r.ok) {
       setAddError(r.error.message);
       return void reload();
@@ -151,7 +162,8 @@ export function Networks() {
     <div className="page-body narrow">
       <h1>Internal networks</h1>
       <p className="lead">
-        Devices on a <strong>trusted</strong> network may send mail to anyone through Postern without a password. Trust only networks you control. A change applies to the next message at once.
+        Devices on a <strong>trusted</strong> network may send mail to anyone through Postern without a password. Trust only networks you control. A change
+        applies to the next message at once.
       </p>
       {list.state === 'loading' && <p className="muted">Loading…</p>}
       {list.state === 'error' && <ErrorLine error={list} />}
@@ -169,7 +181,15 @@ export function Networks() {
         <div className="field-row">
           <label className="field">
             <span>Network (CIDR)</span>
-            <input name="cidr" value={cidr} onChange={(e) => setCidr(e.target.value)} placeholder="192.168.1.0/24" spellCheck={false} autoComplete="off" required />
+            <input
+              name="cidr"
+              value={cidr}
+              onChange={(e) => setCidr(e.target.value)}
+              placeholder="192.168.1.0/24"
+              spellCheck={false}
+              autoComplete="off"
+              required
+            />
           </label>
           <label className="field">
             <span>Name (optional)</span>

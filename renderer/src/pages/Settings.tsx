@@ -24,36 +24,105 @@ export function Settings() {
   return (
     <div className="page-body narrow settings">
       <h1>Settings</h1>
-      <p className="lead">Each change is checked, saved to the configuration file and in use at once — no restart. Accounts and passwords are on the Accounts page, trusted networks on the Networks page.</p>
+      <p className="lead">
+        Each change is checked, saved to the configuration file and in use at once — no restart. Accounts and passwords are on the Accounts page, trusted
+        networks on the Networks page.
+      </p>
       <nav className="settings-toc" aria-label="Settings sections">
-        {['This server', 'Domains', 'Shared addresses', 'Outgoing mail', 'Listeners', 'Trusted proxies', 'Checks', 'DMARC', 'Blocklists', 'Spam filter', 'Greylisting', 'Rate limits', 'Limits', 'Certificate', 'Certificate files', 'Logins', 'DNS', 'Dashboard', 'History', 'Advanced limits'].map((t) => (
-          <button key={t} type="button" className="link" onClick={() => {
-            document.getElementById(`set-${t.replace(/\s+/g, '-').toLowerCase()}`)?.scrollIntoView({ block: 'start' });
-          }}>
+        {[
+          'This server',
+          'Domains',
+          'Shared addresses',
+          'Outgoing mail',
+          'Listeners',
+          'Trusted proxies',
+          'Checks',
+          'DMARC',
+          'Blocklists',
+          'Spam filter',
+          'Greylisting',
+          'Rate limits',
+          'Limits',
+          'Certificate',
+          'Certificate files',
+          'Logins',
+          'DNS',
+          'Dashboard',
+          'History',
+          'Advanced limits',
+        ].map((t) => (
+          <button
+            key={t}
+            type="button"
+            className="link"
+            onClick={() => {
+              document.getElementById(`set-${t.replace(/\s+/g, '-').toLowerCase()}`)?.scrollIntoView({ block: 'start' });
+            }}
+          >
             {t}
           </button>
         ))}
       </nav>
-      <div id="set-this-server"><ServerCard s={s} save={save} /></div>
-      <div id="set-domains"><DomainsCard s={s} save={save} /></div>
-      <div id="set-shared-addresses"><SharedCard s={s} save={save} names={names} /></div>
-      <div id="set-outgoing-mail"><OutboundCard s={s} save={save} /></div>
-      <div id="set-listeners"><ListenersCard s={s} save={save} /></div>
-      <div id="set-trusted-proxies"><ProxiesCard s={s} save={save} /></div>
-      <div id="set-checks"><ChecksCard s={s} save={save} /></div>
-      <div id="set-dmarc"><DmarcCard s={s} save={save} /></div>
-      <div id="set-blocklists"><BlocklistCard s={s} save={save} /></div>
-      <div id="set-spam-filter"><RspamdCard s={s} save={save} /></div>
-      <div id="set-greylisting"><GreylistCard s={s} save={save} /></div>
-      <div id="set-rate-limits"><RateLimitsCard s={s} save={save} /></div>
-      <div id="set-limits"><LimitsCard s={s} save={save} /></div>
-      <div id="set-certificate"><AcmeCard s={s} save={save} /></div>
-      <div id="set-certificate-files"><CertificateCard s={s} save={save} /></div>
-      <div id="set-logins"><LoginCard s={s} save={save} /></div>
-      <div id="set-dns"><DnsCard s={s} save={save} /></div>
-      <div id="set-dashboard"><DashboardCard s={s} save={save} /></div>
-      <div id="set-history"><HistoryCard s={s} save={save} /></div>
-      <div id="set-advanced-limits"><AdvancedLimitsCard s={s} save={save} /></div>
+      <div id="set-this-server">
+        <ServerCard s={s} save={save} />
+      </div>
+      <div id="set-domains">
+        <DomainsCard s={s} save={save} />
+      </div>
+      <div id="set-shared-addresses">
+        <SharedCard s={s} save={save} names={names} />
+      </div>
+      <div id="set-outgoing-mail">
+        <OutboundCard s={s} save={save} />
+      </div>
+      <div id="set-listeners">
+        <ListenersCard s={s} save={save} />
+      </div>
+      <div id="set-trusted-proxies">
+        <ProxiesCard s={s} save={save} />
+      </div>
+      <div id="set-checks">
+        <ChecksCard s={s} save={save} />
+      </div>
+      <div id="set-dmarc">
+        <DmarcCard s={s} save={save} />
+      </div>
+      <div id="set-blocklists">
+        <BlocklistCard s={s} save={save} />
+      </div>
+      <div id="set-spam-filter">
+        <RspamdCard s={s} save={save} />
+      </div>
+      <div id="set-greylisting">
+        <GreylistCard s={s} save={save} />
+      </div>
+      <div id="set-rate-limits">
+        <RateLimitsCard s={s} save={save} />
+      </div>
+      <div id="set-limits">
+        <LimitsCard s={s} save={save} />
+      </div>
+      <div id="set-certificate">
+        <AcmeCard s={s} save={save} />
+      </div>
+      <div id="set-certificate-files">
+        <CertificateCard s={s} save={save} />
+      </div>
+      <div id="set-logins">
+        <LoginCard s={s} save={save} />
+      </div>
+      <div id="set-dns">
+        <DnsCard s={s} save={save} />
+      </div>
+      <div id="set-dashboard">
+        <DashboardCard s={s} save={save} />
+      </div>
+      <div id="set-history">
+        <HistoryCard s={s} save={save} />
+      </div>
+      <div id="set-advanced-limits">
+        <AdvancedLimitsCard s={s} save={save} />
+      </div>
     </div>
   );
 }
@@ -81,7 +150,14 @@ export function ServerCard({ s, save, saveText }: CardProps & { saveText?: strin
 export function DomainsCard({ s, save, saveText }: CardProps & { saveText?: string }) {
   const [text, setText] = useDraft(s.config.domains.join(' '));
   return (
-    <SettingsCard title="Domains" save={save} saveText={saveText} testId="settings-domains" hint="Mail to addresses at these domains is delivered here. Several: separate them with spaces." submit={() => ({ domains: splitList(text) })}>
+    <SettingsCard
+      title="Domains"
+      save={save}
+      saveText={saveText}
+      testId="settings-domains"
+      hint="Mail to addresses at these domains is delivered here. Several: separate them with spaces."
+      submit={() => ({ domains: splitList(text) })}
+    >
       <TextField label="Your domains" value={text} onChange={setText} placeholder="doe-family.com" grow />
     </SettingsCard>
   );
@@ -108,7 +184,12 @@ function SharedCard({ s, save, names }: CardProps & { names: string[] }) {
           <legend className="mono">{r.address}</legend>
           <div className="shared-accounts">
             {names.map((n) => (
-              <Toggle key={n} label={n} checked={r.accounts.includes(n)} onChange={(on) => set(i, on ? [...r.accounts, n] : r.accounts.filter((x) => x !== n))} />
+              <Toggle
+                key={n}
+                label={n}
+                checked={r.accounts.includes(n)}
+                onChange={(on) => set(i, on ? [...r.accounts, n] : r.accounts.filter((x) => x !== n))}
+              />
             ))}
             <button type="button" className="secondary small" onClick={() => setRows(rows.filter((_, j) => j !== i))}>
               Remove {r.address}
@@ -116,7 +197,13 @@ function SharedCard({ s, save, names }: CardProps & { names: string[] }) {
           </div>
         </fieldset>
       ))}
-      <TextField label="Add a shared address (every account receives it; untick some after saving)" value={address} onChange={setAddress} placeholder={`family@${s.config.domains[0] ?? 'doe-family.com'}`} grow />
+      <TextField
+        label="Add a shared address (every account receives it; untick some after saving)"
+        value={address}
+        onChange={setAddress}
+        placeholder={`family@${s.config.domains[0] ?? 'doe-family.com'}`}
+        grow
+      />
     </SettingsCard>
   );
 }
@@ -137,7 +224,14 @@ export function OutboundCard({ s, save, saveText }: CardProps & { saveText?: str
   const smart = () => {
     const p = wholeNumber(port, 'Port', 1);
     if (typeof p === 'string') return p;
-    return { host: host.trim(), port: p, secure: tls === 'tls', requireTLS: tls !== 'none', user: user.trim(), ...(forget ? { password: '' } : password ? { password } : {}) };
+    return {
+      host: host.trim(),
+      port: p,
+      secure: tls === 'tls',
+      requireTLS: tls !== 'none',
+      user: user.trim(),
+      ...(forget ? { password: '' } : password ? { password } : {}),
+    };
   };
   const runTest = async () => {
     const sh = smart();
@@ -193,7 +287,14 @@ export function OutboundCard({ s, save, saveText }: CardProps & { saveText?: str
             <TextField label="Login (user name)" value={user} onChange={setUser} placeholder="jane.doe@example.com" grow />
             <label className="field grow">
               <span>Password {o.passwordSet && <em className="muted">(set — leave empty to keep it)</em>}</span>
-              <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" placeholder={o.passwordSet ? '••••••••' : ''} disabled={forget} />
+              <input
+                type="password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+                autoComplete="new-password"
+                placeholder={o.passwordSet ? '••••••••' : ''}
+                disabled={forget}
+              />
             </label>
           </div>
           {o.passwordSet && <Toggle label="Remove the stored password" checked={forget} onChange={setForget} />}
@@ -224,8 +325,12 @@ const MODE_TEXT: Record<ListenerSetting['mode'], string> = {
   submissions: 'Family sending, TLS (465)',
 };
 
+let rowKeys = 0;
+const nextRowKey = (): number => ++rowKeys;
+
 function ListenersCard({ s, save }: CardProps) {
-  const [rows, setRows] = useDraft(s.config.listeners.map((l) => ({ ...l, portText: String(l.port) })));
+  // Each row gets a key once, when it is made: rows can be removed from the middle.
+  const [rows, setRows] = useDraft(s.config.listeners.map((l) => ({ ...l, portText: String(l.port), key: nextRowKey() })));
   const set = (i: number, patch: Partial<(typeof rows)[number]>) => setRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
   return (
     <SettingsCard
@@ -245,7 +350,7 @@ function ListenersCard({ s, save }: CardProps) {
     >
       <div className="listener-rows">
         {rows.map((r, i) => (
-          <div className="field-row listener-row" key={i} data-testid="listener-setting">
+          <div className="field-row listener-row" key={r.key} data-testid="listener-setting">
             <label className="field">
               <span>Kind</span>
               <select value={r.mode} onChange={(e) => set(i, { mode: e.target.value as ListenerSetting['mode'] })}>
@@ -267,7 +372,11 @@ function ListenersCard({ s, save }: CardProps) {
           </div>
         ))}
       </div>
-      <button type="button" className="secondary small" onClick={() => setRows([...rows, { mode: 'submission', host: '::', port: 587, portText: '587' }])}>
+      <button
+        type="button"
+        className="secondary small"
+        onClick={() => setRows([...rows, { mode: 'submission', host: '::', port: 587, portText: '587', key: nextRowKey() }])}
+      >
         Add a listener
       </button>
     </SettingsCard>
@@ -294,7 +403,13 @@ function ChecksCard({ s, save }: CardProps) {
   const [policy, setPolicy] = useDraft(s.config.spf.policy);
   const [selector, setSelector] = useDraft(s.config.dkim.selector);
   return (
-    <SettingsCard title="Checks and signing" label="Checks" save={save} testId="settings-checks" submit={() => ({ spf: { enabled: spfOn, policy }, dkim: { selector: selector.trim() } })}>
+    <SettingsCard
+      title="Checks and signing"
+      label="Checks"
+      save={save}
+      testId="settings-checks"
+      submit={() => ({ spf: { enabled: spfOn, policy }, dkim: { selector: selector.trim() } })}
+    >
       <Toggle label="Check the sender’s SPF record on incoming mail" checked={spfOn} onChange={setSpfOn} />
       <fieldset disabled={!spfOn}>
         <legend>When SPF fails</legend>
@@ -328,11 +443,20 @@ function LimitsCard({ s, save }: CardProps) {
       save={save}
       testId="settings-limits"
       submit={() => {
-        const v = [wholeNumber(size, 'Largest message', 1), wholeNumber(rcpts, 'Recipients per message', 1), wholeNumber(clients, 'Connections at once', 1), wholeNumber(perClient, 'Connections per sender', 1), wholeNumber(idle, 'Idle time-out', 5), wholeNumber(free, 'Free disk space', 0)];
+        const v = [
+          wholeNumber(size, 'Largest message', 1),
+          wholeNumber(rcpts, 'Recipients per message', 1),
+          wholeNumber(clients, 'Connections at once', 1),
+          wholeNumber(perClient, 'Connections per sender', 1),
+          wholeNumber(idle, 'Idle time-out', 5),
+          wholeNumber(free, 'Free disk space', 0),
+        ];
         const bad = v.find((x) => typeof x === 'string');
         if (bad) return bad as string;
         const [a, b, c, d, e, f] = v as number[];
-        return { limits: { maxMessageBytes: a * MB, maxRecipients: b, maxClients: c, maxConnectionsPerClient: d, idleTimeoutSeconds: e, minFreeBytes: f * MB } };
+        return {
+          limits: { maxMessageBytes: a * MB, maxRecipients: b, maxClients: c, maxConnectionsPerClient: d, idleTimeoutSeconds: e, minFreeBytes: f * MB },
+        };
       }}
     >
       <div className="field-row">
@@ -358,10 +482,20 @@ function CertificateCard({ s, save }: CardProps) {
       label="Certificate files"
       save={save}
       testId="settings-certificate"
-      hint={s.config.acme.enabled ? 'Not used while Postern gets its certificate from Let’s Encrypt (above).' : 'PEM files of a certificate for the server name (from certbot, say) and its private key. Empty: Postern’s own self-signed certificate. The new one is served at once.'}
+      hint={
+        s.config.acme.enabled
+          ? 'Not used while Postern gets its certificate from Let’s Encrypt (above).'
+          : 'PEM files of a certificate for the server name (from certbot, say) and its private key. Empty: Postern’s own self-signed certificate. The new one is served at once.'
+      }
       submit={() => ({ tls: { certFile: cert.trim() || null, keyFile: key.trim() || null } })}
     >
-      <TextField label="Certificate file (full chain)" value={cert} onChange={setCert} placeholder="/etc/letsencrypt/live/mx.example-family.com/fullchain.pem" grow />
+      <TextField
+        label="Certificate file (full chain)"
+        value={cert}
+        onChange={setCert}
+        placeholder="/etc/letsencrypt/live/mx.example-family.com/fullchain.pem"
+        grow
+      />
       <TextField label="Private key file" value={key} onChange={setKey} placeholder="/etc/letsencrypt/live/mx.example-family.com/privkey.pem" grow />
     </SettingsCard>
   );

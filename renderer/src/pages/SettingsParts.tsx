@@ -107,7 +107,15 @@ export function TextField({
   return (
     <label className={grow ? 'field grow' : 'field'}>
       <span>{label}</span>
-      <input className={mono ? 'mono-input' : undefined} type={type} value={value} onChange={(e) => onChange(e.target.value)} placeholder={placeholder} autoComplete={autoComplete} spellCheck={false} />
+      <input
+        className={mono ? 'mono-input' : undefined}
+        type={type}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        placeholder={placeholder}
+        autoComplete={autoComplete}
+        spellCheck={false}
+      />
     </label>
   );
 }
@@ -123,7 +131,10 @@ export function Toggle({ label, checked, onChange }: { label: ReactNode; checked
 
 /** Words separated by spaces, commas or new lines → a list (empty entries dropped). */
 export function splitList(s: string): string[] {
-  return s.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
+  return s
+    .split(/[\s,;]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 /** A whole number from a field, or a sentence saying what to type. */

@@ -45,7 +45,8 @@ export function Setup() {
         </button>
       </div>
       {report.state === 'loading' && <p className="muted">Checking…</p>}
-      {report.state === 'error' && (report.code === 'unavailable' ? <Unavailable what="The setup check" message={report.message} /> : <ErrorLine error={report} />)}
+      {report.state === 'error' &&
+        (report.code === 'unavailable' ? <Unavailable what="The setup check" message={report.message} /> : <ErrorLine error={report} />)}
       {report.state === 'ok' && (
         <>
           <ul className="checks" aria-label="Checks">
@@ -119,11 +120,13 @@ export function Setup() {
             <dt>SPF check</dt>
             <dd>{settings.value.spf.enabled ? `on, ${settings.value.spf.policy}` : 'off'}</dd>
             <dt>Outgoing mail</dt>
-            <dd>{settings.value.outbound.mode === 'smarthost'
+            <dd>
+              {settings.value.outbound.mode === 'smarthost'
                 ? settings.value.outbound.smarthostHost
                   ? `through ${settings.value.outbound.smarthostHost}:${settings.value.outbound.smarthostPort}`
                   : 'through a smarthost, but none is set yet'
-                : 'directly to each domain’s mail server'}</dd>
+                : 'directly to each domain’s mail server'}
+            </dd>
             <dt>Largest message</dt>
             <dd>{num(Math.round(settings.value.limits.maxMessageBytes / 1048576))} MB</dd>
           </dl>
@@ -155,7 +158,9 @@ function NewLink() {
   return (
     <section className="card" aria-label="Dashboard link">
       <h2>Dashboard link</h2>
-      <p>The address of this dashboard stays the same when Postern restarts; <code>postern dashboard</code> prints it.</p>
+      <p>
+        The address of this dashboard stays the same when Postern restarts; <code>postern dashboard</code> prints it.
+      </p>
       {asking ? (
         <div className="confirm-box" role="alertdialog" aria-label="Make a new link?">
           <p>

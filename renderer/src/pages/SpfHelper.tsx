@@ -153,7 +153,9 @@ function Builder({ initial, publicAddresses }: { initial: SpfChoices; publicAddr
       <section className="card result" aria-label="Your record" data-testid="spf-result">
         <h2>Your record</h2>
         {!built && <p className="muted">Enter a domain to see its record.</p>}
-        {built && !built.ok && (built.error.code === 'unavailable' ? <Unavailable what="The SPF helper" message={built.error.message} /> : <ErrorLine error={built.error} />)}
+        {built &&
+          !built.ok &&
+          (built.error.code === 'unavailable' ? <Unavailable what="The SPF helper" message={built.error.message} /> : <ErrorLine error={built.error} />)}
         {built?.ok && (
           <>
             <p className="label">Record</p>
@@ -269,13 +271,22 @@ function Validator() {
       <form onSubmit={validate}>
         <label className="field">
           <span>Paste an SPF record</span>
-          <textarea value={record} onChange={(e) => setRecord(e.target.value)} rows={2} spellCheck={false} placeholder="v=spf1 mx -all" data-testid="spf-paste" />
+          <textarea
+            value={record}
+            onChange={(e) => setRecord(e.target.value)}
+            rows={2}
+            spellCheck={false}
+            placeholder="v=spf1 mx -all"
+            data-testid="spf-paste"
+          />
         </label>
         <button type="submit" className="primary" disabled={!record.trim()}>
           Validate
         </button>
       </form>
-      {res && !res.ok && (res.error.code === 'unavailable' ? <Unavailable what="Validating SPF" message={res.error.message} /> : <ErrorLine error={res.error} />)}
+      {res &&
+        !res.ok &&
+        (res.error.code === 'unavailable' ? <Unavailable what="Validating SPF" message={res.error.message} /> : <ErrorLine error={res.error} />)}
       {res?.ok && <ValidationView v={res.value} />}
     </section>
   );
@@ -286,7 +297,9 @@ export function SpfHelper() {
   return (
     <div className="page-body">
       <h1>SPF record helper</h1>
-      <p className="lead">SPF tells other mail servers which computers may send mail for your domain. Publish one record per domain as a TXT record at your DNS provider.</p>
+      <p className="lead">
+        SPF tells other mail servers which computers may send mail for your domain. Publish one record per domain as a TXT record at your DNS provider.
+      </p>
       {settings.state === 'loading' && <p className="muted">Loading…</p>}
       {settings.state === 'error' && <ErrorLine error={settings} />}
       {settings.state === 'ok' && (

@@ -42,12 +42,29 @@ function StackedBars({ buckets, unit, label }: { buckets: TrafficBucket[]; unit:
           stroke: text,
           grid: { stroke: grid, width: 1 },
           ticks: { stroke: grid },
-          values: (_u, ticks) => ticks.map((t) => (unit === 'hour' ? `${String(new Date(t * 1000).getHours()).padStart(2, '0')}:00` : new Date(t * 1000).toLocaleDateString(undefined, { day: 'numeric', month: 'short' }))),
+          values: (_u, ticks) =>
+            ticks.map((t) =>
+              unit === 'hour'
+                ? `${String(new Date(t * 1000).getHours()).padStart(2, '0')}:00`
+                : new Date(t * 1000).toLocaleDateString(undefined, { day: 'numeric', month: 'short' }),
+            ),
         },
-        { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? num(t) : '')) },
+        {
+          stroke: text,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid },
+          values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? num(t) : '')),
+        },
       ],
       series: [
-        { value: (_u, v) => (v == null ? '' : unit === 'hour' ? new Date(v * 1000).toLocaleString(undefined, { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' }) : new Date(v * 1000).toLocaleDateString()) },
+        {
+          value: (_u, v) =>
+            v == null
+              ? ''
+              : unit === 'hour'
+                ? new Date(v * 1000).toLocaleString(undefined, { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' })
+                : new Date(v * 1000).toLocaleDateString(),
+        },
         ...names.map((n, s) => ({
           label: n,
           fill: colors[s],
@@ -87,8 +104,8 @@ export function Traffic() {
         <>
           <p className="lead">
             Last 24 hours: <strong>{num(total(report.hours, 'accepted'))}</strong> accepted, <strong>{num(total(report.hours, 'refused'))}</strong> refused,{' '}
-            <strong>{num(total(report.hours, 'deferred'))}</strong> deferred. Last 30 days: {num(total(report.days, 'accepted'))} accepted, {num(total(report.days, 'refused'))}{' '}
-            refused, {num(total(report.days, 'deferred'))} deferred.
+            <strong>{num(total(report.hours, 'deferred'))}</strong> deferred. Last 30 days: {num(total(report.days, 'accepted'))} accepted,{' '}
+            {num(total(report.days, 'refused'))} refused, {num(total(report.days, 'deferred'))} deferred.
           </p>
           <div className="card">
             <StackedBars buckets={report.hours} unit="hour" label="Messages per hour, last 24 hours" />

@@ -17,7 +17,8 @@ const hayCache = new WeakMap<GatewayEvent, string>();
 function hay(e: GatewayEvent): string {
   let h = hayCache.get(e);
   if (h === undefined) {
-    h = `${e.text}\u0000${e.from ?? ''}\u0000${e.to ?? ''}\u0000${e.client}\u0000${e.user ?? ''}\u0000${e.reason ?? ''}\u0000${e.queueId ?? ''}\u0000${e.rule}\u0000${e.session}\u0000${e.code || ''}`.toLowerCase();
+    h =
+      `${e.text}\u0000${e.from ?? ''}\u0000${e.to ?? ''}\u0000${e.client}\u0000${e.user ?? ''}\u0000${e.reason ?? ''}\u0000${e.queueId ?? ''}\u0000${e.rule}\u0000${e.session}\u0000${e.code || ''}`.toLowerCase();
     hayCache.set(e, h);
   }
   return h;
@@ -27,7 +28,8 @@ export function matcher(f: LogFilter): ((e: GatewayEvent) => boolean) | null {
   const text = f.text.trim().toLowerCase();
   if (!f.verdicts.length && !f.stage && !f.rule && !text) return null;
   const verdicts = new Set(f.verdicts);
-  return (e) => (!verdicts.size || verdicts.has(e.verdict)) && (!f.stage || e.stage === f.stage) && (!f.rule || e.rule === f.rule) && (!text || hay(e).includes(text));
+  return (e) =>
+    (!verdicts.size || verdicts.has(e.verdict)) && (!f.stage || e.stage === f.stage) && (!f.rule || e.rule === f.rule) && (!text || hay(e).includes(text));
 }
 
 export function filterKey(f: LogFilter): string {
