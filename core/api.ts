@@ -346,18 +346,8 @@ type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
 const _complete: Missing extends never ? true : Missing = true;
 void _complete;
 
-/** `needs-confirmation`: the change is allowed only when asked again with a confirmation; the message says what it means. */
-export type ApiErrorCode = 'invalid-input' | 'needs-confirmation' | 'not-found' | 'conflict' | 'unavailable' | 'unauthorized' | 'internal';
-
-/** The error envelope's error; its `code` survives both transports. */
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
-  constructor(code: ApiErrorCode, message: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-  }
-}
+export { ApiError, type ApiErrorCode } from './api-error.ts';
+import { ApiError, type ApiErrorCode } from './api-error.ts';
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: { code: ApiErrorCode; message: string } };
 

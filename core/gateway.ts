@@ -3,7 +3,6 @@
 // (smtp/listeners.ts), the hooks (smtp/hooks.ts), the spool, the outbound queue and
 // the counters; this file wires them. Knows nothing of windows or HTTP: the desktop
 // app and `postern serve` both drive it through GatewayApi (api.ts).
-import os from 'node:os';
 import path from 'node:path';
 import type { Config, Listener } from './config/schema.ts';
 import type { ConfigStore } from './config/store.ts';
@@ -17,14 +16,13 @@ import { readSystemNetInfo } from './net/detect.ts';
 import { MessageStore } from './spool/store.ts';
 import { BanList } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
-import { hashPassword, SCRYPT_COST } from './auth/builtin.ts';
+import { HashUpgrades } from './auth/hash-upgrade.ts';
 import { holdWorkPool } from './work/pool.ts';
 import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import { InboundChecks, type RateLimitedAccount } from './inbound/checks.ts';
-import type { PosternServer } from './smtp/connection.ts';
 import { closeServer, createServer, listen, type ListenerStatus } from './smtp/listeners.ts';
-import { ensureSelfSigned, TLS_OPTIONS, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
-import { NetworkSet, unmapIPv4 } from './net/cidr.ts';
+import { ListenerSet } from './smtp/listener-set.ts';
+import { ensureSelfSigned, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
 import type { MailFromCheck } from './spf/types.ts';
 import { OutboundQueue } from './delivery/outbound.ts';
 import { SmtpCourier } from './delivery/courier.ts';
@@ -34,7 +32,6 @@ import { relaySelfTestCheck } from './doctor/relay-self-test.ts';
 import { count, emptyCounters, type Counters } from './counters.ts';
 import { CertificateManager, type AcmeStatus, type AcmeTuning } from './acme/manager.ts';
 import { DiskGauge, formatBytes, type DiskReading, type DiskStatus } from './disk/gauge.ts';
-import { defaultFallbackPort } from './service/ports.ts';
 
 export { describeListenError, type ListenerStatus } from './smtp/listeners.ts';
 export type { Counters } from './counters.ts';
@@ -122,8 +119,6 @@ export interface GatewayOptions {
   diskCheckMs?: number;
 }
 
-const LOOPBACK = new NetworkSet(['127.0.0.0/8', '::1/128']);
-
 export class Gateway {
   readonly bus: EventBus;
   readonly store: MessageStore;
@@ -135,8 +130,7 @@ export class Gateway {
   readonly dkim: DkimKeys;
   readonly live: LiveConfig;
   readonly certificates: CertificateManager;
-  private servers: { listener: Listener; server: PosternServer }[] = [];
-  private listenerStatus: ListenerStatus[] = [];
+  private readonly listeners: ListenerSet;
   private state: GatewayState = 'stopped';
   private startedAt: Date | null = null;
   private log: EventLog | null = null;
@@ -158,8 +152,12 @@ export class Gateway {
   private watches: FileWatch[] = [];
   /** Lets go of the shared worker pool (taken at start, docs/design.md §2.8). */
   private releasePool: (() => Promise<void>) | null = null;
-  /** Password-hash upgrades under way (§2.4): a stop waits for them. */
-  private readonly upgrades = new Set<Promise<void>>();
+  /** Password-hash upgrades after a login (§2.4): a stop waits for them. */
+  private readonly hashUpgrades = new HashUpgrades({
+    config: () => this.live.config,
+    update: (mutate, what) => this.live.update(mutate, what),
+    failed: (text) => this.system(text, 'reject', 'config'),
+  });
   private readonly counters = emptyCounters();
   private countersSince: string | null = null;
   /** Free space of the data dir's file system (docs/design.md §3.6). */
@@ -180,6 +178,16 @@ export class Gateway {
       spfFactory: opts.spfFactory,
       changed: () => this.emitState(),
       trustChanged: () => this.relayCheckSoon(),
+    });
+    this.listeners = new ListenerSet({
+      bus: this.bus,
+      config: () => this.live.config,
+      proxies: this.live.proxyList,
+      isInternal: (ip) => this.live.networks.isInternal(ip),
+      isTrustedProxy: (ip) => this.live.isTrustedProxy(ip),
+      tls: () => this.tls,
+      hookContext: () => this.hookContext(),
+      say: (text, verdict) => this.system(text, verdict, 'listeners'),
     });
     this.bans.configure(first.auth.maxFailures, first.auth.banSeconds, first.auth.maxNetworkFailures);
     // Per-network bans spare the family's own networks and addresses a family member logged in from.
@@ -223,15 +231,14 @@ export class Gateway {
     return this.live.directory;
   }
 
+  /** SMTP sessions open now, with sockets still in their handshake (a stop, a test, waits for 0). */
+  openSessions(): number {
+    return this.listeners.openCount();
+  }
+
   /** Is ip:port one of our own listeners? (Delivering there would be a mail loop.) */
   isSelf(ip: string, port: number): boolean {
-    const bound = this.listenerStatus.filter((l) => l.ok && l.boundPort === port);
-    if (!bound.length) return false;
-    const addr = unmapIPv4(ip);
-    if (addr === '0.0.0.0' || addr === '::' || addr === this.live.config.publicAddress) return true;
-    if (LOOPBACK.has(addr)) return true;
-    if (bound.some((l) => unmapIPv4(l.host) === addr)) return true;
-    return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((a) => unmapIPv4(a.address) === addr));
+    return this.listeners.isSelf(ip, port);
   }
 
   private hookContext(): HookContext {
@@ -244,7 +251,7 @@ export class Gateway {
       store: this.store,
       bans: this.bans,
       throttle: this.throttle,
-      upgradePasswordHash: (account, stale, password) => this.upgradePasswordHash(account, stale, password),
+      upgradePasswordHash: (account, stale, password) => this.hashUpgrades.upgrade(account, stale, password),
       // a getter: the SPF check is rebuilt when the config changes
       get spf() {
         return live.spf;
@@ -258,33 +265,6 @@ export class Gateway {
       perClient: this.perClient,
       isTrustedProxy: (ip) => live.isTrustedProxy(ip),
     };
-  }
-
-  /**
-   * After a successful login with a hash of a lower cost (docs/design.md §2.4): the
-   * password hashed at today's cost in the background, then one config update that
-   * replaces the account's passwordHash only if it is still the old one (a password
-   * changed meanwhile wins). A stop waits for one under way.
-   */
-  private upgradePasswordHash(account: string, stale: string, password: string): void {
-    const p: Promise<void> = hashPassword(password).then(
-      (fresh) => this.replaceHash(account, stale, fresh),
-      (e: Error) => this.system(`password hash of account ${account} could not be upgraded: ${e.message}`, 'reject', 'config'),
-    );
-    this.upgrades.add(p);
-    void p.finally(() => this.upgrades.delete(p));
-  }
-
-  private replaceHash(account: string, stale: string, fresh: string): void {
-    if (this.live.config.accounts.find((a) => a.name === account)?.passwordHash !== stale) return;
-    try {
-      this.live.update((raw) => {
-        const a = (Array.isArray(raw.accounts) ? (raw.accounts as { name: string; passwordHash?: string }[]) : []).find((x) => x.name === account);
-        if (a && a.passwordHash === stale) a.passwordHash = fresh;
-      }, `password hash of account ${account} upgraded to scrypt N=${SCRYPT_COST.N}`);
-    } catch (e) {
-      this.system(`password hash of account ${account} could not be upgraded: ${(e as Error).message}`, 'reject', 'config');
-    }
   }
 
   private system(text: string, verdict: EventVerdict, rule: Rule): void {
@@ -302,7 +282,7 @@ export class Gateway {
       files,
       (m) => {
         this.tls = m;
-        for (const s of this.servers) s.server.updateSecureContext({ key: m.key, cert: m.cert, ...TLS_OPTIONS });
+        this.listeners.serveCertificate(m);
         this.system(`TLS certificate reloaded: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
       },
       (e) => this.system(`TLS certificate could not be reloaded: ${e.message}`, 'reject', 'tls'),
@@ -320,7 +300,7 @@ export class Gateway {
     }
     await this.prepareTls();
     const m = this.tls!;
-    for (const s of this.servers) s.server.updateSecureContext({ key: m.key, cert: m.cert, ...TLS_OPTIONS });
+    this.listeners.serveCertificate(m);
     this.system(`TLS certificate now ${files.certFile}: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
     this.emitState();
   }
@@ -350,10 +330,8 @@ export class Gateway {
       this.emitState();
       return this.status();
     }
-    this.listenerStatus = [];
-    const ctx = this.hookContext();
-    for (const l of cfg.listeners) this.listenerStatus.push(await this.bind(l, ctx));
-    const bound = this.listenerStatus.filter((s) => s.ok).length;
+    const statuses = await this.listeners.start();
+    const bound = this.listeners.bound;
     this.state = bound > 0 ? 'running' : 'error';
     this.startedAt = new Date();
     this.releasePool ??= holdWorkPool();
@@ -368,7 +346,7 @@ export class Gateway {
     this.banTimer.unref();
     this.watchFiles();
     this.system(
-      `Postern started: ${this.listenerStatus.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}${s.fallbackFrom ? ` (instead of ${s.fallbackFrom}: needs permission)` : ''}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
+      `Postern started: ${statuses.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}${s.fallbackFrom ? ` (instead of ${s.fallbackFrom}: needs permission)` : ''}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
         (recovered.outbound.length ? `; ${recovered.outbound.length} queued message(s) recovered` : ''),
       bound === cfg.listeners.length ? 'info' : 'reject',
       'start',
@@ -377,101 +355,20 @@ export class Gateway {
     return this.status();
   }
 
-  private async bind(l: Listener, ctx: HookContext): Promise<ListenerStatus> {
-    const hooks = new SmtpHooks(ctx, l);
-    const live = this.live;
-    const server = createServer({
-      cfg: live.config,
-      listener: l,
-      hooks,
-      tls: this.tls,
-      proxies: live.proxyList,
-      authDeadline: hooks.authDeadline as never,
-      policy: {
-        isTrusted: (ip) => live.networks.isInternal(ip) || live.isTrustedProxy(ip),
-        onReply: (conn, code, text) => hooks.onReply(conn, code, text),
-        onUntrustedProxy: (conn, code, text) => hooks.onUntrustedProxy(conn, code, text),
-      },
-    });
-    // One bad client must never take the process down (docs/design.md §10).
-    server.on('error', (e: Error & { code?: string; remote?: string }) => {
-      if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ETIMEDOUT') return;
-      this.bus.emit({ stage: 'connect', verdict: 'info', rule: 'smtp error', listener: hooks.listenerName, client: e.remote ?? '', text: e.message });
-    });
-    let status = await listen(server, l);
-    // A port below 1024 refused for lack of privileges: listen on its fallback port
-    // meanwhile (docs/design.md §2), and say so; the fix stays in the status.
-    const fallback = l.fallbackPort ?? defaultFallbackPort(l.port);
-    if (!status.ok && (status.code === 'EACCES' || status.code === 'EPERM') && fallback) {
-      const second = await listen(server, { ...l, port: fallback });
-      if (second.ok) {
-        this.system(`cannot listen on ${l.host}:${l.port} (${l.mode}): ${status.error}; listening on ${fallback} instead. ${status.fix}`, 'defer', 'listeners');
-        status = { ...second, port: l.port, fallbackFrom: l.port, error: status.error, fix: status.fix };
-      } else status = { ...status, error: `${status.error}; the fallback port ${fallback} failed too: ${second.error}` };
-    }
-    if (status.ok) this.servers.push({ listener: l, server });
-    if (!status.ok) this.system(`cannot listen on ${l.host}:${l.port} (${l.mode}): ${status.error}. ${status.fix}`, 'reject', 'listeners');
-    return status;
-  }
-
   // ---- settings changed in the app (docs/design.md §7.1 saveSettings, §8.2) ------------
 
-  /**
-   * Brings the running listeners in line with the config without a restart: a listener
-   * whose settings are unchanged keeps its socket and sessions (port 0 keeps the port it
-   * got); a removed or changed one stops accepting and lets its sessions finish; a new one
-   * is bound. The host name and limits are updated in place on every server (smtp-server
-   * reads them per connection). The relay self-test runs after the change (LiveConfig).
-   */
+  /** Rebinds the listeners to the config without a restart (ListenerSet.rebind). */
   async rebindListeners(): Promise<ListenerStatus[]> {
     if (this.state !== 'running' && this.state !== 'error') return this.status().listeners;
-    const cfg = this.live.config;
-    const key = (l: Listener) => JSON.stringify([l.mode, l.host, l.port, l.fallbackPort ?? null]);
-    const wanted = new Map(cfg.listeners.map((l) => [key(l), l]));
-    const keep: { listener: Listener; server: PosternServer }[] = [];
-    const closing: Promise<void>[] = [];
-    for (const s of this.servers) {
-      if (wanted.has(key(s.listener)) && !keep.some((k) => key(k.listener) === key(s.listener))) keep.push(s);
-      else closing.push(closeServer(s.server, 5000));
-    }
-    // Closing stops accepting at once (the port is free); sessions finish in the background.
-    await new Promise((r) => setImmediate(r));
-    const oldStatus = this.listenerStatus;
-    this.servers = keep;
-    for (const s of keep) this.refreshServerOptions(s.server, cfg);
-    const ctx = this.hookContext();
-    const next: ListenerStatus[] = [];
-    for (const l of cfg.listeners) {
-      const kept = keep.find((k) => key(k.listener) === key(l));
-      const before = kept && oldStatus.find((x) => x.ok && x.mode === l.mode && x.host === l.host && x.port === l.port);
-      if (kept && before) next.push(before);
-      else next.push(await this.bind(l, ctx));
-    }
-    this.listenerStatus = next;
-    const bound = next.filter((x) => x.ok).length;
-    this.state = bound > 0 ? 'running' : 'error';
-    this.system(
-      `listeners now: ${next.map((x) => (x.ok ? `${x.mode} on ${x.host}:${x.boundPort}` : `${x.mode} on port ${x.port} FAILED`)).join(', ') || 'none'}`,
-      bound === next.length ? 'info' : 'reject',
-      'listeners',
-    );
+    await this.listeners.rebind();
+    this.state = this.listeners.bound > 0 ? 'running' : 'error';
     this.emitState();
-    void Promise.all(closing);
     return this.status().listeners;
-  }
-
-  /** Host name and limits of a running server, changed in place (read per connection by smtp-server). */
-  private refreshServerOptions(server: PosternServer, cfg: Config): void {
-    const o = (server as unknown as { options: Record<string, unknown> }).options;
-    o.name = cfg.hostname;
-    o.size = cfg.limits.maxMessageBytes;
-    o.maxRecipients = cfg.limits.maxRecipients;
-    o.socketTimeout = cfg.limits.idleTimeoutSeconds * 1000;
   }
 
   /** After a change of the host name or limits: every running server takes them (no rebind needed). */
   refreshListenerOptions(): void {
-    for (const s of this.servers) this.refreshServerOptions(s.server, this.live.config);
+    this.listeners.refreshOptions();
   }
 
   /**
@@ -491,7 +388,7 @@ export class Gateway {
       throw e;
     }
     const m = this.tls!;
-    for (const s of this.servers) s.server.updateSecureContext({ key: m.key, cert: m.cert, ...TLS_OPTIONS });
+    this.listeners.serveCertificate(m);
     this.system(`TLS certificate now ${m.files.certFile}: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
     this.emitState();
   }
@@ -499,8 +396,6 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.relayRun?.catch(() => {});
     if (this.state === 'stopped') return;
-    const servers = this.servers;
-    this.servers = [];
     if (this.banTimer) clearInterval(this.banTimer);
     this.disk.stop();
     this.banTimer = null;
@@ -508,14 +403,13 @@ export class Gateway {
     this.watches = [];
     await this.outbound.stop();
     await this.certificates.stop();
-    await Promise.all(servers.map((s) => closeServer(s.server, 5000)));
+    await this.listeners.stop(5000);
     // What the sessions started: hash upgrades, and the worker threads (docs/design.md §2.8) —
     // a stopped gateway leaves nothing running.
-    await Promise.all([...this.upgrades]);
+    await this.hashUpgrades.settled();
     await this.inbound.flush(); // greylist.json (docs/design.md §2.14)
     await this.releasePool?.();
     this.releasePool = null;
-    this.listenerStatus = [];
     this.state = 'stopped';
     this.system('Postern stopped', 'info', 'stop');
     this.log?.close();
@@ -538,7 +432,7 @@ export class Gateway {
       state: this.state,
       hostname: this.live.config.hostname,
       startedAt: this.startedAt?.toISOString() ?? null,
-      listeners: this.listenerStatus.map((l) => ({ ...l })),
+      listeners: this.listeners.status(),
       counters: { ...this.counters },
       countersSince: this.countersSince,
       tls: this.tls

@@ -15,7 +15,7 @@ import type { MailFromCheck } from './spf/types.ts';
 import { dnsClientFor, type DnsClient } from './dns/client.ts';
 import type { BanList } from './auth/bans.ts';
 import type { MessageStore } from './spool/store.ts';
-import { ApiError } from './api.ts';
+import { ApiError } from './api-error.ts';
 import { ConfigError, fileProblem } from './config/load.ts';
 import { trustVerdict } from './net/trust.ts';
 

@@ -67,6 +67,11 @@ export interface ConnectionLimits {
    * as an event (and mark the reply as answered); the connection then sends `code text`.
    */
   onRefusal?(conn: PosternConnection, d: Decision): void;
+  /**
+   * Asked on each tick about every open session (submission listeners, docs/design.md
+   * §2.8): a Decision closes the session with it (SmtpHooks.authDeadline).
+   */
+  authDeadline?(session: never, now: number): Decision | null;
 }
 
 /** How often every connection's deadlines are checked. */
@@ -160,6 +165,8 @@ export class PosternConnection extends SMTPConnection {
   /** Called by the server's timer: refuses the connection when one of its deadlines passed. */
   checkLimits(now = Date.now()): void {
     if (this.limited || this._closing || this._closed || !this._ready) return;
+    const late = this.extras.authDeadline?.(this.session as never, now);
+    if (late) return this.refuse(late);
     const parser = this._parser || undefined; // false once the socket closed
     const breach = this.clock.check(now, {
       busy: this._handlerPending || this._upgrading || Boolean(this._dataStream && parser && !parser._dataMode),
@@ -366,6 +373,16 @@ export class PosternServer extends SMTPServer {
     this.limitsTimer.unref();
   }
 
+  /** Sessions open, and sockets still in their TLS handshake or PROXY header. */
+  openCount(): number {
+    return this.connections.size + (this as unknown as { _pendingSockets: Map<unknown, unknown> })._pendingSockets.size;
+  }
+
+  /** Options smtp-server reads per connection, changed on a running server (a settings change, docs/design.md §7.1). */
+  setLiveOptions(o: Pick<SMTPServerOptions, 'name' | 'size' | 'maxRecipients' | 'socketTimeout'>): void {
+    Object.assign(this.options, o);
+  }
+
   override close(callback?: () => void): void {
     clearInterval(this.limitsTimer);
     super.close(callback);
@@ -391,6 +408,11 @@ export interface PosternHooks {
   onClose: NonNullable<SMTPServerOptions['onClose']>;
   /** Records a refusal the connection makes itself (ConnectionLimits.onRefusal). */
   onRefusal?(conn: PosternConnection, d: Decision): void;
+  /**
+   * Asked on each tick about every open session (submission listeners, docs/design.md
+   * §2.8): a Decision closes the session with it (SmtpHooks.authDeadline).
+   */
+  authDeadline?(session: never, now: number): Decision | null;
 }
 
 /**

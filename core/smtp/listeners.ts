@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { Config, Listener } from '../config/schema.ts';
-import { hookOptions, PosternServer, type ConnectionPolicy, type PosternConnection, type PosternHooks } from './connection.ts';
+import { hookOptions, PosternServer, type ConnectionPolicy, type PosternHooks } from './connection.ts';
 import type { Decision } from './decision.ts';
 import { TLS_OPTIONS, type TlsMaterial } from './tls.ts';
 import { defaultFallbackPort, runningBinary, setcapCommand } from '../service/ports.ts';
@@ -61,12 +61,9 @@ export interface ServerSpec {
   proxies: string[];
   /** Self-test: relay attempts only, so no DATA — nothing it accepts is ever stored. */
   relayProbeOnly?: boolean;
-  /** Submission listeners: asked every second about each session; a Decision closes it (SmtpHooks.authDeadline, §2.8). */
+  /** Submission listeners: asked on each tick about each session; a Decision closes it (SmtpHooks.authDeadline, §2.8). */
   authDeadline?: (session: never, now: number) => Decision | null;
 }
-
-/** How often the submission login deadline is checked (docs/design.md §2.8). */
-export const AUTH_DEADLINE_TICK_MS = 1000;
 
 /** The one place smtp-server's options are chosen. */
 export function createServer(spec: ServerSpec): PosternServer {
@@ -95,29 +92,13 @@ export function createServer(spec: ServerSpec): PosternServer {
     ...hookOptions(spec.hooks),
   };
   const { commandSeconds, sessionSeconds, minDataRate, dataRateWindowSeconds } = cfg.limits;
+  // Submission listeners: a stranger who has not logged in in time may be closed (§2.8).
+  const authDeadline = l.mode === 'mx' ? undefined : spec.authDeadline;
   const server = new PosternServer(options, spec.policy, {
     limits: { commandSeconds, sessionSeconds, minDataRate, dataRateWindowSeconds },
     onRefusal: spec.hooks.onRefusal,
+    authDeadline,
   });
-  const deadline = spec.authDeadline;
-  if (deadline && l.mode !== 'mx') {
-    // One timer per submission server, unref'd, ended with the server.
-    const timer = setInterval(() => {
-      const now = Date.now();
-      for (const c of server.connections) {
-        const conn = c as PosternConnection;
-        if (conn._closing || conn._closed) continue;
-        const d = deadline(conn.session as never, now);
-        if (d) conn.refuse(d);
-      }
-    }, AUTH_DEADLINE_TICK_MS);
-    timer.unref();
-    const close = server.close.bind(server);
-    server.close = (callback?: () => void) => {
-      clearInterval(timer);
-      close(callback);
-    };
-  }
   return server;
 }
 

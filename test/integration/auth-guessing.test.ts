@@ -51,6 +51,9 @@ before(async () => {
         { port: 0, host: '127.0.0.1', mode: 'submissions' },
       ],
       auth: { maxFailures: 5, banSeconds: 600, maxNetworkFailures: 20 },
+      // The steady sender stands for everyone else, one message a second from one address
+      // for 40 s: over the per-client message rate (docs/design.md §2.13), tested on its own.
+      rateLimits: { messagesPerMinute: 0 },
       dashboard: { host: '127.0.0.1', port: 0 },
     }),
   );

@@ -182,12 +182,7 @@ test('a client that drops mid-DATA, and plaintext on the implicit-TLS port, cras
   await new Promise((r) => half.on('close', r));
   // The servers have let go of every one of them — the session dropped mid-DATA too (its
   // sessions, and sockets still in a handshake).
-  const servers = (t.gw as unknown as { servers: { server: { connections: Set<unknown>; _pendingSockets: Map<unknown, unknown> } }[] }).servers;
-  await waitFor(
-    () => servers.every((s) => s.server.connections.size === 0 && s.server._pendingSockets.size === 0),
-    10_000,
-    'the server to let go of the hostile connections',
-  );
+  await waitFor(() => t.gw.openSessions() === 0, 10_000, 'the server to let go of the hostile connections');
 
   await stillServes();
   assert.equal(t.gw.status().state, 'running');
