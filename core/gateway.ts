@@ -22,7 +22,7 @@ import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
 import { InboundChecks, type RateLimitedAccount } from './inbound/checks.ts';
 import { closeServer, createServer, listen, type ListenerStatus } from './smtp/listeners.ts';
 import { ListenerSet } from './smtp/listener-set.ts';
-import { ensureSelfSigned, TlsWatcher, type TlsMaterial } from './smtp/tls.ts';
+import { ServedCertificate } from './smtp/served-certificate.ts';
 import type { MailFromCheck } from './spf/types.ts';
 import { OutboundQueue } from './delivery/outbound.ts';
 import { SmtpCourier } from './delivery/courier.ts';
@@ -134,8 +134,7 @@ export class Gateway {
   private state: GatewayState = 'stopped';
   private startedAt: Date | null = null;
   private log: EventLog | null = null;
-  private tls: TlsMaterial | null = null;
-  private tlsWatcher: TlsWatcher | null = null;
+  private readonly served: ServedCertificate;
   private readonly perClient = new Map<string, number>();
   /** DNSBL, rate limits, DMARC enforced, rspamd (docs/design.md §2.10–§2.13). */
   readonly inbound = new InboundChecks({
@@ -185,7 +184,7 @@ export class Gateway {
       proxies: this.live.proxyList,
       isInternal: (ip) => this.live.networks.isInternal(ip),
       isTrustedProxy: (ip) => this.live.isTrustedProxy(ip),
-      tls: () => this.tls,
+      tls: () => this.served.material(),
       hookContext: () => this.hookContext(),
       say: (text, verdict) => this.system(text, verdict, 'listeners'),
     });
@@ -212,9 +211,18 @@ export class Gateway {
       dataDir: this.dataDir,
       config: () => this.live.config,
       emit: (e) => this.bus.emit(e),
-      installed: () => this.certificateInstalled(),
+      installed: () => this.served.installed(),
       changed: () => this.emitState(),
       tuning: opts.acme,
+    });
+    this.served = new ServedCertificate({
+      dataDir: this.dataDir,
+      config: () => this.live.config,
+      acme: this.certificates,
+      serve: (m) => this.listeners.serveCertificate(m),
+      say: (text, verdict, rule) => this.system(text, verdict, rule),
+      running: () => this.state === 'running',
+      changed: () => this.emitState(),
     });
     this.bus.subscribe((e) => count(this.counters, e));
   }
@@ -259,7 +267,7 @@ export class Gateway {
       onMessageQueued: (id, remote) => {
         if (remote) this.outbound.enqueued(id);
       },
-      checkTls: () => this.tlsWatcher?.check() ?? Promise.resolve(),
+      checkTls: () => this.served.check(),
       disk: () => this.disk.reading(),
       inbound: this.inbound,
       perClient: this.perClient,
@@ -269,40 +277,6 @@ export class Gateway {
 
   private system(text: string, verdict: EventVerdict, rule: Rule): void {
     this.bus.emit({ stage: 'system', verdict, rule, text });
-  }
-
-  private async prepareTls(): Promise<void> {
-    const cfg = this.live.config;
-    const files =
-      this.certificates.tlsFiles() ??
-      (cfg.tls.certFile && cfg.tls.keyFile
-        ? { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile, generated: false }
-        : await ensureSelfSigned(this.dataDir, cfg.hostname));
-    this.tlsWatcher = new TlsWatcher(
-      files,
-      (m) => {
-        this.tls = m;
-        this.listeners.serveCertificate(m);
-        this.system(`TLS certificate reloaded: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
-      },
-      (e) => this.system(`TLS certificate could not be reloaded: ${e.message}`, 'reject', 'tls'),
-    );
-    this.tls = await this.tlsWatcher.prime();
-  }
-
-  /** ACME's hook (docs/design.md §2.5): a new certificate in <data>/acme/, served through the reload path (a switch to those files the first time). */
-  private async certificateInstalled(): Promise<void> {
-    const files = this.certificates.tlsFiles();
-    if (!files || !this.tlsWatcher || this.state !== 'running') return;
-    if (this.tls?.files.certFile === files.certFile) {
-      this.tlsWatcher.expire();
-      return this.tlsWatcher.check();
-    }
-    await this.prepareTls();
-    const m = this.tls!;
-    this.listeners.serveCertificate(m);
-    this.system(`TLS certificate now ${files.certFile}: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
-    this.emitState();
   }
 
   async start(): Promise<GatewayStatus> {
@@ -323,7 +297,7 @@ export class Gateway {
       }
     });
     try {
-      await this.prepareTls();
+      await this.served.load();
     } catch (e) {
       this.state = 'error';
       this.system(`TLS certificate could not be loaded: ${(e as Error).message}`, 'reject', 'tls');
@@ -371,26 +345,9 @@ export class Gateway {
     this.listeners.refreshOptions();
   }
 
-  /**
-   * After a change of the certificate files (tls.certFile/keyFile): loads them and serves
-   * them on every listener without a restart; a certificate that does not load leaves the
-   * old one serving and throws (the caller says why).
-   */
-  async reloadCertificate(): Promise<void> {
-    if (this.state !== 'running') return;
-    const before = { tls: this.tls, watcher: this.tlsWatcher };
-    try {
-      await this.prepareTls();
-    } catch (e) {
-      this.tls = before.tls;
-      this.tlsWatcher = before.watcher;
-      this.system(`TLS certificate could not be loaded, the old one stays: ${(e as Error).message}`, 'reject', 'tls');
-      throw e;
-    }
-    const m = this.tls!;
-    this.listeners.serveCertificate(m);
-    this.system(`TLS certificate now ${m.files.certFile}: ${m.subject.replace(/\n/g, ', ')}, valid until ${m.notAfter.toISOString()}`, 'info', 'tls');
-    this.emitState();
+  /** After a change of the certificate files: served without a restart (ServedCertificate.reload). */
+  reloadCertificate(): Promise<void> {
+    return this.served.reload();
   }
 
   async stop(): Promise<void> {
@@ -435,9 +392,7 @@ export class Gateway {
       listeners: this.listeners.status(),
       counters: { ...this.counters },
       countersSince: this.countersSince,
-      tls: this.tls
-        ? { subject: this.tls.subject, notAfter: this.tls.notAfter.toISOString(), selfSigned: this.tls.files.generated, acme: this.certificates.status() }
-        : null,
+      tls: this.served.status(),
       queue: { outbound: this.outbound.size },
       setup: this.setup,
       relay: this.relay,
@@ -532,26 +487,8 @@ export class Gateway {
     if (!same(before.listeners, after.listeners)) await this.rebindListeners();
     else if (before.hostname !== after.hostname || !same(before.limits, after.limits)) this.refreshListenerOptions();
     const acmeChanged = !same(before.acme, after.acme) || (after.acme.enabled && before.hostname !== after.hostname);
-    if (acmeChanged) await this.restartCertificates();
-    else if (!same(before.tls, after.tls)) await this.reloadCertificate();
-  }
-
-  /**
-   * The ACME settings changed (docs/design.md §2.5): the certificate manager stops (an open
-   * order is abandoned) and starts again with the new settings; the certificate to serve
-   * is chosen again (ACME's, the configured files, or the self-signed one).
-   */
-  private async restartCertificates(): Promise<void> {
-    await this.certificates.stop();
-    this.certificates.start();
-    this.system(
-      this.live.config.acme.enabled
-        ? `built-in ACME restarted with the new settings (${this.live.config.acme.directory}, ${this.live.config.acme.challenge})`
-        : 'built-in ACME turned off',
-      'info',
-      'acme',
-    );
-    await this.reloadCertificate();
+    if (acmeChanged) await this.served.restartAcme();
+    else if (!same(before.tls, after.tls)) await this.served.reload();
   }
 
   /** "Renew now" (docs/design.md §2.5): an attempt at once; the outcome is in status().tls.acme. */
