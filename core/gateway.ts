@@ -4,7 +4,7 @@
 // the counters; this file wires them. Knows nothing of windows or HTTP: the desktop
 // app and `postern serve` both drive it through GatewayApi (api.ts).
 import path from 'node:path';
-import type { Config, Listener } from './config/schema.ts';
+import type { Config } from './config/schema.ts';
 import type { ConfigStore } from './config/store.ts';
 import { watchFile, type FileWatch } from './config/watch.ts';
 import { EventBus } from './events/bus.ts';
@@ -18,92 +18,28 @@ import { BanList } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
 import { HashUpgrades } from './auth/hash-upgrade.ts';
 import { holdWorkPool } from './work/pool.ts';
-import { SmtpHooks, type HookContext } from './smtp/hooks.ts';
-import { InboundChecks, type RateLimitedAccount } from './inbound/checks.ts';
-import { closeServer, createServer, listen, type ListenerStatus } from './smtp/listeners.ts';
+import type { HookContext } from './smtp/hooks.ts';
+import { InboundChecks } from './inbound/checks.ts';
+import type { ListenerStatus } from './smtp/listeners.ts';
 import { ListenerSet } from './smtp/listener-set.ts';
 import { ServedCertificate } from './smtp/served-certificate.ts';
 import type { MailFromCheck } from './spf/types.ts';
 import { OutboundQueue } from './delivery/outbound.ts';
 import { SmtpCourier } from './delivery/courier.ts';
 import { DkimKeys } from './dkim/keys.ts';
-import { LiveConfig, type ConfigProblemStatus, type SetNetworkOptions } from './live-config.ts';
+import { LiveConfig, type SetNetworkOptions } from './live-config.ts';
 import { relaySelfTestCheck } from './doctor/relay-self-test.ts';
-import { count, emptyCounters, type Counters } from './counters.ts';
-import { CertificateManager, type AcmeStatus, type AcmeTuning } from './acme/manager.ts';
+import { RelayWatch, relayStatus } from './relay-watch.ts';
+import { banReason, type BanView, type GatewayState, type GatewayStatus, type SetupReport, type SetupSummary } from './status.ts';
+import { count, emptyCounters } from './counters.ts';
+import { CertificateManager, type AcmeTuning } from './acme/manager.ts';
 import { DiskGauge, formatBytes, type DiskReading, type DiskStatus } from './disk/gauge.ts';
 
 export { describeListenError, type ListenerStatus } from './smtp/listeners.ts';
 export type { Counters } from './counters.ts';
 
-export type GatewayState = 'stopped' | 'starting' | 'running' | 'error';
-
-/** The last setup check (docs/design.md §5), in short, for the status strip and the tray. */
-export interface SetupSummary {
-  ranAt: string;
-  fails: number;
-  warns: number;
-  /** Titles of the failing checks. */
-  failing: string[];
-}
-
-/** What setSetupReport needs of a setup check's report. */
-export interface SetupReport {
-  ranAt: string;
-  checks: { id?: string; status: string; title: string; detail?: string; fix?: string }[];
-}
-
-/**
- * The last open-relay self-test (docs/design.md §5): run after every start with the setup
- * check, and at once after any change of internal networks, trusted proxies or
- * listeners. `ok` false turns the status strip and the tray red.
- */
-export interface RelayStatus {
-  ok: boolean;
-  status: 'ok' | 'warn' | 'fail';
-  ranAt: string;
-  detail: string;
-  fix: string;
-}
-
-export interface GatewayStatus {
-  state: GatewayState;
-  hostname: string;
-  startedAt: string | null;
-  listeners: ListenerStatus[];
-  counters: Counters;
-  /** Where the counters start: the history's last 24 hours before this start (docs/design.md §4.4), or null: this start. */
-  countersSince?: string | null;
-  /** The certificate served; `acme`: the built-in ACME's state when enabled (docs/design.md §2.5). */
-  tls: { subject: string; notAfter: string; selfSigned: boolean; acme?: AcmeStatus | null } | null;
-  queue: { outbound: number };
-  setup: SetupSummary | null;
-  /** The last relay self-test (null: not run yet). */
-  relay?: RelayStatus | null;
-  /** The config file changed from outside and was refused: the running config stays (the dashboard's banner). */
-  configError?: ConfigProblemStatus | null;
-  /** Free space where mail is stored; `ok` false: MAIL FROM gets 452 4.3.1 (docs/design.md §3.6). null before the first reading. */
-  disk?: DiskStatus | null;
-  /** Accounts stopped by their hourly sending limits: the dashboard's banner (docs/design.md §2.13). */
-  rateLimited?: RateLimitedAccount[];
-}
-
-/** A ban as the dashboard and `postern bans list` show it. */
-export interface BanView {
-  /** An IPv4 address, an IPv6 /64, or a network (`192.0.2.0/24`) for a per-network ban. */
-  address: string;
-  /** When it ends (ISO 8601). */
-  until: string;
-  failures: number;
-  /** Why, in words. */
-  reason: string;
-}
-
-export function banReason(b: { ip: string; failures: number }): string {
-  return b.ip.includes('/') && !b.ip.endsWith('/64')
-    ? `${b.failures} failed logins from addresses in this network within 15 minutes`
-    : `${b.failures} failed logins within 15 minutes`;
-}
+export type { BanView, GatewayState, GatewayStatus, RelayStatus, SetupReport, SetupSummary } from './status.ts';
+export { banReason } from './status.ts';
 
 export interface GatewayOptions {
   store: ConfigStore;
@@ -145,9 +81,19 @@ export class Gateway {
   });
   private banTimer: NodeJS.Timeout | null = null;
   private setup: SetupSummary | null = null;
-  private relay: RelayStatus | null = null;
-  private relayRun: Promise<void> | null = null;
-  private relayAgain = false;
+  /** The relay self-test after a change of trust (docs/design.md §5). */
+  private readonly relayWatch = new RelayWatch({
+    run: () =>
+      relaySelfTestCheck({
+        config: this.live.config,
+        dataDir: this.dataDir,
+        dns: this.live.dns,
+        relaySelfTest: () => this.startSelfTestListener(),
+        smtpTimeoutMs: 3000,
+      }),
+    say: (text, ok) => this.system(text, ok ? 'info' : 'reject', 'setup check'),
+    changed: () => this.emitState(),
+  });
   private watches: FileWatch[] = [];
   /** Lets go of the shared worker pool (taken at start, docs/design.md §2.8). */
   private releasePool: (() => Promise<void>) | null = null;
@@ -351,7 +297,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
-    await this.relayRun?.catch(() => {});
+    await this.relayWatch.settled();
     if (this.state === 'stopped') return;
     if (this.banTimer) clearInterval(this.banTimer);
     this.disk.stop();
@@ -395,7 +341,7 @@ export class Gateway {
       tls: this.served.status(),
       queue: { outbound: this.outbound.size },
       setup: this.setup,
-      relay: this.relay,
+      relay: this.relayWatch.last,
       configError: this.live.problem,
       disk: this.diskStatus(),
       rateLimited: this.inbound.limitedAccounts(),
@@ -408,7 +354,7 @@ export class Gateway {
     const warns = r.checks.filter((c) => c.status === 'warn').length;
     this.setup = { ranAt: r.ranAt, fails: failing.length, warns, failing: failing.map((c) => c.title) };
     const relay = r.checks.find((c) => c.id === 'relay-self-test');
-    if (relay) this.relay = relayStatus(relay, r.ranAt);
+    if (relay) this.relayWatch.last = relayStatus(relay, r.ranAt);
     this.system(
       failing.length
         ? `setup check: ${failing.length} problem(s) — ${failing.map((c) => c.title).join('; ')}`
@@ -561,89 +507,15 @@ export class Gateway {
     return ok;
   }
 
-  // ---- the relay self-test after a change of trust (docs/design.md §5) ---------------
-
-  /**
-   * Runs the open-relay self-test now (after the one running, if any) and records it in
-   * the status; a failure is a reject event. Resolves when the latest requested run is done.
-   */
+  /** Runs the open-relay self-test now (RelayWatch.checkSoon). */
   relayCheckSoon(): Promise<void> {
-    if (this.relayRun) {
-      this.relayAgain = true;
-      return this.relayRun;
-    }
-    this.relayRun = (async () => {
-      do {
-        this.relayAgain = false;
-        const cfg = this.live.config;
-        const c = await relaySelfTestCheck({
-          config: cfg,
-          dataDir: this.dataDir,
-          dns: this.live.dns,
-          relaySelfTest: () => this.startSelfTestListener(),
-          smtpTimeoutMs: 3000,
-        }).catch((e: Error) => ({
-          id: 'relay-self-test',
-          status: 'warn' as const,
-          title: 'Open-relay self-test',
-          detail: `the self-test could not run: ${e.message}`,
-          fix: 'Run the setup check again.',
-        }));
-        const before = this.relay;
-        this.relay = relayStatus(c, new Date().toISOString());
-        if (!this.relay.ok || before?.ok === false) {
-          this.system(
-            this.relay.ok ? `relay self-test after the change: passed again — ${c.detail}` : `relay self-test after the change: ${c.detail}. ${c.fix}`,
-            this.relay.ok ? 'info' : 'reject',
-            'setup check',
-          );
-        }
-        this.emitState();
-      } while (this.relayAgain);
-    })().finally(() => {
-      this.relayRun = null;
-    });
-    return this.relayRun;
+    return this.relayWatch.checkSoon();
   }
 
   // ---- open-relay self-test (docs/design.md §5; used by core/doctor) ------------
 
-  /**
-   * An extra mx listener on 127.0.0.1 (port chosen by the OS) with the same hooks and
-   * relay policy as the real ones, which takes a PROXY header from 127.0.0.1 only: the
-   * doctor connects to it as an Internet address and tries to relay. No SPF (no DNS for
-   * the made-up senders), no STARTTLS (so no AUTH), no DATA, and its events go to a bus
-   * of its own: the live log and counters are the family's mail, not the self-test's.
-   */
-  async startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }> {
-    const listener: Listener = { port: 0, host: '127.0.0.1', mode: 'mx' };
-    const ctx: HookContext = {
-      ...this.hookContext(),
-      spf: null,
-      bus: new EventBus(1000),
-      onMessageQueued: undefined,
-      checkTls: undefined,
-      disk: undefined,
-      inbound: undefined,
-    };
-    const hooks = new SmtpHooks(ctx, listener);
-    const server = createServer({
-      cfg: this.live.config,
-      listener,
-      hooks,
-      tls: null,
-      proxies: ['127.0.0.1'],
-      relayProbeOnly: true,
-      policy: { isTrusted: (ip) => this.live.networks.isInternal(ip), onReply: (conn, code, text) => hooks.onReply(conn, code, text) },
-    });
-    server.on('error', () => {});
-    const status = await listen(server, listener);
-    if (!status.ok) throw new Error(`the relay self-test could not listen: ${status.error}`);
-    return { port: status.boundPort!, close: () => closeServer(server, 1000) };
+  /** A listener the doctor tries to relay through as an Internet client (ListenerSet.startRelayProbe). */
+  startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }> {
+    return this.listeners.startRelayProbe();
   }
-}
-
-function relayStatus(c: { status: string; detail?: string; fix?: string }, ranAt: string): RelayStatus {
-  const status = c.status === 'fail' ? 'fail' : c.status === 'warn' ? 'warn' : 'ok';
-  return { ok: status !== 'fail', status, ranAt, detail: c.detail ?? '', fix: c.fix ?? '' };
 }

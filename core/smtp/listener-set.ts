@@ -3,7 +3,7 @@
 // given a new certificate, and closed at stop. The gateway owns one.
 import os from 'node:os';
 import type { Config, Listener } from '../config/schema.ts';
-import type { EventBus } from '../events/bus.ts';
+import { EventBus } from '../events/bus.ts';
 import type { EventVerdict } from '../events/types.ts';
 import { NetworkSet, unmapIPv4 } from '../net/cidr.ts';
 import { defaultFallbackPort } from '../service/ports.ts';
@@ -167,5 +167,39 @@ export class ListenerSet {
         maxRecipients: cfg.limits.maxRecipients,
         socketTimeout: cfg.limits.idleTimeoutSeconds * 1000,
       });
+  }
+
+  /**
+   * An extra mx listener on 127.0.0.1 (port chosen by the OS) with the same hooks and
+   * relay policy as the real ones, which takes a PROXY header from 127.0.0.1 only: the
+   * doctor connects to it as an Internet address and tries to relay (docs/design.md §5).
+   * No SPF (no DNS for the made-up senders), no STARTTLS (so no AUTH), no DATA, and its
+   * events go to a bus of its own: the live log and counters are the family's mail.
+   */
+  async startRelayProbe(): Promise<{ port: number; close(): Promise<void> }> {
+    const listener: Listener = { port: 0, host: '127.0.0.1', mode: 'mx' };
+    const ctx: HookContext = {
+      ...this.d.hookContext(),
+      spf: null,
+      bus: new EventBus(1000),
+      onMessageQueued: undefined,
+      checkTls: undefined,
+      disk: undefined,
+      inbound: undefined,
+    };
+    const hooks = new SmtpHooks(ctx, listener);
+    const server = createServer({
+      cfg: this.d.config(),
+      listener,
+      hooks,
+      tls: null,
+      proxies: ['127.0.0.1'],
+      relayProbeOnly: true,
+      policy: { isTrusted: (ip) => this.d.isInternal(ip), onReply: (conn, code, text) => hooks.onReply(conn, code, text) },
+    });
+    server.on('error', () => {});
+    const status = await listen(server, listener);
+    if (!status.ok) throw new Error(`the relay self-test could not listen: ${status.error}`);
+    return { port: status.boundPort!, close: () => closeServer(server, 1000) };
   }
 }

@@ -26,9 +26,14 @@ export function VerdictBadge({ verdict }: { verdict: EventVerdict }) {
   );
 }
 
-/** The same badge for log rows, drawn by CSS (a mask image): no SVG nodes per row. */
-function RowBadge({ verdict }: { verdict: EventVerdict }) {
-  return <span className={`badge v-${verdict} css-icon`}>{VERDICT_LABEL[verdict]}</span>;
+/**
+ * The same badge for log rows, drawn by CSS (a mask image): no SVG nodes per row. A
+ * notice of the gateway itself (a setup check that found something, a port that failed)
+ * refused no one: it says "Problem", not "Rejected" (docs/design.md §4.2).
+ */
+function RowBadge({ verdict, stage }: { verdict: EventVerdict; stage: GatewayEvent['stage'] }) {
+  const notice = verdict === 'reject' && (stage === 'system' || stage === 'network');
+  return <span className={`badge v-${verdict} css-icon`}>{notice ? 'Problem' : VERDICT_LABEL[verdict]}</span>;
 }
 
 const Row = memo(function Row({ e, top, selected, onOpen }: { e: GatewayEvent; top: number; selected: boolean; onOpen: (e: GatewayEvent) => void }) {
@@ -56,7 +61,7 @@ const Row = memo(function Row({ e, top, selected, onOpen }: { e: GatewayEvent; t
         </time>
       </span>
       <span role="cell" className="c-verdict">
-        <RowBadge verdict={e.verdict} />
+        <RowBadge verdict={e.verdict} stage={e.stage} />
       </span>
       <span role="cell" className="c-stage">
         {STAGE_LABEL[e.stage]}
