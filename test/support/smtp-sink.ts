@@ -56,11 +56,19 @@ export async function startSink(extra: string[] = [], port?: number, dir = tempD
     port: p,
     dir,
     messages() {
+      // smtp-sink opens a dump at MAIL and writes it out when it closes the transaction,
+      // which can come after its 250: a dump counts once it has content and has not
+      // changed for a moment (an empty or growing one is a transaction still open).
       const d = path.join(dir, 'dump');
       return fs
         .readdirSync(d)
         .sort()
-        .map((f) => fs.readFileSync(path.join(d, f), 'utf8'));
+        .map((f) => path.join(d, f))
+        .filter((f) => {
+          const st = fs.statSync(f);
+          return st.size > 0 && Date.now() - st.mtimeMs > 200;
+        })
+        .map((f) => fs.readFileSync(f, 'utf8'));
     },
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
