@@ -43,23 +43,33 @@ export function startServe(
       child.kill('SIGKILL');
       reject(new Error(`postern serve did not start in time:\n${out}`));
     }, timeoutMs);
+    // Resolves once serve has said where its dashboard is (the URL, or why not): that line
+    // comes after the status and listener lines. A serve that prints none is taken as it is
+    // 10 s after its status line.
+    let settled = false;
+    let grace: NodeJS.Timeout | null = null;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (grace) clearTimeout(grace);
+      const ports: Record<string, number> = {};
+      for (const m of out.matchAll(/^\s+(mx|submission|submissions)\s+listening on \S+:(\d+)$/gm)) ports[m[1]] = Number(m[2]);
+      const dash = /(http:\/\/\S+\?token=\S+)/.exec(out);
+      resolve({ child, output: () => out, ports, dashboardUrl: dash ? dash[1] : null, exited });
+    };
     const onData = (d: Buffer) => {
       out += d.toString();
       if (!/Postern (running|error)/.test(out)) return;
-      // listeners are printed right after the status line; wait for the dashboard line if one comes
-      setTimeout(() => {
-        clearTimeout(timer);
-        const ports: Record<string, number> = {};
-        for (const m of out.matchAll(/^\s+(mx|submission|submissions)\s+listening on \S+:(\d+)$/gm)) ports[m[1]] = Number(m[2]);
-        const dash = /(http:\/\/\S+\?token=\S+)/.exec(out);
-        resolve({ child, output: () => out, ports, dashboardUrl: dash ? dash[1] : null, exited });
-      }, 150);
+      if (/^\s+dashboard\s+\S/m.test(out)) return done();
+      grace ??= setTimeout(done, 10_000);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => {
       clearTimeout(timer);
       if (!/Postern (running|error)/.test(out)) reject(new Error(`postern serve exited (${code}) before starting:\n${out}`));
+      else done();
     });
   });
 }
