@@ -53,6 +53,9 @@ export class RelayWatch {
           detail: `the self-test could not run: ${e.message}`,
           fix: 'Run the setup check again.',
         }));
+        // Trust changed while this run was under way: its answer may mix the two configs
+        // (the probe saw the new networks, the fix text the old); only the next run counts.
+        if (this.again) continue;
         const before = this.last;
         this.last = relayStatus(c, new Date().toISOString());
         if (!this.last.ok || before?.ok === false) {
