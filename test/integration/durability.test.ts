@@ -8,6 +8,7 @@ import path from 'node:path';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { FAMILY, tempDir } from '../support/gateway.ts';
 import { startServe } from '../support/serve-process.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface Sender {
   acked: string[];
@@ -104,7 +105,10 @@ test('SIGKILL while 8 clients send: every 250 survives, exactly once', async () 
     assert.deepEqual(missing, [], `acknowledged but not stored exactly once (${acked.length} acked, ${inFlight} in flight at the kill)`);
     const duplicated = [...counts].filter(([, n]) => n > 1);
     assert.deepEqual(duplicated, []);
-    const recovered = /(\d+) queued message\(s\) recovered/.exec(fs.readFileSync(path.join(dataDir, 'log', 'events.jsonl'), 'utf8'));
+    // The event log writes in batches: wait for the start event to reach the file.
+    const log = () => fs.readFileSync(path.join(dataDir, 'log', 'events.jsonl'), 'utf8');
+    await waitFor(() => /queued message\(s\) recovered/.test(log()), 10_000, 'the start event in events.jsonl').catch(() => {});
+    const recovered = /(\d+) queued message\(s\) recovered/.exec(log());
     assert.ok(recovered, 'the outbound queue was recovered at start');
 
     // …and it serves again.
