@@ -170,14 +170,14 @@ test('a mixed run is one Messages row per transaction, with subjects and the fam
   await page
     .getByTestId('counter-accepted')
     .filter({ hasText: /^Accepted\s*3$/ })
-    .waitFor({ timeout: 5000 });
+    .waitFor({ timeout: 10_000 });
   assert.match(await page.getByTestId('counter-refused').innerText(), /2/);
   assert.match(await page.getByTestId('counter-deferred').innerText(), /1/);
   assert.match(await page.getByTestId('counter-logins').innerText(), /1/);
   // A row opens to its SMTP events.
   await rowsOf(page).nth(0).click();
   const panel = page.getByTestId('message-panel');
-  await panel.getByTestId('message-step').nth(3).waitFor({ timeout: 5000 });
+  await panel.getByTestId('message-step').nth(3).waitFor({ timeout: 10_000 });
   const steps = (await panel.getByTestId('message-step').allInnerTexts()).join('\n');
   assert.match(steps, /Login[\s\S]*Sender[\s\S]*Recipient[\s\S]*Message/);
   await page.screenshot({ path: screenshotPath('messages-light') });
@@ -198,7 +198,7 @@ test('a restart of postern serve and a reload show the same rows', async () => {
   await page
     .getByTestId('counter-accepted')
     .filter({ hasText: /^Accepted\s*3$/ })
-    .waitFor({ timeout: 5000 });
+    .waitFor({ timeout: 10_000 });
   assert.match(await page.getByTestId('counter-refused').innerText(), /2/);
   assert.match(await page.getByTestId('counter-logins').innerText(), /1/);
   assert.match((await page.getByTestId('counter-accepted').getAttribute('title')) ?? '', /the 24 hours before Postern started, from the history, and since/);
@@ -291,7 +291,7 @@ test('the traffic picture counts the run; screenshots in both themes', async () 
     await page.goto(`${serve.dashboardUrl!}#/messages`);
     await rowsOf(page).nth(5).waitFor({ timeout: 10_000 });
     await rowsOf(page).nth(5).click();
-    await page.getByTestId('message-step').first().waitFor({ timeout: 5000 });
+    await page.getByTestId('message-step').first().waitFor({ timeout: 10_000 });
     await page.screenshot({ path: screenshotPath('messages-dark') });
     await page.getByTestId('open-message').click();
     await page.frameLocator('[data-testid="message-frame"]').locator('#greeting').waitFor({ timeout: 10_000 });

@@ -84,7 +84,7 @@ describe('a toggle changes the next transaction', () => {
     await page.getByLabel('Network (CIDR)').fill('127.0.0.2/32');
     await page.getByLabel('Name (optional)').fill('Laptop');
     await page.getByRole('button', { name: 'Add and trust' }).click();
-    await row('127.0.0.2/32').waitFor({ timeout: 2000 });
+    await row('127.0.0.2/32').waitFor({ timeout: 10_000 });
     assert.equal(await row('127.0.0.2/32').getByRole('switch').isChecked(), true);
     assert.match(await row('127.0.0.2/32').innerText(), /Laptop/);
 
@@ -94,7 +94,7 @@ describe('a toggle changes the next transaction', () => {
 
     // Off again with the switch.
     await row('127.0.0.2/32').locator('.switch').click();
-    await row('127.0.0.2/32').getByText('Not trusted.').waitFor({ timeout: 2000 });
+    await row('127.0.0.2/32').getByText('Not trusted.').waitFor({ timeout: 10_000 });
     assert.equal(await row('127.0.0.2/32').getByRole('switch').isChecked(), false);
     const third = await transaction(c, 'laptop@example.net', ['friend@example.com']);
     assert.equal(third.rcpts[0].code, 554, `after disabling: ${third.rcpts[0].lines.join(' ')}`);
@@ -111,10 +111,10 @@ describe('a toggle changes the next transaction', () => {
 
   test('enabling a detected network trusts it, and the page and gateway agree', async () => {
     await row('192.168.1.0/24').locator('.switch').click();
-    await row('192.168.1.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 2000 });
+    await row('192.168.1.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 10_000 });
     assert.equal(s.t.gw.networks.isInternal('192.168.1.77'), true);
     await row('192.168.1.0/24').locator('.switch').click();
-    await row('192.168.1.0/24').getByText('Not trusted until you enable it').waitFor({ timeout: 2000 });
+    await row('192.168.1.0/24').getByText('Not trusted until you enable it').waitFor({ timeout: 10_000 });
     assert.equal(s.t.gw.networks.isInternal('192.168.1.77'), false);
   });
 });
@@ -132,7 +132,7 @@ describe('custom networks', () => {
       await page.getByLabel('Network (CIDR)').fill(bad);
       await page.getByRole('button', { name: 'Add and trust' }).click();
       const alert = page.getByRole('form', { name: 'Add a network' }).getByRole('alert');
-      await alert.filter({ hasText: expected }).waitFor({ timeout: 2000 });
+      await alert.filter({ hasText: expected }).waitFor({ timeout: 10_000 });
     }
     assert.equal(JSON.stringify(s.t.gw.config().internalNetworks), before);
   });
@@ -140,10 +140,10 @@ describe('custom networks', () => {
   test('a custom network can be removed', async () => {
     await page.getByLabel('Network (CIDR)').fill('198.51.100.0/24');
     await page.getByRole('button', { name: 'Add and trust' }).click();
-    await row('198.51.100.0/24').waitFor({ timeout: 2000 });
+    await row('198.51.100.0/24').waitFor({ timeout: 10_000 });
     assert.equal(s.t.gw.networks.isInternal('198.51.100.9'), true);
     await row('198.51.100.0/24').getByRole('button', { name: 'Remove 198.51.100.0/24' }).click();
-    await row('198.51.100.0/24').waitFor({ state: 'detached', timeout: 2000 });
+    await row('198.51.100.0/24').waitFor({ state: 'detached', timeout: 10_000 });
     assert.equal(s.t.gw.networks.isInternal('198.51.100.9'), false);
     assert.equal(
       s.t.gw.config().internalNetworks.some((n) => n.cidr === '198.51.100.0/24'),
@@ -153,7 +153,7 @@ describe('custom networks', () => {
 
   test('a change made elsewhere (another window, the tray) shows up without a reload', async () => {
     s.t.gw.setNetwork('203.0.113.0/24', true, 'Office VPN');
-    await row('203.0.113.0/24').waitFor({ timeout: 2000 });
+    await row('203.0.113.0/24').waitFor({ timeout: 10_000 });
     assert.match(await row('203.0.113.0/24').innerText(), /Office VPN/);
   });
 });

@@ -95,7 +95,7 @@ describe('accounts', () => {
     await form.getByLabel('Addresses').fill('kid.doe@doe-family.com  kid@doe-family.com');
     await form.getByLabel('Password').fill('correct horse battery');
     await form.getByRole('button', { name: 'Add account' }).click();
-    await page.getByTestId('account').filter({ hasText: 'kid' }).waitFor({ timeout: 5000 });
+    await page.getByTestId('account').filter({ hasText: 'kid' }).waitFor({ timeout: 10_000 });
     assert.match(await page.getByTestId('account').filter({ hasText: 'kid' }).innerText(), /kid\.doe@doe-family\.com, kid@doe-family\.com[\s\S]*set/);
     const acct = s.t.gw.config().accounts.find((a) => a.name === 'kid');
     assert.ok(acct?.passwordHash, 'saved with a hash');
@@ -117,7 +117,7 @@ describe('accounts', () => {
     // The browser's own "required" check would stop the form: submit through the API path the page uses.
     await form.getByLabel('Password').evaluate((el) => el.removeAttribute('required'));
     await form.getByRole('button', { name: 'Add account' }).click();
-    await form.getByRole('alert').filter({ hasText: 'the password is empty' }).waitFor({ timeout: 3000 });
+    await form.getByRole('alert').filter({ hasText: 'the password is empty' }).waitFor({ timeout: 10_000 });
     assert.equal(
       s.t.gw.config().accounts.some((a) => a.name === 'nopass'),
       false,
@@ -133,7 +133,7 @@ describe('accounts', () => {
       'nothing happens before the confirmation',
     );
     await row.getByRole('button', { name: 'Remove', exact: true }).click();
-    await row.waitFor({ state: 'detached', timeout: 3000 });
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
     assert.equal(
       s.t.gw.config().accounts.some((a) => a.name === 'kid'),
       false,
@@ -150,14 +150,14 @@ describe('queue', () => {
     assert.match(text, /grandma@example\.org — ↻ will retry · 2 attempt\(s\) 451 4\.7\.1 greylisted/);
     assert.match(text, /bob@example\.net — … waiting/);
     await table.getByRole('row').filter({ hasText: '1K869AAAA001' }).getByRole('button', { name: 'Retry now' }).click();
-    await table.getByText('3 attempt(s)').waitFor({ timeout: 2000 });
+    await table.getByText('3 attempt(s)').waitFor({ timeout: 10_000 });
     // Delete asks first: nothing is removed until the question is answered.
     const row = table.getByRole('row').filter({ hasText: '1K869BBBB002' });
     await row.getByRole('button', { name: 'Delete 1K869BBBB002' }).click();
-    await row.getByText('Delete it? It will not be sent, and the sender is not told.').waitFor({ timeout: 2000 });
+    await row.getByText('Delete it? It will not be sent, and the sender is not told.').waitFor({ timeout: 10_000 });
     assert.deepEqual(calls, ['retry 1K869AAAA001']);
     await row.getByRole('button', { name: 'Delete', exact: true }).click();
-    await row.waitFor({ state: 'detached', timeout: 2000 });
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
     assert.deepEqual(calls, ['retry 1K869AAAA001', 'remove 1K869BBBB002']);
   });
 });
@@ -175,14 +175,14 @@ describe('setup', () => {
     assert.match(fail, /Problem[\s\S]*Open relay self-test[\s\S]*Disable the 0\.0\.0\.0\/0 network\./);
     const runs = doctorRuns;
     await page.getByRole('button', { name: 'Check again' }).click();
-    await page.getByText(`(run ${runs + 1})`).waitFor({ timeout: 2000 });
+    await page.getByText(`(run ${runs + 1})`).waitFor({ timeout: 10_000 });
   });
 
   test('without a setup check in this build, the page says so', async () => {
     const bare = await startStack(undefined, { override: unavailable('the setup check', 'doctor') });
     try {
       const o = await openDashboard(browser, bare.dash, { hash: '#/setup' });
-      await o.page.getByText('The setup check is not available in this version of Postern yet.').waitFor({ timeout: 3000 });
+      await o.page.getByText('The setup check is not available in this version of Postern yet.').waitFor({ timeout: 10_000 });
       await o.context.close();
     } finally {
       await bare.stop();

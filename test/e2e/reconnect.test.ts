@@ -41,8 +41,8 @@ describe('several pages', () => {
     const a = await openDashboard(browser, s.dash);
     const b = await openDashboard(browser, s.dash, { colorScheme: 'dark' });
     await relay('both-pages@example.com');
-    await rows(a.page).filter({ hasText: 'both-pages@example.com' }).waitFor({ timeout: 1000 });
-    await rows(b.page).filter({ hasText: 'both-pages@example.com' }).waitFor({ timeout: 1000 });
+    await rows(a.page).filter({ hasText: 'both-pages@example.com' }).waitFor({ timeout: 10_000 });
+    await rows(b.page).filter({ hasText: 'both-pages@example.com' }).waitFor({ timeout: 10_000 });
     assert.equal(s.dash.stream().clients, 2);
     await a.context.close();
     await b.context.close();
@@ -53,11 +53,11 @@ describe('reconnecting', () => {
   test('after a dashboard restart the page catches up: nothing lost, nothing twice (12,000 missed events)', async () => {
     const { page, context } = await openDashboard(browser, s.dash);
     await relay('before-restart@example.com');
-    await rows(page).filter({ hasText: 'before-restart@example.com' }).waitFor({ timeout: 1000 });
+    await rows(page).filter({ hasText: 'before-restart@example.com' }).waitFor({ timeout: 10_000 });
     const port = s.dash.port;
     const token = s.dash.token;
     await s.dash.close();
-    await page.getByTestId('connection').filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 5000 });
+    await page.getByTestId('connection').filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 10_000 });
 
     // While no dashboard runs, the gateway goes on: an SMTP reject and a flood of events.
     await relay('while-down@example.com');
@@ -68,18 +68,18 @@ describe('reconnecting', () => {
     const again = await startDashboard({ api: createApi({ gateway: s.t.gw }), gateway: s.t.gw, host: '127.0.0.1', port, token, staticDir: DIST });
     s.dash = again;
     await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
-    await rows(page).filter({ hasText: 'last-while-down@example.com' }).first().waitFor({ timeout: 5000 });
+    await rows(page).filter({ hasText: 'last-while-down@example.com' }).first().waitFor({ timeout: 10_000 });
     const total = s.t.events().length;
     await page.waitForFunction(
       (n) => (globalThis as unknown as PageWindow).document.querySelector('[data-testid="log-count"]')?.textContent === `${n.toLocaleString('en-US')} events`,
       total,
-      { timeout: 5000 },
+      { timeout: 10_000 },
     );
     assert.equal(await shownCount(page), total);
 
     // Every event exactly once, in order: filter to the flood and compare ids at both ends.
     await page.getByLabel('Rule').selectOption('internal error');
-    await page.getByTestId('log-count').filter({ hasText: `12,000 of` }).waitFor({ timeout: 3000 });
+    await page.getByTestId('log-count').filter({ hasText: `12,000 of` }).waitFor({ timeout: 10_000 });
     const flood = s.t.events().filter((e) => e.rule === 'internal error');
     const lastRows = await rows(page).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-id'))));
     assert.deepEqual(
@@ -92,12 +92,12 @@ describe('reconnecting', () => {
     await page
       .getByTestId('log-count')
       .filter({ hasText: /^[1-9]\d* of / })
-      .waitFor({ timeout: 2000 });
+      .waitFor({ timeout: 10_000 });
     assert.equal(await rows(page).filter({ hasText: 'Relay access denied' }).count(), 1);
     // And still live afterwards.
     await page.getByLabel('Search the log').fill('');
     await relay('after-restart@example.com');
-    await rows(page).filter({ hasText: 'after-restart@example.com' }).waitFor({ timeout: 1000 });
+    await rows(page).filter({ hasText: 'after-restart@example.com' }).waitFor({ timeout: 10_000 });
     await context.close();
   });
 });
@@ -153,7 +153,7 @@ describe('Electron bridge transport', () => {
     await page.goto(`${new URL(s.dash.url).origin}/`);
     await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
     await relay('via-bridge@example.com');
-    await rows(page).filter({ hasText: 'via-bridge@example.com' }).waitFor({ timeout: 1000 });
+    await rows(page).filter({ hasText: 'via-bridge@example.com' }).waitFor({ timeout: 10_000 });
     const calls = await page.evaluate(() => (globalThis as unknown as PageWindow).postern.calls as string[]);
     assert.ok(calls.includes('events') && calls.includes('status'), calls.join(','));
     // Networks through the bridge too.

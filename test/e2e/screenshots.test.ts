@@ -107,10 +107,10 @@ for (const scheme of ['light', 'dark'] as const) {
     });
 
     test('log: every verdict has a word, an icon and AA contrast', async () => {
-      await rows(page).filter({ hasText: 'Relay access denied' }).first().waitFor({ timeout: 3000 });
+      await rows(page).filter({ hasText: 'Relay access denied' }).first().waitFor({ timeout: 10_000 });
       for (const v of ['accept', 'reject', 'defer', 'info']) {
         const badge = page.locator(`.log-inner .badge.v-${v}`).first();
-        await badge.waitFor({ timeout: 2000 });
+        await badge.waitFor({ timeout: 10_000 });
         const look = await badge.evaluate((el) => {
           const w = globalThis as unknown as PageWindow;
           const cs = w.getComputedStyle(el);

@@ -106,7 +106,7 @@ test('Queue: a message the smarthost deferred is listed with its 4xx; "Retry now
   const [delivered] = sink.messages();
   assert.match(delivered, /aunt@example\.net/);
   assert.match(delivered, /Subject: sunday lunch/);
-  await page.getByText('Nothing is waiting to be sent.').waitFor({ timeout: 5000 });
+  await page.getByText('Nothing is waiting to be sent.').waitFor({ timeout: 10_000 });
   const outbound = path.join(dir, 'data', 'queue', 'outbound');
   assert.deepEqual(
     fs.readdirSync(outbound).filter((f) => f.startsWith(id)),

@@ -56,11 +56,11 @@ describe('postern serve', () => {
     const r = await transaction(c, 'a@example.net', ['relay-me@example.com']);
     assert.equal(r.rcpts[0].code, 554);
     await c.quit();
-    await rows(page).filter({ hasText: 'relay-me@example.com' }).waitFor({ timeout: 1000 });
+    await rows(page).filter({ hasText: 'relay-me@example.com' }).waitFor({ timeout: 10_000 });
     // A reload keeps working (the token is remembered for this tab).
     await page.reload();
     await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
-    await rows(page).filter({ hasText: 'relay-me@example.com' }).waitFor({ timeout: 3000 });
+    await rows(page).filter({ hasText: 'relay-me@example.com' }).waitFor({ timeout: 10_000 });
     await context.close();
   });
 

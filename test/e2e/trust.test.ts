@@ -59,7 +59,7 @@ describe('too wide: refused everywhere', () => {
   test('0.0.0.0/0 in the page: the plain sentence, nothing trusted, nothing written', async () => {
     const before = fs.readFileSync(config, 'utf8');
     await add('0.0.0.0/0', 'everyone');
-    await form().getByRole('alert').filter({ hasText: WHOLE }).waitFor({ timeout: 3000 });
+    await form().getByRole('alert').filter({ hasText: WHOLE }).waitFor({ timeout: 10_000 });
     assert.equal(await page.getByTestId('confirm-trust').count(), 0, 'no "trust it anyway" for the whole Internet');
     assert.equal(t.gw.networks.isInternal('8.8.8.8'), false);
     assert.equal(fs.readFileSync(config, 'utf8'), before);
@@ -69,7 +69,7 @@ describe('too wide: refused everywhere', () => {
       ['2000::/3', /at most \/32/],
     ] as const) {
       await add(cidr);
-      await form().getByRole('alert').filter({ hasText: words }).waitFor({ timeout: 3000 });
+      await form().getByRole('alert').filter({ hasText: words }).waitFor({ timeout: 10_000 });
     }
   });
 
@@ -92,7 +92,7 @@ describe('a public range needs a confirmation', () => {
     );
     await add('8.8.8.0/24', 'Rented server');
     const box = page.getByTestId('confirm-trust');
-    await box.waitFor({ timeout: 3000 });
+    await box.waitFor({ timeout: 10_000 });
     const text = (await box.innerText()).replace(/\s+/g, ' ');
     assert.match(
       text,
@@ -102,7 +102,7 @@ describe('a public range needs a confirmation', () => {
     assert.equal(t.gw.networks.isInternal('8.8.8.8'), false, 'nothing trusted before the answer');
     assert.equal(await row('8.8.8.0/24').count(), 0);
     await box.getByRole('button', { name: 'Trust it anyway' }).click();
-    await row('8.8.8.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 3000 });
+    await row('8.8.8.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 10_000 });
     assert.equal(t.gw.networks.isInternal('8.8.8.8'), true);
     assert.deepEqual(
       JSON.parse(fs.readFileSync(config, 'utf8')).internalNetworks.find((n: { cidr: string }) => n.cidr === '8.8.8.0/24'),
@@ -110,7 +110,7 @@ describe('a public range needs a confirmation', () => {
     );
     // Off again with its switch: no question for taking trust away.
     await row('8.8.8.0/24').locator('.switch').click();
-    await row('8.8.8.0/24').getByText('Not trusted.').waitFor({ timeout: 3000 });
+    await row('8.8.8.0/24').getByText('Not trusted.').waitFor({ timeout: 10_000 });
     // On again with its switch: the question again, Cancel changes nothing.
     await row('8.8.8.0/24').locator('.switch').click();
     await page.getByTestId('confirm-trust').getByRole('button', { name: 'Cancel' }).click();
@@ -138,16 +138,16 @@ describe('the relay self-test runs after every change', () => {
 describe('a save that fails is shown as failed and rolled back', () => {
   test('the config folder made immutable: "not saved: …", the switch stays off, nothing trusted', async () => {
     await add('10.9.8.0/24', 'Garage');
-    await row('10.9.8.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 3000 });
+    await row('10.9.8.0/24').getByText('Trusted: devices here may send mail').waitFor({ timeout: 10_000 });
     await row('10.9.8.0/24').locator('.switch').click();
-    await row('10.9.8.0/24').getByText('Not trusted.').waitFor({ timeout: 3000 });
+    await row('10.9.8.0/24').getByText('Not trusted.').waitFor({ timeout: 10_000 });
     const before = fs.readFileSync(config, 'utf8');
     const lock = spawnSync('chattr', ['+i', dir]);
     assert.equal(lock.status, 0, `chattr +i: ${lock.stderr}`);
     try {
       await row('10.9.8.0/24').locator('.switch').click();
       const alert = page.getByRole('alert').filter({ hasText: /^✕ not saved: Postern is not allowed to write config\.json or its folder/ });
-      await alert.waitFor({ timeout: 3000 });
+      await alert.waitFor({ timeout: 10_000 });
       assert.doesNotMatch(await alert.innerText(), /EPERM|EACCES|rename|\.tmp/);
       await page.waitForFunction(
         () =>
@@ -155,7 +155,7 @@ describe('a save that fails is shown as failed and rolled back', () => {
             '[data-cidr="10.9.8.0/24"] input',
           )?.checked,
         undefined,
-        { timeout: 3000 },
+        { timeout: 10_000 },
       );
       assert.equal(t.gw.networks.isInternal('10.9.8.7'), false, 'rolled back in memory');
       assert.equal(t.gw.config().internalNetworks.find((n) => n.cidr === '10.9.8.0/24')?.enabled, false);
@@ -184,7 +184,7 @@ describe('an outside edit of the file', () => {
     const good = fs.readFileSync(config, 'utf8');
     fs.writeFileSync(config, good.replace('"mx.doe-family.com"', '"mx.doe-family.com" "oops"'));
     const banner = page.getByTestId('config-error');
-    await banner.waitFor({ timeout: 2000 });
+    await banner.waitFor({ timeout: 10_000 });
     assert.match(
       await banner.innerText(),
       /The configuration file was changed, but the change was not applied — Postern keeps running with the settings it had\. The file is not valid JSON near line \d+, column \d+/,
@@ -197,8 +197,8 @@ describe('an outside edit of the file', () => {
     const raw = JSON.parse(good);
     raw.internalNetworks.push({ cidr: '10.7.7.0/24', label: 'Edited by hand', enabled: true });
     fs.writeFileSync(config, JSON.stringify(raw, null, 2));
-    await banner.waitFor({ state: 'detached', timeout: 2000 });
-    await row('10.7.7.0/24').waitFor({ timeout: 3000 });
+    await banner.waitFor({ state: 'detached', timeout: 10_000 });
+    await row('10.7.7.0/24').waitFor({ timeout: 10_000 });
     assert.equal(t.gw.networks.isInternal('10.7.7.1'), true);
   });
 });
@@ -209,13 +209,13 @@ describe('blocked addresses', () => {
     assert.ok(t.gw.bans.banned('203.0.113.45'));
     await page.reload();
     const ban = page.locator('[data-testid="ban"][data-address="203.0.113.45"]');
-    await ban.waitFor({ timeout: 5000 });
+    await ban.waitFor({ timeout: 10_000 });
     assert.match(await ban.innerText(), /203\.0\.113\.45 — 5 failed logins within 15 minutes; blocked until/);
     await ban.getByRole('button', { name: 'Lift the block on 203.0.113.45' }).click();
     await ban.getByText('Let 203.0.113.45 try again?').waitFor();
     assert.ok(t.gw.bans.banned('203.0.113.45'), 'nothing lifted before the answer');
     await ban.getByRole('button', { name: 'Lift the block', exact: true }).click();
-    await ban.waitFor({ state: 'detached', timeout: 3000 });
+    await ban.waitFor({ state: 'detached', timeout: 10_000 });
     assert.equal(t.gw.bans.banned('203.0.113.45'), null);
     await page.getByTestId('bans').getByText('No address is blocked.').waitFor();
   });

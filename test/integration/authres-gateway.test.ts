@@ -25,7 +25,7 @@ before(async () => {
     '_dmarc.signer.example': { TXT: ['v=DMARC1; p=reject'] },
   });
   t = await startGateway(
-    { ...FAMILY, internalNetworks: [], trustedProxies: ['127.0.0.1'], dns: { servers: [dns.address], timeoutMs: 800 } },
+    { ...FAMILY, internalNetworks: [], trustedProxies: ['127.0.0.1'], dns: { servers: [dns.address], timeoutMs: 3000 } },
     { spfFactory: createSpfCheckFactory() },
   );
 });

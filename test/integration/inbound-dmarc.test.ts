@@ -33,7 +33,7 @@ before(async () => {
     '_dmarc.pct100.example': { TXT: ['v=DMARC1; p=quarantine; pct=100'] },
   });
   t = await startGateway(
-    { ...FAMILY, internalNetworks: [], trustedProxies: ['127.0.0.1'], dns: { servers: [dns.address], timeoutMs: 800 } },
+    { ...FAMILY, internalNetworks: [], trustedProxies: ['127.0.0.1'], dns: { servers: [dns.address], timeoutMs: 3000 } },
     { spfFactory: createSpfCheckFactory() },
   );
 });

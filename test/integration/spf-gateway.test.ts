@@ -44,7 +44,7 @@ before(async () => {
       ...FAMILY,
       internalNetworks: [],
       trustedProxies: ['127.0.0.1'],
-      dns: { servers: [dns.address], timeoutMs: 500 },
+      dns: { servers: [dns.address], timeoutMs: 1000 },
       spf: { enabled: true, header: 'both', policy: 'soft' },
     },
     { spfFactory: createSpfCheckFactory() },
@@ -163,7 +163,7 @@ describe('corner cases', () => {
     const s = await send(BAD_IP, 'bob@timeout.example');
     assertRejected(s, 451, '4.7.24');
     assert.match(s.mail.text, /DNS timeout/);
-    assert.ok(s.ms < 2500, `took ${s.ms} ms`);
+    assert.ok(s.ms < 1000 + 3000, `took ${s.ms} ms`);
   });
 
   test('a DNS server failure (SERVFAIL) is a 451 4.7.24 too', async () => {

@@ -92,7 +92,7 @@ before(async () => {
 });
 after(() => server.close());
 
-function config(spf: Record<string, unknown> = {}, timeoutMs = 500) {
+function config(spf: Record<string, unknown> = {}, timeoutMs = 3000) {
   return validateConfig({ hostname: 'mx.doe-family.com', dns: { servers: [server.address], timeoutMs }, spf });
 }
 
@@ -100,7 +100,7 @@ async function spf(from: string | null, ip = IP, helo = 'mail.client.example', s
   const cfg = config(spfCfg);
   const mb = from === null ? null : parseMailbox(from);
   assert.ok(from === null || mb, `parse ${from}`);
-  return checkSpf({ sender: mb, ip, helo }, cfg, new DnsClient({ servers: [server.address], timeoutMs: 500, cache: false }).resolver);
+  return checkSpf({ sender: mb, ip, helo }, cfg, new DnsClient({ servers: [server.address], timeoutMs: 3000, cache: false }).resolver);
 }
 
 async function result(from: string | null, ip = IP, helo?: string): Promise<SpfResult> {

@@ -105,7 +105,7 @@ describe('postern spf --check DOMAIN', () => {
         hostname: 'mx.doe-family.com',
         publicAddress: '203.0.113.5',
         domains: ['doe-family.com'],
-        dns: { servers: [dns.address], timeoutMs: 500 },
+        dns: { servers: [dns.address], timeoutMs: 3000 },
       }),
     );
   });

@@ -201,7 +201,7 @@ describe('check a published record (through the DNS client)', () => {
     for (let i = 8; i < 11; i++) zone[`i${i}.deep.example`] = { TXT: ['v=spf1 ?all'] };
     dns = await startDnsServer(zone as never);
     dns.setFault('drop', ['slow.example']);
-    helper = createSpfHelper({ resolver: new DnsClient({ servers: [dns.address], timeoutMs: 300, cache: false }).resolver, hostname: 'mx.doe-family.com' });
+    helper = createSpfHelper({ resolver: new DnsClient({ servers: [dns.address], timeoutMs: 1500, cache: false }).resolver, hostname: 'mx.doe-family.com' });
   });
   after(() => dns.close());
 
