@@ -1,7 +1,8 @@
 // Input validation for every GatewayApi method, shared by the IPC and HTTP
 // transports: whatever a renderer or an HTTP client sends is checked here before it
 // reaches the gateway. Unknown keys are refused, not ignored.
-import { ApiError, API_METHODS, type ApiMethod, type EventQuery } from './api.ts';
+import { ApiError, type ApiMethod, type EventQuery } from './api.ts';
+import { API_METHODS } from './api-methods.ts';
 import { STAGES, VERDICTS } from './events/types.ts';
 import type { SpfChoices } from './spf/record-types.ts';
 

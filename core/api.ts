@@ -1,8 +1,9 @@
 // GatewayApi: everything a dashboard can see and do (docs/design.md §7.1). One contract, two
 // transports: Electron IPC through the preload (electron/ipc.ts) and HTTP + Server-
 // Sent Events for the headless dashboard (core/http/). Both derive their channel and
-// route names from API_METHODS and validate every input with validateInput() before
-// it reaches the gateway. The renderer imports only this file's types.
+// route names from API_METHODS (core/api-methods.ts) and validate every input with
+// validateInput() before it reaches the gateway. The renderer imports this file's
+// types and, of values, only that list.
 import type { GatewayEvent, EventVerdict, Stage } from './events/types.ts';
 import type { BanView, GatewayStatus } from './gateway.ts';
 import type { NetworkView } from './net/networks.ts';
@@ -10,6 +11,8 @@ import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from '
 import type { OutboundRecipient } from './spool/store.ts';
 import type { QueueEntry } from './delivery/queue-entry.ts';
 import type { AccountView } from './accounts/types.ts';
+import type { Config } from './config/schema.ts';
+import type { EventQuery } from './history/types.ts';
 
 export type {
   GatewayEvent,
@@ -30,21 +33,7 @@ export type { RateLimitedAccount } from './inbound/checks.ts';
 import type { RateLimitedAccount } from './inbound/checks.ts';
 export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';
 
-export interface EventQuery {
-  /** Only events with a larger id (for catching up after a reconnect). */
-  afterId?: number;
-  /** Only events with a smaller id (for paging back through history). */
-  beforeId?: number;
-  /** At most this many, the newest of those that match (default 500, max 5000). */
-  limit?: number;
-  verdict?: EventVerdict[];
-  stage?: Stage[];
-  rule?: string;
-  /** Case-insensitive substring of text, from, to, client, user or reason. */
-  text?: string;
-  /** One SMTP session's events (the click-through of a row). */
-  session?: string;
-}
+export type { EventQuery };
 
 export interface EventPage {
   events: GatewayEvent[];
@@ -86,34 +75,11 @@ export interface OutboundSettings {
   user: string;
 }
 
-export interface LimitSettings {
-  maxMessageBytes: number;
-  maxRecipients: number;
-  maxClients: number;
-  maxConnectionsPerClient: number;
-  idleTimeoutSeconds: number;
-  minFreeBytes: number;
-  /** The advanced limits (docs/design.md §2.8, §8.2). */
-  maxHeaderLines: number;
-  maxHeaderBytes: number;
-  maxSubmissionClients: number;
-  reservedInternalSlots: number;
-  maxConnectionsPerNetwork: number;
-  commandSeconds: number;
-  sessionSeconds: number;
-  minDataRate: number;
-  dataRateWindowSeconds: number;
-  maxUnknownRecipients: number;
-}
+/** Every limit of the config but the submission AUTH deadline, which is not edited in the app (docs/design.md §2.8, §8.2). */
+export type LimitSettings = Omit<Config['limits'], 'submissionAuthSeconds'>;
 
 /** Built-in ACME as the Settings page edits it (docs/design.md §2.5, §8.2 `acme`). */
-export interface AcmeSettings {
-  enabled: boolean;
-  /** `letsencrypt-staging`, `letsencrypt`, or an http(s) directory URL. */
-  directory: string;
-  email: string;
-  challenge: 'http-01' | 'dns-01';
-}
+export type AcmeSettings = Pick<Config['acme'], 'enabled' | 'directory' | 'email' | 'challenge'>;
 
 /** How logins are checked (docs/design.md §2.4, §8.2 `auth`). */
 export interface AuthSettings {
@@ -146,21 +112,8 @@ export interface EditableSettings {
   inbound: InboundSettings;
 }
 
-/** DMARC, DNS blocklists, rspamd, rate limits and greylisting as the Settings page edits them (docs/design.md §2.10–§2.14, §8.2). */
-export interface InboundSettings {
-  dmarc: { enforce: boolean };
-  dnsbl: { zones: { zone: string; weight: number }[]; threshold: number; allow: string[]; allowAddresses: string[] };
-  rspamd: { enabled: boolean; url: string; timeoutMs: number; onUnreachable: 'accept' | 'defer' };
-  rateLimits: {
-    connectionsPerMinute: number;
-    networkConnectionsPerMinute: number;
-    messagesPerMinute: number;
-    networkMessagesPerMinute: number;
-    accountMessagesPerHour: number;
-    accountRecipientsPerHour: number;
-  };
-  greylist: { enabled: boolean; delayMinutes: number; expireDays: number };
-}
+/** DMARC, DNS blocklists, rspamd, rate limits and greylisting as the Settings page edits them (docs/design.md §2.10–§2.14, §8.2): the config's own groups. */
+export type InboundSettings = Pick<Config, 'dmarc' | 'dnsbl' | 'rspamd' | 'rateLimits' | 'greylist'>;
 
 /**
  * One change from a Settings page: only the groups given are changed (docs/design.md §7.1).
@@ -302,49 +255,6 @@ export interface ApiStream {
   onEvents(batch: GatewayEvent[]): void;
   onStatus(status: GatewayStatus): void;
 }
-
-export const API_METHODS = [
-  'status',
-  'start',
-  'stop',
-  'events',
-  'networks',
-  'setNetwork',
-  'removeNetwork',
-  'spfBuild',
-  'spfValidate',
-  'spfCheck',
-  'accounts',
-  'addAccount',
-  'removeAccount',
-  'queue',
-  'retryQueue',
-  'deleteQueue',
-  'settings',
-  'saveSettings',
-  'testSmarthost',
-  'dnsRecords',
-  'setPassword',
-  'setAddresses',
-  'doctor',
-  'messages',
-  'message',
-  'messageContent',
-  'exportMessages',
-  'traffic',
-  'bans',
-  'liftBan',
-  'rateLimits',
-  'liftRateLimit',
-  'blockAccount',
-  'newDashboardToken',
-  'renewCertificate',
-] as const satisfies readonly ApiMethod[];
-
-// Compile-time check that API_METHODS lists every method of GatewayApi.
-type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
-const _complete: Missing extends never ? true : Missing = true;
-void _complete;
 
 export { ApiError, type ApiErrorCode } from './api-error.ts';
 import { ApiError, type ApiErrorCode } from './api-error.ts';

@@ -5,7 +5,8 @@
 //      that navigated elsewhere;
 //   3. at most one argument, and validateInput() accepts it (core/api-validate.ts).
 // The answer is always the ApiResult envelope; the renderer never gets a rejection.
-import { API_METHODS, ApiError, toResult, type ApiMethod, type ApiResult, type GatewayApi } from '../core/api.ts';
+import { ApiError, toResult, type ApiMethod, type ApiResult, type GatewayApi } from '../core/api.ts';
+import { API_METHODS } from '../core/api-methods.ts';
 import { isApiMethod, validateInput } from '../core/api-validate.ts';
 import { CHANNEL_PREFIX, channelOf } from './channels.ts';
 import { isTrustedSender } from './protocol.ts';

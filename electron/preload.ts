@@ -12,7 +12,8 @@
 // This is PosternBridge of renderer/src/bridge.ts; electron/contract.ts checks that
 // the two agree at compile time.
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { API_METHODS, type ApiMethod, type ApiResult, type GatewayApi } from '../core/api.ts';
+import type { ApiMethod, ApiResult, GatewayApi } from '../core/api.ts';
+import { API_METHODS } from '../core/api-methods.ts';
 import { channelOf, STREAM_CHANNEL } from './channels.ts';
 import type { StreamMessage } from './live.ts';
 

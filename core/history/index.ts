@@ -8,24 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { EventVerdict, GatewayEvent, Stage } from '../events/types.ts';
+import type { GatewayEvent } from '../events/types.ts';
 import { applyEvent, MemoryTxnStore, toRow, verdictOf, type TxnState, type TxnStore } from './transactions.ts';
 import { messagesWhere, parseSearch, SearchError, WORD_COLUMNS } from './search.ts';
-import type { MessageDetail, MessagePage, MessageQuery, MessageRow, TrafficBucket, TrafficReport } from './types.ts';
+import type { EventQuery, MessageDetail, MessagePage, MessageQuery, MessageRow, TrafficBucket, TrafficReport } from './types.ts';
 
 export { SearchError };
-
-/** GatewayApi's event query (core/api.ts EventQuery has this shape; a component does not import the API). */
-export interface EventFilter {
-  afterId?: number;
-  beforeId?: number;
-  limit?: number;
-  verdict?: EventVerdict[];
-  stage?: Stage[];
-  rule?: string;
-  text?: string;
-  session?: string;
-}
 
 export interface HistoryOptions {
   /** <data>/log */
@@ -313,7 +301,7 @@ export class HistoryIndex {
   // ---- reading ---------------------------------------------------------------
 
   /** The event page of GatewayApi.events (docs/design.md §7.1), from the index. */
-  events(q: EventFilter): GatewayEvent[] {
+  events(q: EventQuery): GatewayEvent[] {
     this.flush();
     const where: string[] = [];
     const params: (string | number)[] = [];

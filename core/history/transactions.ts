@@ -3,37 +3,16 @@
 // 250, the queue and delivery events naming its queue id. Pure: the history index
 // keeps the states in SQLite, the counters keep them in memory.
 import type { EventVerdict, GatewayEvent } from '../events/types.ts';
-import type { MessageOutcome, MessageRow, MessageVerdict } from './types.ts';
+import type { MessageOutcome, MessageRow, MessageVerdict, TransactionFields } from './types.ts';
 
 /** A transaction as it is tracked and stored. */
-export interface TxnState {
-  id: number;
-  time: string;
-  session: string;
-  client: string;
-  listener: string;
-  user: string;
-  from: string;
-  to: string[];
-  subject: string;
-  size: number;
-  queueId: string;
-  code: number;
-  rule: string;
-  reason: string;
-  text: string;
+export interface TxnState extends TransactionFields {
   mailVerdict: EventVerdict;
   dataVerdict: EventVerdict | '';
   rcptOk: number;
   rcptRefused: number;
   rcptDeferred: number;
-  local: number;
-  remote: number;
-  delivered: number;
-  failed: number;
-  deferrals: number;
   rules: string[];
-  endId: number;
 }
 
 /** The family's word for a transaction: DATA's answer if it got that far, else the refusals. */

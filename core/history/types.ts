@@ -1,7 +1,25 @@
 // The shapes of the history (docs/design.md §4.4): one row per SMTP transaction, its
 // query and page, the traffic picture, and a stored message opened for reading. The
 // renderer sees them through core/api.ts.
-import type { GatewayEvent } from '../events/types.ts';
+import type { EventVerdict, GatewayEvent, Stage } from '../events/types.ts';
+import type { ParsedView } from '../mail/view.ts';
+
+/** The live log's event query (GatewayApi.events, the history index). */
+export interface EventQuery {
+  /** Only events with a larger id (for catching up after a reconnect). */
+  afterId?: number;
+  /** Only events with a smaller id (for paging back through history). */
+  beforeId?: number;
+  /** At most this many, the newest of those that match (default 500, max 5000). */
+  limit?: number;
+  verdict?: EventVerdict[];
+  stage?: Stage[];
+  rule?: string;
+  /** Case-insensitive substring of text, from, to, client, user or reason. */
+  text?: string;
+  /** One SMTP session's events (the click-through of a row). */
+  session?: string;
+}
 
 /** What the family reads: the message was taken, refused, or asked to come back later. */
 export type MessageVerdict = 'accepted' | 'refused' | 'deferred' | 'incomplete';
@@ -9,7 +27,8 @@ export type MessageVerdict = 'accepted' | 'refused' | 'deferred' | 'incomplete';
 /** What happened after the 250 (several for a message with local and remote recipients). */
 export type MessageOutcome = 'maildir' | 'queued' | 'retrying' | 'delivered' | 'bounced';
 
-export interface MessageRow {
+/** What a transaction row and its tracked state share (core/history/transactions.ts). */
+export interface TransactionFields {
   /** The id of the transaction's first event (its MAIL FROM). */
   id: number;
   time: string;
@@ -24,7 +43,6 @@ export interface MessageRow {
   /** Bytes stored (0 when nothing was stored). */
   size: number;
   queueId: string;
-  verdict: MessageVerdict;
   /** The reply that decided it (the 250 at DATA, or the refusal). */
   code: number;
   rule: string;
@@ -36,9 +54,13 @@ export interface MessageRow {
   failed: number;
   /** Delivery attempts that were deferred (4xx, connection trouble). */
   deferrals: number;
-  outcome: MessageOutcome[];
   /** The id of the transaction's last SMTP event (its DATA, or the last refusal). */
   endId: number;
+}
+
+export interface MessageRow extends TransactionFields {
+  verdict: MessageVerdict;
+  outcome: MessageOutcome[];
 }
 
 export interface MessageQuery {
@@ -79,23 +101,10 @@ export interface TrafficReport {
   topReasons: { rule: string; reason: string; count: number }[];
 }
 
-export interface MessageContent {
+/** A stored message opened for reading: which store it came from, and the parsed view (core/mail/view.ts). */
+export interface MessageContent extends ParsedView {
   id: number;
   stored: 'maildir' | 'queue';
-  headers: { name: string; value: string }[];
-  subject: string;
-  from: string;
-  to: string;
-  date: string | null;
-  text: string;
-  /** The HTML part, unchanged: render only in a sandboxed frame (renderer MessageViewer). */
-  html: string | null;
-  attachments: { filename: string; contentType: string; size: number }[];
-  /** Authentication-Results as plain verdicts. */
-  auth: { method: string; result: string; detail: string }[];
-  /** The raw source (cut at 2 MiB). */
-  raw: string;
-  truncated: boolean;
 }
 
 export type ExportFormat = 'csv' | 'json';

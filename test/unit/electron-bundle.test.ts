@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { API_METHODS } from '../../core/api.ts';
+import { API_METHODS } from '../../core/api-methods.ts';
 import { LOOPBACK_DNS } from '../support/gateway.ts';
 import { appManifest, buildElectron } from '../../electron/build.ts';
 import { CSP } from '../../electron/protocol.ts';

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { API_METHODS, ApiError, type GatewayApi } from '../../core/api.ts';
+import { ApiError, type GatewayApi } from '../../core/api.ts';
+import { API_METHODS } from '../../core/api-methods.ts';
 import { CSP as HTTP_CSP } from '../../core/http/server.ts';
 import { dispatch, methodOf, registerIpc, type InvokeEventLike } from '../../electron/ipc.ts';
 import { channelOf } from '../../electron/channels.ts';
