@@ -3,9 +3,9 @@
 // file and takes a lift in within a second or two (Gateway.reloadBans).
 import path from 'node:path';
 import { BanList } from './auth/bans.ts';
-import { parseCommand, UsageError } from './cli-usage.ts';
+import { parseCommand, UsageError } from './cli/usage.ts';
 import { banReason } from './gateway.ts';
-import { defaultDataDir } from './paths.ts';
+import { defaultDataDir } from './config/paths.ts';
 
 export interface Output {
   out(line: string): void;

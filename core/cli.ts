@@ -1,10 +1,10 @@
 // `postern` — the command line of docs/design.md §8.1. Bad input: every command throws
-// a UsageError (core/cli-usage.ts) and run() prints it here, one line naming the problem
+// a UsageError (core/cli/usage.ts) and run() prints it here, one line naming the problem
 // on stderr, exit code 2, nothing changed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { asUsageError, parseCommand, USAGE_EXIT_CODE, UsageError } from './cli-usage.ts';
-import { defaultConfigFile, defaultDataDir } from './paths.ts';
+import { asUsageError, parseCommand, USAGE_EXIT_CODE, UsageError } from './cli/usage.ts';
+import { defaultConfigFile, defaultDataDir } from './config/paths.ts';
 
 export { UsageError };
 
@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       return dkimCommand(rest);
     }
     case 'doctor': {
-      const { doctorCommand } = await import('./doctor/cli.ts');
+      const { doctorCommand } = await import('./doctor-cli.ts');
       return doctorCommand(rest);
     }
     case 'service': {

@@ -9,7 +9,7 @@ import { app, dialog, ipcMain, Menu, safeStorage, Tray, type BrowserWindow } fro
 import ElectronStore from 'electron-store';
 import type { Gateway } from '../core/gateway.ts';
 import { createRuntime } from '../core/runtime.ts';
-import { userDataDir } from '../core/paths.ts';
+import { userDataDir } from '../core/config/paths.ts';
 import { createAutostart, startedAtLogin, type Autostart } from './autostart.ts';
 import { STREAM_CHANNEL } from './channels.ts';
 import { registerIpc } from './ipc.ts';
@@ -24,7 +24,7 @@ import { runningBinary } from '../core/service/ports.ts';
 import { spawn } from 'node:child_process';
 import { createDashboardWindow, hardenSession, registerScheme, serveRenderer } from './window.ts';
 
-// The same folder as `postern serve` (core/paths.ts; POSTERN_HOME overrides), set
+// The same folder as `postern serve` (core/config/paths.ts; POSTERN_HOME overrides), set
 // before anything reads it: the single-instance lock lives there too.
 app.setName('Postern');
 app.setPath('userData', userDataDir());

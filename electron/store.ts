@@ -1,6 +1,6 @@
 // The desktop app's config: core's ConfigStore over electron-store, in
 // <userData>/config.json — the same file `postern serve` and `postern user add` use
-// by default (core/paths.ts), with the same schema (core/config/schema.ts).
+// by default (core/config/paths.ts), with the same schema (core/config/schema.ts).
 //   - electron-store checks the schema on every read and write; core's
 //     validateConfig() then fills defaults and checks meaning (addresses in local
 //     domains, CIDRs…), and an invalid change is refused whole, nothing written.

@@ -3,9 +3,9 @@
 // the file unchanged. A running `postern serve` reads the file again on restart;
 // the dashboard's Accounts page changes a running gateway live.
 import path from 'node:path';
-import { parseCommand, UsageError } from '../cli-usage.ts';
+import { parseCommand, UsageError } from '../cli/usage.ts';
 import { FileConfigStore } from '../config/store.ts';
-import { defaultConfigFile } from '../paths.ts';
+import { defaultConfigFile } from '../config/paths.ts';
 import { AccountError, AccountsService } from './service.ts';
 
 export interface Output {

@@ -1,10 +1,10 @@
 // `postern dkim DOMAIN`: the DKIM record to publish for a family domain (the key is
 // generated on first use, the same one outbound mail is signed with).
 import path from 'node:path';
-import { parseCommand, UsageError } from '../cli-usage.ts';
+import { parseCommand, UsageError } from '../cli/usage.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { normalizeDomain } from '../policy/address.ts';
-import { defaultConfigFile, defaultDataDir } from '../paths.ts';
+import { defaultConfigFile, defaultDataDir } from '../config/paths.ts';
 import { DkimKeys, dkimRecord, dkimZoneLine } from './keys.ts';
 
 export async function dkimCommand(args: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {

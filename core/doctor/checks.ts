@@ -5,7 +5,8 @@
 // unreachable DNS server is a warning with the reason, never a hang.
 import type { DoctorCheck, DoctorReport } from './types.ts';
 import { dnsClientFor } from '../dns/client.ts';
-import type { Gateway } from '../gateway.ts';
+import type { GatewayStatus } from '../status.ts';
+import type { Config } from '../config/schema.ts';
 import { check, CHECK_IDS, within, type CheckId, type DoctorContext } from './common.ts';
 import { dkimCheck, dmarcCheck, hostnameCheck, mxCheck, ptrCheck, publicAddresses, spfCheck } from './dns-checks.ts';
 import { listenersCheck } from './listeners.ts';
@@ -49,8 +50,19 @@ export async function runDoctor(ctx: DoctorContext): Promise<DoctorReport> {
   return { checks, ranAt: new Date().toISOString() };
 }
 
+/** What the setup check needs of a gateway in this process (core/gateway.ts has it). */
+export interface CheckedGateway {
+  readonly dataDir: string;
+  config(): Config;
+  status(): Pick<GatewayStatus, 'state' | 'listeners'>;
+  startSelfTestListener(): Promise<{ port: number; close(): Promise<void> }>;
+}
+
 /** The setup check of a gateway in this process (the dashboard's Setup page, and after every start). */
-export function doctorForGateway(gw: Gateway, extra: Partial<Pick<DoctorContext, 'interfaces' | 'trustedCAs' | 'smtpTimeoutMs'>> = {}): Promise<DoctorReport> {
+export function doctorForGateway(
+  gw: CheckedGateway,
+  extra: Partial<Pick<DoctorContext, 'interfaces' | 'trustedCAs' | 'smtpTimeoutMs'>> = {},
+): Promise<DoctorReport> {
   const config = gw.config();
   const status = gw.status();
   return runDoctor({

@@ -5,7 +5,7 @@
 // and when the certificate ends. It is stored like a bounce (core/delivery/outbound.ts):
 // MessageStore.deliverLocal, the spool's durable path into the account's Maildir.
 import crypto from 'node:crypto';
-import type { GatewayStatus } from '../gateway.ts';
+import type { GatewayStatus } from '../status.ts';
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../policy/directory.ts';
 import type { MessageStore } from '../spool/store.ts';

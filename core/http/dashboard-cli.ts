@@ -2,9 +2,9 @@
 // its access token — the same link `postern serve` prints, kept in <data-dir>/dashboard-token
 // (made here if it does not exist yet, so the next serve uses it).
 import path from 'node:path';
-import { parseCommand, UsageError } from '../cli-usage.ts';
+import { parseCommand, UsageError } from '../cli/usage.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { defaultConfigFile, defaultDataDir } from '../paths.ts';
+import { defaultConfigFile, defaultDataDir } from '../config/paths.ts';
 import { dashboardLink, dashboardToken } from './token.ts';
 import fs from 'node:fs';
 

@@ -9,7 +9,7 @@
 //     `events({afterId})`.
 import type http from 'node:http';
 import type { GatewayEvent } from '../events/types.ts';
-import type { GatewayStatus } from '../gateway.ts';
+import type { GatewayStatus } from '../status.ts';
 
 /** One `data:` message of the stream (the same shape as the Electron bridge's pushes). */
 export type StreamMessage = { type: 'events'; events: GatewayEvent[] } | { type: 'status'; status: GatewayStatus };

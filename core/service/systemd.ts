@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseCommand, UsageError } from '../cli-usage.ts';
+import { parseCommand, UsageError } from '../cli/usage.ts';
 import { writeConfigFile } from '../config/load.ts';
 import { runningBinary } from './ports.ts';
 

@@ -3,14 +3,14 @@
 //     prints the record and the zone line to paste;
 //   postern spf --check DOMAIN [--config FILE] [--ip IP] [build options]
 //     validates the published record through the configured DNS: exit 0 if valid, 1 if not.
-// Bad input: a UsageError (core/cli-usage.ts), which core/cli.ts turns into one line and exit 2.
+// Bad input: a UsageError (core/cli/usage.ts), which core/cli.ts turns into one line and exit 2.
 import fs from 'node:fs';
 import net from 'node:net';
-import { asUsageError, parseCommand, UsageError } from '../cli-usage.ts';
+import { asUsageError, parseCommand, UsageError } from '../cli/usage.ts';
 import { loadConfigFile, validateConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isValidDomain, normalizeDomain } from '../policy/address.ts';
-import { defaultConfigFile } from '../paths.ts';
+import { defaultConfigFile } from '../config/paths.ts';
 import type { SpfChoices, SpfProblem } from './record-types.ts';
 import { MAX_DNS_TERMS } from './check.ts';
 import { buildRecord, defaultChoices, spfHelperFor } from './record.ts';

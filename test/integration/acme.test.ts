@@ -15,7 +15,7 @@ import { freePort } from '../support/smtp-sink.ts';
 import { FAMILY, startGateway, tempDir, type TestGateway } from '../support/gateway.ts';
 import { sClient, startPebble, type Pebble } from '../support/pebble.ts';
 import { waitFor } from '../support/wait.ts';
-import { doctorCommand } from '../../core/doctor/cli.ts';
+import { doctorCommand } from '../../core/doctor-cli.ts';
 import type { GatewayEvent } from '../../core/events/types.ts';
 
 const HOST = 'mx.doe-family.com';

@@ -5,7 +5,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccountError, AccountsService, type AccountErrorCode, type AccountsStore } from '../../core/accounts/service.ts';
 import { userCommand } from '../../core/accounts/cli.ts';
-import { UsageError } from '../../core/cli-usage.ts';
+import { UsageError } from '../../core/cli/usage.ts';
 import { verifyPassword } from '../../core/auth/builtin.ts';
 import { MemoryConfigStore } from '../../core/config/store.ts';
 

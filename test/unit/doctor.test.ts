@@ -15,7 +15,7 @@ import { nameMatches, tlsCheck } from '../../core/doctor/tls-check.ts';
 import { relayAttempts } from '../../core/doctor/relay-self-test.ts';
 import { hostnameCheck, publicAddresses } from '../../core/doctor/dns-checks.ts';
 import { combine, worst, type DoctorContext } from '../../core/doctor/common.ts';
-import { doctorCommand, formatReport } from '../../core/doctor/cli.ts';
+import { doctorCommand, formatReport } from '../../core/doctor-cli.ts';
 import { passed } from '../../core/doctor/checks.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-doctor-unit-'));

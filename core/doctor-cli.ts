@@ -2,20 +2,20 @@
 // check of §5 from the command line, while `postern serve` may be running elsewhere.
 // Human output: one line per check (✓ ok, ! warn, ✗ fail) with what was found and the
 // fix. With --json exactly one object `{ "checks": [ { id, status, title, detail, fix } ] }`.
-// Exit code 0 when nothing fails, 1 otherwise; bad input: a UsageError (core/cli-usage.ts;
+// Exit code 0 when nothing fails, 1 otherwise; bad input: a UsageError (core/cli/usage.ts;
 // core/cli.ts prints one line and exits 2).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { asUsageError, parseCommand, UsageError } from '../cli-usage.ts';
-import { loadConfigFile, validateConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
-import { FileConfigStore, MemoryConfigStore, type ConfigStore } from '../config/store.ts';
-import { dnsClientFor } from '../dns/client.ts';
-import { Gateway } from '../gateway.ts';
-import { defaultConfigFile, defaultDataDir } from '../paths.ts';
-import type { DoctorReport } from './types.ts';
-import { passed, runDoctor, type DoctorContext } from './checks.ts';
+import { asUsageError, parseCommand, UsageError } from './cli/usage.ts';
+import { loadConfigFile, validateConfig } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { FileConfigStore, MemoryConfigStore, type ConfigStore } from './config/store.ts';
+import { dnsClientFor } from './dns/client.ts';
+import { Gateway } from './gateway.ts';
+import { defaultConfigFile, defaultDataDir } from './config/paths.ts';
+import type { DoctorReport } from './doctor/types.ts';
+import { passed, runDoctor, type DoctorContext } from './doctor/checks.ts';
 
 export interface Output {
   out(text: string): void;

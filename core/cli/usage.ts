@@ -3,7 +3,7 @@
 // having changed nothing. `code` stays 'EUSER' so callers that only look at the code
 // (tests, scripts importing a command) keep working.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError } from './config/load.ts';
+import { ConfigError } from '../config/load.ts';
 
 /** The exit code of bad input. */
 export const USAGE_EXIT_CODE = 2;
