@@ -46,9 +46,10 @@ export interface MessageFacts extends InboundClient {
   queueId: string;
   /** DMARC as evaluated with DKIM (core/spf/authres.ts); null: not evaluated. */
   dmarc: DmarcVerdict | null;
-  /** The header section as received, and the spooled body. */
+  /** The header section as received, and the body: in memory while small, else its spool file. */
   head: Buffer;
   bodyFile: string | null;
+  body?: Buffer;
   bodyBytes: number;
 }
 
@@ -264,6 +265,7 @@ export class InboundChecks {
           hostname: cfg.hostname,
           head: m.head,
           bodyFile: m.bodyFile,
+          body: m.body,
           bodyBytes: m.bodyBytes,
         });
       } catch (e) {

@@ -32,9 +32,10 @@ export interface RspamdRequest {
   /** The client's forward-confirmed reverse DNS name, or null (rspamd: `Hostname: unknown`). */
   clientName?: string | null;
   user?: string;
-  /** The message: the header section (with our trace headers) and the spooled body file. */
+  /** The message: the header section (with our trace headers) and the body, in memory or its spool file. */
   head: Buffer;
   bodyFile: string | null;
+  body?: Buffer;
   bodyBytes: number;
 }
 
@@ -50,7 +51,7 @@ export function scanWithRspamd(r: RspamdRequest): Promise<RspamdResult> {
       return reject(new Error(`rspamd.url is not a URL: ${r.url}`));
     }
     const headers: http.OutgoingHttpHeaders = {
-      'Content-Length': String(r.head.length + (r.bodyFile ? r.bodyBytes : 0)),
+      'Content-Length': String(r.head.length + (r.body ? r.body.length : r.bodyFile ? r.bodyBytes : 0)),
       IP: clean(r.ip),
       Helo: clean(r.helo || 'unknown'),
       From: clean(r.from),
@@ -93,6 +94,7 @@ export function scanWithRspamd(r: RspamdRequest): Promise<RspamdResult> {
     const timer = setTimeout(() => finish(new Error(`no answer from rspamd within ${r.timeoutMs} ms`)), r.timeoutMs);
     req.on('error', (e) => finish(e));
     req.write(r.head);
+    if (r.body) return void req.end(r.body);
     if (!r.bodyFile || r.bodyBytes === 0) return void req.end();
     const body = fs.createReadStream(r.bodyFile);
     body.on('error', (e) => finish(e));

@@ -662,10 +662,10 @@ export class SmtpHooks {
       const authHeaders: Promise<MessageAuth> =
         internet && (this.ctx.spf || enforce)
           ? part
-              .finish()
-              .then((bodyFile) =>
+              .source()
+              .then((body) =>
                 authInWorker(
-                  { head, bodyFile },
+                  { head, ...body },
                   { spf: facts.spf, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender: from, cfg },
                   enforce,
                 ),
@@ -686,8 +686,8 @@ export class SmtpHooks {
         const inbound = this.ctx.inbound;
         if (!inbound || !internet) return void commit(auth.headers, authError);
         part
-          .finish()
-          .then((bodyFile) =>
+          .source()
+          .then((body) =>
             inbound.message({
               session: session.id,
               ...facts,
@@ -698,7 +698,7 @@ export class SmtpHooks {
               queueId,
               dmarc: auth.dmarc,
               head,
-              bodyFile,
+              ...body,
               bodyBytes: part.bytes,
             }),
           )

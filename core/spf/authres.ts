@@ -85,11 +85,13 @@ export function firstSignatures(message: Buffer, max = MAX_DKIM_SIGNATURES): { m
 
 /**
  * A message as the DATA path keeps it (docs/design.md §2.8): the header section in
- * memory (bounded), the body in its spool file (null: no body).
+ * memory (bounded), the body in memory while it is small (`body`), else in its spool
+ * file (`bodyFile`; neither: no body).
  */
 export interface SpooledMessage {
   head: Buffer;
   bodyFile: string | null;
+  body?: Uint8Array;
 }
 
 /** The message to verify, first `max` DKIM signatures only; a spooled body is streamed from its file. */
@@ -99,6 +101,7 @@ function verifyInput(message: Buffer | SpooledMessage): { input: Buffer | Readab
     return { input: m, dropped };
   }
   const { message: head, dropped } = firstSignatures(message.head);
+  if (message.body) return { input: Buffer.concat([head, message.body]), dropped };
   if (!message.bodyFile) return { input: head, dropped };
   const out = new PassThrough();
   out.write(head);

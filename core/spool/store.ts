@@ -138,7 +138,10 @@ export class MessageStore {
    * message names; its Delivered-To is the first of them, in RCPT order.
    */
   async commit(msg: CommitInput): Promise<CommitResult> {
-    const bodyFile = msg.body ? await msg.body.finish() : null;
+    // A small body is still in memory: the message is written whole, no spool file to copy.
+    const small = msg.body?.inMemory();
+    const data = small ? Buffer.concat([msg.data, small]) : msg.data;
+    const bodyFile = msg.body && !small ? await msg.body.finish() : null;
     const size = msg.data.length + (msg.body?.bytes ?? 0);
     const now = Date.now();
     // Delivered-To address → the accounts it is delivered to.
@@ -161,7 +164,7 @@ export class MessageStore {
       const local = [...copies].map(async ([key, accounts], n) => {
         const file = path.join(this.incoming, `${msg.id}.${n}`);
         const prefix = Buffer.from(`Return-Path: <${msg.from}>\r\nDelivered-To: ${addressOf.get(key) ?? key}\r\n`, 'latin1');
-        const head = Buffer.concat([prefix, msg.data]);
+        const head = Buffer.concat([prefix, data]);
         written.push(file);
         if (bodyFile) await writeFileDurableFrom(file, head, bodyFile);
         else await writeFileDurable(file, head);
@@ -179,12 +182,12 @@ export class MessageStore {
         written.push(file);
         // Whether the message has 8-bit bytes (RFC 6152): found while it is written,
         // kept in the envelope for the delivery (docs/design.md §3.3).
-        let eightBit = !isAscii(msg.data);
+        let eightBit = !isAscii(data);
         const see = (chunk: Buffer) => {
           if (!eightBit && !isAscii(chunk)) eightBit = true;
         };
-        if (bodyFile) await writeFileDurableFrom(file, msg.data, bodyFile, see);
-        else await writeFileDurable(file, msg.data);
+        if (bodyFile) await writeFileDurableFrom(file, data, bodyFile, see);
+        else await writeFileDurable(file, data);
         await linkOrCopy(file, path.join(this.outbound, `${msg.id}.eml`));
         const env: OutboundEnvelope = {
           id: msg.id,
@@ -260,25 +263,41 @@ export class MessageStore {
 }
 
 /**
- * One message body on its way to the spool: written as it arrives, with back-pressure
- * (`write` false → wait for `onDrain`), opened on the first write.
+ * Bodies up to this size stay in memory until the commit; a larger one goes to its
+ * `.part` file from the first byte past it (docs/design.md §2.8). Most mail is smaller,
+ * and a spool file per message costs an open, a copy and an unlink; this bound keeps
+ * what a connection holds small whatever it sends (like Haraka's `spool_after`).
+ */
+export const BODY_IN_MEMORY_BYTES = 128 * 1024;
+
+/**
+ * One message body on its way to the spool: kept in memory while it is small, then
+ * written to its file as it arrives, with back-pressure (`write` false → wait for
+ * `onDrain`), opened when the body outgrows memory or a reader needs a file.
  */
 export class IncomingPart {
   readonly file: string;
   /** Bytes written so far. */
   bytes = 0;
+  private chunks: Buffer[] | null = [];
   private ws: fs.WriteStream | null = null;
   private error: Error | null = null;
   private closed: Promise<void> | null = null;
 
-  constructor(file: string) {
+  private readonly inMemoryBytes: number;
+
+  constructor(file: string, inMemoryBytes = BODY_IN_MEMORY_BYTES) {
     this.file = file;
+    this.inMemoryBytes = inMemoryBytes;
   }
 
+  /** Moves the body from memory to its file (once). */
   private stream(): fs.WriteStream {
     if (!this.ws) {
       this.ws = fs.createWriteStream(this.file, { flags: 'wx', mode: 0o600, highWaterMark: 64 * 1024 });
       this.ws.on('error', (e) => (this.error ??= e));
+      for (const c of this.chunks ?? []) this.ws.write(c);
+      this.chunks = null;
     }
     return this.ws;
   }
@@ -287,6 +306,10 @@ export class IncomingPart {
   write(chunk: Buffer): boolean {
     if (!chunk.length) return true;
     this.bytes += chunk.length;
+    if (this.chunks && this.bytes <= this.inMemoryBytes) {
+      this.chunks.push(chunk);
+      return true;
+    }
     if (this.error) return true; // finish() reports it
     return this.stream().write(chunk);
   }
@@ -296,7 +319,18 @@ export class IncomingPart {
     this.ws.once('drain', f);
   }
 
-  /** Ends the file (not fsynced: it is copied); resolves to its path. */
+  /** The whole body while it is still in memory (and nothing has asked for a file), else null. */
+  inMemory(): Buffer | null {
+    return this.chunks ? Buffer.concat(this.chunks) : null;
+  }
+
+  /** The body for a reader: the bytes while they are in memory, else the finished file. */
+  async source(): Promise<{ bodyFile: string | null; body?: Buffer }> {
+    const body = this.inMemory();
+    return body ? { bodyFile: null, body } : { bodyFile: await this.finish() };
+  }
+
+  /** Ends the file, writing it first if the body was in memory (not fsynced: it is copied); resolves to its path. */
   async finish(): Promise<string> {
     const ws = this.stream();
     this.closed ??= new Promise<void>((resolve) => {
@@ -309,8 +343,9 @@ export class IncomingPart {
     return this.file;
   }
 
-  /** Closes and removes the file; safe to call more than once, and after finish(). */
+  /** Forgets the body and removes its file; safe to call more than once, and after finish(). */
   async discard(): Promise<void> {
+    this.chunks = null;
     if (this.ws && !this.ws.closed) {
       const ws = this.ws;
       await new Promise<void>((resolve) => {

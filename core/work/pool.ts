@@ -11,8 +11,8 @@ import type { MessageAuth, MessageAuthContext, SpooledMessage } from '../spf/aut
 import { workerSource, type WorkerSource } from './worker-file.ts';
 
 export type WorkRequest =
-  | { id: number; kind: 'verify'; head: Uint8Array; bodyFile: string | null; ctx: MessageAuthContext }
-  | { id: number; kind: 'auth'; head: Uint8Array; bodyFile: string | null; ctx: MessageAuthContext; evaluate: boolean }
+  | { id: number; kind: 'verify'; head: Uint8Array; bodyFile: string | null; body?: Uint8Array; ctx: MessageAuthContext }
+  | { id: number; kind: 'auth'; head: Uint8Array; bodyFile: string | null; body?: Uint8Array; ctx: MessageAuthContext; evaluate: boolean }
   | { id: number; kind: 'sign'; message: Uint8Array; key: DkimKey }
   | { id: number; kind: 'seven-bit'; message: Uint8Array };
 
@@ -178,7 +178,10 @@ export const VERIFY_GRACE_MS = 2000;
 
 /** DKIM/DMARC + Authentication-Results (core/spf/authres.ts) in a worker; rejects with Error('timeout') past the deadline. */
 export function verifyInWorker(message: SpooledMessage, ctx: MessageAuthContext, pool = workPool()): Promise<string> {
-  return pool.run<string>({ kind: 'verify', head: message.head, bodyFile: message.bodyFile, ctx }, 3 * ctx.cfg.dns.timeoutMs + VERIFY_GRACE_MS);
+  return pool.run<string>(
+    { kind: 'verify', head: message.head, bodyFile: message.bodyFile, body: message.body, ctx },
+    3 * ctx.cfg.dns.timeoutMs + VERIFY_GRACE_MS,
+  );
 }
 
 /**
@@ -186,7 +189,10 @@ export function verifyInWorker(message: SpooledMessage, ctx: MessageAuthContext,
  * `evaluate`: DKIM/DMARC even when `spf.header` writes no Authentication-Results.
  */
 export function authInWorker(message: SpooledMessage, ctx: MessageAuthContext, evaluate: boolean, pool = workPool()): Promise<MessageAuth> {
-  return pool.run<MessageAuth>({ kind: 'auth', head: message.head, bodyFile: message.bodyFile, ctx, evaluate }, 3 * ctx.cfg.dns.timeoutMs + VERIFY_GRACE_MS);
+  return pool.run<MessageAuth>(
+    { kind: 'auth', head: message.head, bodyFile: message.bodyFile, body: message.body, ctx, evaluate },
+    3 * ctx.cfg.dns.timeoutMs + VERIFY_GRACE_MS,
+  );
 }
 
 /** Deadline of one DKIM signature (§3.5): a 25 MiB message is hashed in well under a second. */

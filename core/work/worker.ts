@@ -29,11 +29,11 @@ const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byt
 async function run(req: WorkRequest): Promise<unknown> {
   if (req.kind === 'verify') {
     const ctx = req.ctx as MessageAuthContext;
-    return messageAuthHeaders({ head: buf(req.head), bodyFile: req.bodyFile }, ctx, { resolver: dnsFor(ctx.cfg).resolver });
+    return messageAuthHeaders({ head: buf(req.head), bodyFile: req.bodyFile, body: req.body }, ctx, { resolver: dnsFor(ctx.cfg).resolver });
   }
   if (req.kind === 'auth') {
     const ctx = req.ctx as MessageAuthContext;
-    return messageAuth({ head: buf(req.head), bodyFile: req.bodyFile }, ctx, { resolver: dnsFor(ctx.cfg).resolver, evaluate: req.evaluate });
+    return messageAuth({ head: buf(req.head), bodyFile: req.bodyFile, body: req.body }, ctx, { resolver: dnsFor(ctx.cfg).resolver, evaluate: req.evaluate });
   }
   if (req.kind === 'sign') return signMessage(buf(req.message), req.key as DkimKey);
   if (req.kind === 'seven-bit') return toSevenBit(buf(req.message));

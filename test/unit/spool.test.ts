@@ -1,12 +1,12 @@
 // The spool (docs/design.md §3.1, §3.2): MessageStore.commit and recovery at start, and
 // the directory syncer's group commit. Checked on a real file system in a temp dir;
 // only the fsync calls are watched (node:test's mock.method on fs/promises).
-import { test, describe } from 'node:test';
+import { test, describe, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { MessageStore, newQueueId, type OutboundEnvelope } from '../../core/spool/store.ts';
+import { BODY_IN_MEMORY_BYTES, MessageStore, newQueueId, type OutboundEnvelope } from '../../core/spool/store.ts';
 import { DirSyncer } from '../../core/spool/durable.ts';
 import { tempDir } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
@@ -198,6 +198,78 @@ function replace<T extends object, K extends keyof T>(obj: T, key: K, fn: unknow
     obj[key] = orig;
   };
 }
+
+describe('IncomingPart: a small body stays in memory, a large one goes to its .part file', () => {
+  const partFile = (store: MessageStore, id: string) => path.join(store.incoming, `${id}.part`);
+
+  test(
+    'a body up to the bound never touches the disk before the commit, and the stored message is whole',
+    withStore(async (store) => {
+      const id = newQueueId();
+      const opened = mock.method(fs, 'createWriteStream');
+      try {
+        const part = store.incomingPart(id);
+        const chunk = Buffer.alloc(BODY_IN_MEMORY_BYTES / 4, 'a');
+        for (let i = 0; i < 4; i++) assert.equal(part.write(chunk), true);
+        await store.commit({
+          id,
+          from: '',
+          client: '',
+          local: [{ account: 'john', address: 'john.doe@doe-family.com' }],
+          remote: [],
+          data: MESSAGE,
+          body: part,
+        });
+        await part.discard();
+        assert.equal(opened.mock.callCount(), 0, 'no spool file opened for a small body');
+      } finally {
+        opened.mock.restore();
+      }
+      const [file] = ls(path.join(store.maildir('john'), 'new'));
+      const stored = fs.readFileSync(path.join(store.maildir('john'), 'new', file));
+      assert.equal(stored.length, 'Return-Path: <>\r\nDelivered-To: john.doe@doe-family.com\r\n'.length + MESSAGE.length + BODY_IN_MEMORY_BYTES);
+      assert.ok(stored.subarray(-BODY_IN_MEMORY_BYTES).every((b) => b === 0x61));
+      assert.deepEqual(ls(store.incoming), [], 'nothing left in incoming');
+    }),
+  );
+
+  test(
+    'one byte past the bound: everything so far goes to the file, in order, and the commit copies it from there',
+    withStore(async (store) => {
+      const id = newQueueId();
+      const part = store.incomingPart(id);
+      part.write(Buffer.alloc(BODY_IN_MEMORY_BYTES, 'a'));
+      assert.equal(fs.existsSync(partFile(store, id)), false);
+      part.write(Buffer.from('Z'));
+      assert.equal(part.inMemory(), null);
+      await waitFor(() => fs.existsSync(partFile(store, id)), 5000, 'spilled to the spool file');
+      await store.commit({ id, from: '', client: '', local: [], remote: ['aunt@example.net'], data: MESSAGE, body: part });
+      await part.discard();
+      const eml = fs.readFileSync(path.join(store.outbound, `${id}.eml`));
+      assert.equal(eml.length, MESSAGE.length + BODY_IN_MEMORY_BYTES + 1);
+      assert.equal(eml.subarray(MESSAGE.length, MESSAGE.length + 1).toString(), 'a');
+      assert.equal(eml.subarray(-1).toString(), 'Z');
+      assert.equal(fs.existsSync(partFile(store, id)), false, 'the .part file removed');
+    }),
+  );
+
+  test(
+    'a reader that needs a file gets one; a small body is given as bytes',
+    withStore(async (store) => {
+      const small = store.incomingPart(newQueueId());
+      small.write(Buffer.from('hello\r\n'));
+      assert.deepEqual(await small.source(), { bodyFile: null, body: Buffer.from('hello\r\n') });
+      const id = newQueueId();
+      const spilled = store.incomingPart(id);
+      spilled.write(Buffer.from('hello\r\n'));
+      const file = await spilled.finish();
+      assert.equal(fs.readFileSync(file, 'latin1'), 'hello\r\n');
+      assert.deepEqual(await spilled.source(), { bodyFile: partFile(store, id) });
+      await spilled.discard();
+      assert.equal(fs.existsSync(file), false);
+    }),
+  );
+});
 
 describe('MessageStore.recover at start', () => {
   test(
