@@ -73,3 +73,14 @@ export function useLoad<M extends ApiMethod>(method: M, ...args: ArgsOf<M>): [Lo
   const set = useCallback((v: ValueOf<M>) => setState({ state: 'ok', value: v }), []);
   return [state, reload, set];
 }
+
+/** Escape closes the panel or dialog that is open (the side panels, the message viewer). */
+export function useEscape(onClose: () => void): void {
+  useEffect(() => {
+    const onKey = (k: KeyboardEvent) => {
+      if (k.key === 'Escape') onClose();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
+}

@@ -6,7 +6,7 @@ import { useState } from 'react';
 import type { GatewayStatus } from '../api.ts';
 import { dateTime } from '../format.ts';
 import { useApp } from '../hooks.ts';
-import { CopyButton } from './DnsRecords.tsx';
+import { CopyButton } from './CopyButton.tsx';
 import { ErrorLine } from './Notice.tsx';
 
 type Acme = NonNullable<NonNullable<GatewayStatus['tls']>['acme']>;

@@ -6,6 +6,7 @@ import { Fragment, useState } from 'react';
 import type { DnsRecordRow } from '../api.ts';
 import { useLoad } from '../hooks.ts';
 import { dateTime } from '../format.ts';
+import { CopyButton } from './CopyButton.tsx';
 import { ErrorLine } from './Notice.tsx';
 
 const STATE: Record<DnsRecordRow['state'], { icon: string; text: string; cls: string }> = {
@@ -16,24 +17,6 @@ const STATE: Record<DnsRecordRow['state'], { icon: string; text: string; cls: st
 };
 
 export const FIND_PUBLIC_IP = 'https://www.whatismyip.com/';
-
-export function CopyButton({ text, label }: { text: string; label: string }) {
-  const [done, setDone] = useState<'idle' | 'copied' | 'failed'>('idle');
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-      setDone('copied');
-    } catch {
-      setDone('failed');
-    }
-    setTimeout(() => setDone('idle'), 2000);
-  };
-  return (
-    <button type="button" className="secondary small copy" onClick={() => void copy()} aria-label={label}>
-      {done === 'copied' ? '✓ Copied' : done === 'failed' ? 'Select it by hand' : 'Copy'}
-    </button>
-  );
-}
 
 export function DnsRecords({ intro = true }: { intro?: boolean }) {
   const [records, reload] = useLoad('dnsRecords');

@@ -17,15 +17,6 @@ const PHONE = typeof matchMedia === 'function' && matchMedia('(max-width: 640px)
 // Stable functions: the virtualiser recomputes its 100,000 positions when they change.
 const rowSize = () => (PHONE ? CARD_H : ROW_H);
 
-export function VerdictBadge({ verdict }: { verdict: EventVerdict }) {
-  return (
-    <span className={`badge v-${verdict}`}>
-      <Icon name={VERDICT_ICON[verdict]} className="badge-icon" />
-      {VERDICT_LABEL[verdict]}
-    </span>
-  );
-}
-
 /**
  * The same badge for log rows, drawn by CSS (a mask image): no SVG nodes per row. A
  * notice of the gateway itself (a setup check that found something, a port that failed)

@@ -5,7 +5,7 @@
 // plain verdicts.
 import { useEffect, useState } from 'react';
 import type { MessageContent } from '../api.ts';
-import { useApp } from '../hooks.ts';
+import { useApp, useEscape } from '../hooks.ts';
 import { bytes } from '../format.ts';
 import { keyed } from '../keys.ts';
 
@@ -43,13 +43,7 @@ export function MessageViewer({ id, onClose }: { id: number; onClose: () => void
     };
   }, [client, id]);
 
-  useEffect(() => {
-    const onKey = (k: KeyboardEvent) => {
-      if (k.key === 'Escape') onClose();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  useEscape(onClose);
 
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a click beside the dialog is a mouse shortcut; Escape and the ✕ button close it from the keyboard

@@ -4,12 +4,12 @@
 // with the transaction's SMTP events and delivery attempts. Follows the live stream.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { MessageDetail, MessageRow } from '../api.ts';
-import { useApp } from '../hooks.ts';
-import { bytes, clock, route, STAGE_LABEL, when } from '../format.ts';
+import { useApp, useEscape } from '../hooks.ts';
+import { bytes, route, when } from '../format.ts';
 import { hashParams, setHashParams } from '../url-state.ts';
 import { MessageVerdictBadge, outcomeText } from '../components/MessageWords.tsx';
-import { VerdictBadge } from './LiveLog.tsx';
 import { MessageViewer } from './MessageViewer.tsx';
+import { StepHead } from '../components/Step.tsx';
 import '../history.css';
 
 const PAGE = 200;
@@ -247,13 +247,7 @@ function MessagePanel({ id, onClose }: { id: number; onClose: () => void }) {
     });
   }, [live, load, detail]);
 
-  useEffect(() => {
-    const onKey = (k: KeyboardEvent) => {
-      if (k.key === 'Escape') onClose();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  useEscape(onClose);
 
   const m = detail?.message;
   return (
@@ -305,18 +299,7 @@ function MessagePanel({ id, onClose }: { id: number; onClose: () => void }) {
           <ol className="steps">
             {detail.events.map((s) => (
               <li key={s.id} className={`step v-${s.verdict}`} data-testid="message-step">
-                <div className="step-head">
-                  <time dateTime={s.time} title={new Date(s.time).toLocaleString()}>
-                    {clock(s.time)}
-                  </time>
-                  <VerdictBadge verdict={s.verdict} />
-                  <span className="step-stage">{STAGE_LABEL[s.stage]}</span>
-                  <span className="step-rule muted">{s.rule}</span>
-                </div>
-                <p className="step-reply mono">
-                  {s.code ? <strong>{s.code} </strong> : null}
-                  {s.text}
-                </p>
+                <StepHead step={s} title={new Date(s.time).toLocaleString()} />
                 {(s.reason || s.from !== undefined || s.to) && (
                   <p className="step-more">
                     {s.reason && <span>{s.reason}</span>}

@@ -2,9 +2,9 @@
 // `events({session})`, kept up to date while the session goes on.
 import { useEffect, useState } from 'react';
 import type { GatewayEvent } from '../api.ts';
-import { useApp, useEventsVersion } from '../hooks.ts';
-import { clock, dateTime, route, STAGE_LABEL } from '../format.ts';
-import { VerdictBadge } from './LiveLog.tsx';
+import { useApp, useEscape, useEventsVersion } from '../hooks.ts';
+import { StepHead } from '../components/Step.tsx';
+import { dateTime, route } from '../format.ts';
 
 export function SessionPanel({ event, onClose }: { event: GatewayEvent; onClose: () => void }) {
   const { client, live } = useApp();
@@ -24,13 +24,7 @@ export function SessionPanel({ event, onClose }: { event: GatewayEvent; onClose:
     };
   }, [client, session]);
 
-  useEffect(() => {
-    const onKey = (k: KeyboardEvent) => {
-      if (k.key === 'Escape') onClose();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  useEscape(onClose);
 
   let steps: GatewayEvent[];
   if (!session) steps = [event];
@@ -77,16 +71,7 @@ export function SessionPanel({ event, onClose }: { event: GatewayEvent; onClose:
       <ol className="steps">
         {steps.map((s) => (
           <li key={s.id} className={`step v-${s.verdict}${s.id === event.id ? ' current' : ''}`}>
-            <div className="step-head">
-              <time dateTime={s.time}>{clock(s.time)}</time>
-              <VerdictBadge verdict={s.verdict} />
-              <span className="step-stage">{STAGE_LABEL[s.stage]}</span>
-              <span className="step-rule muted">{s.rule}</span>
-            </div>
-            <p className="step-reply mono">
-              {s.code ? <strong>{s.code} </strong> : null}
-              {s.text}
-            </p>
+            <StepHead step={s} />
             {(s.reason || s.from !== undefined || s.to || s.user || s.spf || s.queueId) && (
               <p className="step-more">
                 {s.reason && <span>{s.reason}</span>}

@@ -4,6 +4,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { ApiErrorCode, ApiResult, SpfBuildResult, SpfCheckResult, SpfChoices, SpfProblem, SpfValidation } from '../api.ts';
 import { useApp, useLoad } from '../hooks.ts';
+import { CopyButton } from '../components/CopyButton.tsx';
 import { ErrorLine, Unavailable } from '../components/Notice.tsx';
 import { keyed } from '../keys.ts';
 
@@ -38,24 +39,6 @@ function Problems({ record, problems }: { record: string; problems: SpfProblem[]
         </li>
       ))}
     </ul>
-  );
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [done, setDone] = useState<'idle' | 'copied' | 'failed'>('idle');
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-      setDone('copied');
-    } catch {
-      setDone('failed');
-    }
-    setTimeout(() => setDone('idle'), 2000);
-  };
-  return (
-    <button type="button" className="secondary small" onClick={() => void copy()} aria-label={label}>
-      {done === 'copied' ? '✓ Copied' : done === 'failed' ? 'Select and copy by hand' : 'Copy'}
-    </button>
   );
 }
 
