@@ -5,7 +5,8 @@
 // validateInput() before it reaches the gateway. The renderer imports this file's
 // types and, of values, only that list.
 import type { GatewayEvent, EventVerdict, Stage } from './events/types.ts';
-import type { BanView, GatewayStatus } from './gateway.ts';
+import type { BanView } from './auth/bans.ts';
+import type { GatewayStatus } from './status.ts';
 import type { NetworkView } from './net/networks.ts';
 import type { SpfBuildResult, SpfCheckResult, SpfChoices, SpfValidation } from './spf/record-types.ts';
 import type { OutboundRecipient } from './spool/store.ts';
@@ -28,7 +29,8 @@ export type {
   QueueEntry,
   AccountView,
 };
-export type { ListenerStatus, Counters, GatewayState, BanView, RelayStatus } from './gateway.ts';
+export type { ListenerStatus, Counters, GatewayState, RelayStatus } from './gateway.ts';
+export type { BanView };
 export type { RateLimitedAccount } from './inbound/checks.ts';
 import type { RateLimitedAccount } from './inbound/checks.ts';
 export type { SpfProblem, SpfEvaluation } from './spf/record-types.ts';

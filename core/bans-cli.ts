@@ -2,9 +2,8 @@
 // <data-dir>/auth-bans.json. A running `postern serve` (or the desktop app) watches that
 // file and takes a lift in within a second or two (Gateway.reloadBans).
 import path from 'node:path';
-import { BanList } from './auth/bans.ts';
+import { BanList, banReason } from './auth/bans.ts';
 import { parseCommand, UsageError } from './cli/usage.ts';
-import { banReason } from './gateway.ts';
 import { defaultDataDir } from './config/paths.ts';
 
 export interface Output {

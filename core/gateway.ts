@@ -14,7 +14,8 @@ import type { Directory } from './policy/directory.ts';
 import type { Networks, NetworkView } from './net/networks.ts';
 import { readSystemNetInfo } from './net/detect.ts';
 import { MessageStore } from './spool/store.ts';
-import { BanList } from './auth/bans.ts';
+import { BanEvents } from './auth/ban-events.ts';
+import { BanList, banViews, type BanView } from './auth/bans.ts';
 import { AuthThrottle } from './auth/throttle.ts';
 import { HashUpgrades } from './auth/hash-upgrade.ts';
 import { holdWorkPool } from './work/pool.ts';
@@ -30,16 +31,16 @@ import { DkimKeys } from './dkim/keys.ts';
 import { LiveConfig, type SetNetworkOptions } from './live-config.ts';
 import { relaySelfTestCheck } from './doctor/relay-self-test.ts';
 import { RelayWatch, relayStatus } from './relay-watch.ts';
-import { banReason, type BanView, type GatewayState, type GatewayStatus, type SetupReport, type SetupSummary } from './status.ts';
+import type { GatewayState, GatewayStatus, SetupReport, SetupSummary } from './status.ts';
 import { count, emptyCounters } from './counters.ts';
 import { CertificateManager, type AcmeTuning } from './acme/manager.ts';
-import { DiskGauge, formatBytes, type DiskReading, type DiskStatus } from './disk/gauge.ts';
+import { DiskGauge, diskChange, type DiskReading, type DiskStatus } from './disk/gauge.ts';
 
 export { describeListenError, type ListenerStatus } from './smtp/listeners.ts';
 export type { Counters } from './counters.ts';
 
-export type { BanView, GatewayState, GatewayStatus, RelayStatus, SetupReport, SetupSummary } from './status.ts';
-export { banReason } from './status.ts';
+export type { GatewayState, GatewayStatus, RelayStatus, SetupReport, SetupSummary } from './status.ts';
+export type { BanView } from './auth/bans.ts';
 
 export interface GatewayOptions {
   store: ConfigStore;
@@ -79,7 +80,7 @@ export class Gateway {
     changed: () => this.emitState(),
     dataDir: () => this.dataDir,
   });
-  private banTimer: NodeJS.Timeout | null = null;
+  private readonly banEvents: BanEvents;
   private setup: SetupSummary | null = null;
   /** The relay self-test after a change of trust (docs/design.md §5). */
   private readonly relayWatch = new RelayWatch({
@@ -115,6 +116,7 @@ export class Gateway {
     this.store = new MessageStore(this.dataDir);
     const first = opts.store.load();
     this.bans = new BanList(this.dataDir, first.auth.maxFailures, first.auth.banSeconds);
+    this.banEvents = new BanEvents(this.bans, (e) => this.bus.emit(e));
     this.live = new LiveConfig({
       store: opts.store,
       bus: this.bus,
@@ -258,12 +260,7 @@ export class Gateway {
     this.outbound.start();
     this.certificates.start();
     this.disk.start();
-    // Lifted bans are events too.
-    this.banTimer = setInterval(() => {
-      for (const b of this.bans.expire())
-        this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unbanned (ban over)` });
-    }, 10_000);
-    this.banTimer.unref();
+    this.banEvents.start();
     this.watchFiles();
     this.system(
       `Postern started: ${statuses.map((s) => (s.ok ? `${s.mode} on ${s.host}:${s.boundPort}${s.fallbackFrom ? ` (instead of ${s.fallbackFrom}: needs permission)` : ''}` : `${s.mode} on port ${s.port} FAILED`)).join(', ')}` +
@@ -299,9 +296,8 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.relayWatch.settled();
     if (this.state === 'stopped') return;
-    if (this.banTimer) clearInterval(this.banTimer);
+    this.banEvents.stop();
     this.disk.stop();
-    this.banTimer = null;
     for (const w of this.watches) w.close();
     this.watches = [];
     await this.outbound.stop();
@@ -372,15 +368,8 @@ export class Gateway {
 
   /** The free space crossed the bound (docs/design.md §3.6): an event, and the tray and dashboard say why. */
   private diskChanged(r: DiskReading, before: DiskReading | null): void {
-    if (!r.ok) {
-      this.system(
-        `only ${formatBytes(r.freeBytes)} free where mail is stored (minimum ${formatBytes(r.minFreeBytes)}): new mail is refused with 452 4.3.1 until space is freed`,
-        'reject',
-        'disk',
-      );
-    } else if (before) {
-      this.system(`${formatBytes(r.freeBytes)} free where mail is stored: mail is accepted again`, 'info', 'disk');
-    }
+    const said = diskChange(r, before);
+    if (said) this.system(said.text, said.verdict, 'disk');
     this.emitState();
   }
 
@@ -458,16 +447,12 @@ export class Gateway {
 
   /** Re-reads the ban file; each ban lifted there is an event (rule `auth ban`). */
   reloadBans(): void {
-    for (const b of this.bans.reloadFromFile())
-      this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: b.ip, text: `${b.ip} unblocked (the block was lifted outside the dashboard)` });
+    this.banEvents.reloadFromFile();
   }
 
   /** Bans in force, soonest to end first (docs/design.md §2.4). */
   listBans(): BanView[] {
-    return this.bans
-      .list()
-      .sort((a, b) => a.until - b.until)
-      .map((b) => ({ address: b.ip, until: new Date(b.until).toISOString(), failures: b.failures, reason: banReason(b) }));
+    return banViews(this.bans);
   }
 
   /** Lifts an account's hourly sending limit (docs/design.md §2.13): its counters start again at zero. */
@@ -502,9 +487,7 @@ export class Gateway {
 
   /** Lifts a ban (an address, an IPv6 /64 or a network as listBans shows it); false if there was none. */
   liftBan(address: string): boolean {
-    const ok = this.bans.unban(address);
-    if (ok) this.bus.emit({ stage: 'auth', verdict: 'info', rule: 'auth ban', client: address, text: `${address} unblocked (lifted by hand)` });
-    return ok;
+    return this.banEvents.lift(address);
   }
 
   /** Runs the open-relay self-test now (RelayWatch.checkSoon). */

@@ -50,18 +50,3 @@ export interface GatewayStatus {
 }
 
 /** A ban as the dashboard and `postern bans list` show it. */
-export interface BanView {
-  /** An IPv4 address, an IPv6 /64, or a network (`192.0.2.0/24`) for a per-network ban. */
-  address: string;
-  /** When it ends (ISO 8601). */
-  until: string;
-  failures: number;
-  /** Why, in words. */
-  reason: string;
-}
-
-export function banReason(b: { ip: string; failures: number }): string {
-  return b.ip.includes('/') && !b.ip.endsWith('/64')
-    ? `${b.failures} failed logins from addresses in this network within 15 minutes`
-    : `${b.failures} failed logins within 15 minutes`;
-}

@@ -201,3 +201,29 @@ export class BanList {
     return lifted;
   }
 }
+
+/** A ban as the dashboard and `postern bans list` show it (docs/design.md §2.4). */
+export interface BanView {
+  /** An IPv4 address, an IPv6 /64, or a network (`192.0.2.0/24`) for a per-network ban. */
+  address: string;
+  /** When it ends (ISO 8601). */
+  until: string;
+  failures: number;
+  /** Why, in words. */
+  reason: string;
+}
+
+/** Why, in words: a per-network ban says so. */
+export function banReason(b: { ip: string; failures: number }): string {
+  return b.ip.includes('/') && !b.ip.endsWith('/64')
+    ? `${b.failures} failed logins from addresses in this network within 15 minutes`
+    : `${b.failures} failed logins within 15 minutes`;
+}
+
+/** Bans in force, soonest to end first, for the dashboard. */
+export function banViews(bans: BanList): BanView[] {
+  return bans
+    .list()
+    .sort((a, b) => a.until - b.until)
+    .map((b) => ({ address: b.ip, until: new Date(b.until).toISOString(), failures: b.failures, reason: banReason(b) }));
+}

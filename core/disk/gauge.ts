@@ -39,6 +39,16 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${n} bytes` : `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
+/** What a change of the reading means for mail, in words (none for the first reading when all is well). */
+export function diskChange(r: DiskReading, before: DiskReading | null): { text: string; verdict: 'reject' | 'info' } | null {
+  if (!r.ok)
+    return {
+      text: `only ${formatBytes(r.freeBytes)} free where mail is stored (minimum ${formatBytes(r.minFreeBytes)}): new mail is refused with 452 4.3.1 until space is freed`,
+      verdict: 'reject',
+    };
+  return before ? { text: `${formatBytes(r.freeBytes)} free where mail is stored: mail is accepted again`, verdict: 'info' } : null;
+}
+
 export class DiskGauge {
   private last: DiskReading | null = null;
   private timer: NodeJS.Timeout | null = null;
