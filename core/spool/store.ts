@@ -283,7 +283,7 @@ export class IncomingPart {
   private ws: fs.WriteStream | null = null;
   private error: Error | null = null;
   private closed: Promise<void> | null = null;
-
+  private discarded = false;
   private readonly inMemoryBytes: number;
 
   constructor(file: string, inMemoryBytes = BODY_IN_MEMORY_BYTES) {
@@ -304,7 +304,7 @@ export class IncomingPart {
 
   /** False: wait for `onDrain` before writing more. */
   write(chunk: Buffer): boolean {
-    if (!chunk.length) return true;
+    if (!chunk.length || this.discarded) return true; // discarded: nothing more is kept, no file is made
     this.bytes += chunk.length;
     if (this.chunks && this.bytes <= this.inMemoryBytes) {
       this.chunks.push(chunk);
@@ -345,6 +345,7 @@ export class IncomingPart {
 
   /** Forgets the body and removes its file; safe to call more than once, and after finish(). */
   async discard(): Promise<void> {
+    this.discarded = true;
     this.chunks = null;
     if (this.ws && !this.ws.closed) {
       const ws = this.ws;

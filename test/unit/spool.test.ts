@@ -254,7 +254,7 @@ describe('IncomingPart: a small body stays in memory, a large one goes to its .p
   );
 
   test(
-    'a reader that needs a file gets one; a small body is given as bytes',
+    'a reader that needs a file gets one; a small body is given as bytes; nothing is kept after discard',
     withStore(async (store) => {
       const small = store.incomingPart(newQueueId());
       small.write(Buffer.from('hello\r\n'));
@@ -267,6 +267,17 @@ describe('IncomingPart: a small body stays in memory, a large one goes to its .p
       assert.deepEqual(await spilled.source(), { bodyFile: partFile(store, id) });
       await spilled.discard();
       assert.equal(fs.existsSync(file), false);
+      // Data that still arrives after a refusal makes no file.
+      const opened = mock.method(fs, 'createWriteStream');
+      try {
+        const late = store.incomingPart(newQueueId());
+        late.write(Buffer.from('a'));
+        await late.discard();
+        late.write(Buffer.alloc(BODY_IN_MEMORY_BYTES + 1));
+        assert.equal(opened.mock.callCount(), 0, 'no spool file opened after discard');
+      } finally {
+        opened.mock.restore();
+      }
     }),
   );
 });
