@@ -7,8 +7,9 @@
 // it (the tap's overhead is the same for both servers). Runs are interleaved and
 // repeated; medians are quoted, with the Postern/Postfix ratio of each median.
 //
-// BENCH_BASE=<another checkout of Postern, with node_modules>: that version runs too,
-// as "Postern (base)", interleaved with this one — before/after in one sitting.
+// BENCH_BASE=<another checkout of Postern, with node_modules>[,<another>…]: those versions
+// run too, as "Postern (base <commit>)", interleaved with this one — before/after in one
+// sitting.
 // BENCH_NO_INDEX=1: this version runs a second time without the history index
 // (POSTERN_HISTORY=off, docs/design.md §4.4), as "Postern (no index)", interleaved — the
 // index's cost on SMTP throughput measured in one sitting.
@@ -146,6 +147,9 @@ async function startPostern(
 ): Promise<{ port: number; maildir: string; proc: ServeProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'postern.json');
+  // Whether the version that runs has this config key (an older BENCH_BASE refuses unknown keys).
+  const schema = checkout ? fs.readFileSync(path.join(checkout, 'core', 'config', 'schema.ts'), 'utf8') : '';
+  const knows = (key: string) => !checkout || schema.includes(`${key}: {`);
   const dataDir = path.join(dir, 'data');
   fs.writeFileSync(
     configFile,
@@ -161,12 +165,10 @@ async function startPostern(
       // (a BENCH_BASE older than them would refuse the key).
       // DMARC enforcement off too: with SPF off it is the only DNS work left for an
       // untrusted client, and this machine's resolver may not answer (the run then waits).
-      ...(checkout
-        ? {}
-        : {
-            rateLimits: { connectionsPerMinute: 0, networkConnectionsPerMinute: 0, messagesPerMinute: 0, networkMessagesPerMinute: 0 },
-            dmarc: { enforce: false },
-          }),
+      ...(knows('rateLimits')
+        ? { rateLimits: { connectionsPerMinute: 0, networkConnectionsPerMinute: 0, messagesPerMinute: 0, networkMessagesPerMinute: 0 } }
+        : {}),
+      ...(knows('dmarc') ? { dmarc: { enforce: false } } : {}),
     }),
   );
   const proc = await startServe(
@@ -256,10 +258,14 @@ async function main(): Promise<void> {
   console.log(`load: ${SOURCE} -s ${SESSIONS} -m ${MSGS} -l ${LEN} [-d], ${REPS} interleaved repetitions, data on ${root}`);
 
   const postern = await startPostern(path.join(root, 'postern'), true);
-  const baseDir = process.env.BENCH_BASE ? path.resolve(process.env.BENCH_BASE) : null;
-  const base = baseDir ? await startPostern(path.join(root, 'postern-base'), true, baseDir) : null;
-  if (baseDir)
-    console.log(`base: ${baseDir} (${spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim().slice(0, 80)})`);
+  const bases: { label: string; port: number; maildir: string; proc: ServeProcess; delivered: number }[] = [];
+  for (const [i, dir] of (process.env.BENCH_BASE ?? '').split(',').filter(Boolean).entries()) {
+    const baseDir = path.resolve(dir);
+    const commit = spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim();
+    console.log(`base: ${baseDir} (${commit.slice(0, 80)})`);
+    const started = await startPostern(path.join(root, `postern-base-${i}`), true, baseDir);
+    bases.push({ ...started, label: `Postern (base ${commit.split(' ')[0]})`, delivered: 0 });
+  }
   const noIndex = process.env.BENCH_NO_INDEX ? await startPostern(path.join(root, 'postern-no-index'), true, undefined, true) : null;
   const isRoot = process.getuid?.() === 0;
   const postfix = isRoot ? await startPostfix(path.join(root, 'postfix')) : null;
@@ -274,7 +280,6 @@ async function main(): Promise<void> {
     slot.latencies.push(...r.tapped.latencies);
   };
   let posternDelivered = 0;
-  let baseDelivered = 0;
   let noIndexDelivered = 0;
   let postfixDelivered = 0;
   const postfixLag: number[] = [];
@@ -286,10 +291,10 @@ async function main(): Promise<void> {
         posternDelivered += 2 * MSGS;
         if (count(postern.maildir) !== posternDelivered)
           throw new Error(`Postern Maildir has ${count(postern.maildir)} files, expected ${posternDelivered} at 250 time`);
-        if (base) {
-          add(`Postern (base) ${mode}`, await measure(base.port, reuse));
-          baseDelivered += 2 * MSGS;
-          if (count(base.maildir) !== baseDelivered) throw new Error(`base Postern Maildir has ${count(base.maildir)} files, expected ${baseDelivered}`);
+        for (const base of bases) {
+          add(`${base.label} ${mode}`, await measure(base.port, reuse));
+          base.delivered += 2 * MSGS;
+          if (count(base.maildir) !== base.delivered) throw new Error(`${base.label}: Maildir has ${count(base.maildir)} files, expected ${base.delivered}`);
         }
         if (noIndex) {
           add(`Postern (no index) ${mode}`, await measure(noIndex.port, reuse));
@@ -308,7 +313,7 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
   } finally {
     postern.proc.child.kill('SIGTERM');
-    base?.proc.child.kill('SIGTERM');
+    for (const base of bases) base.proc.child.kill('SIGTERM');
     noIndex?.proc.child.kill('SIGTERM');
     postfix?.stop();
   }
@@ -325,12 +330,12 @@ async function main(): Promise<void> {
       `| ${k} | ${median(r.direct).toFixed(0)} | ${median(r.tapped).toFixed(0)} | ${pct(r.latencies, 50).toFixed(1)} ms | ${pct(r.latencies, 99).toFixed(1)} ms |`,
     );
   }
-  if (base) {
+  for (const base of bases) {
     for (const mode of ['fresh', 'reuse (-d)']) {
       const a = results[`Postern ${mode}`];
-      const b = results[`Postern (base) ${mode}`];
+      const b = results[`${base.label} ${mode}`];
       console.log(
-        `ratio this/base, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
+        `ratio this/${base.label.slice(9, -1)}, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
       );
     }
   }
