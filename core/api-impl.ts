@@ -93,6 +93,12 @@ export function createApi(deps: ApiDeps): GatewayApi {
     if (!x) throw new ApiError('unavailable', `${what} is not available in this build`);
     return x;
   };
+  // The history with every event so far written (its writer thread may be mid-batch).
+  const settledHistory = async (): Promise<HistoryIndex> => {
+    const h = need(deps.history, 'the history');
+    await h.settled();
+    return h;
+  };
   // Through the gateway, so that a change is saved, applied live and announced at once.
   const accounts = new AccountsService({ load: () => gw.config(), update: (mutate, what) => gw.updateConfig(mutate, what) });
   const cidr = (c: string): string => {
@@ -130,7 +136,10 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return gw.status();
     },
     async events(q): Promise<EventPage> {
-      if (deps.history) return { events: deps.history.events(q), lastId: gw.bus.lastId };
+      if (deps.history) {
+        await deps.history.settled(); // what has happened is in the answer (the writer thread, docs/design.md §4.4)
+        return { events: deps.history.events(q), lastId: gw.bus.lastId };
+      }
       const limit = q.limit ?? 500;
       const text = q.text?.toLowerCase();
       const all = gw.bus.recent(q.afterId ?? 0);
@@ -217,17 +226,17 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return need(deps.doctor, 'the setup check')();
     },
     async messages(q) {
-      const h = need(deps.history, 'the history');
+      const h = await settledHistory();
       return searching(() => h.messages(q));
     },
     async message(a) {
-      const d = need(deps.history, 'the history').message(a.id);
+      const d = (await settledHistory()).message(a.id);
       if (!d) throw new ApiError('not-found', `no message ${a.id} in the history`);
       const stored = d.message.queueId ? findStored(gw.dataDir, d.message.queueId) : null;
       return { ...d, stored: stored?.kind ?? null };
     },
     async messageContent(a) {
-      const d = need(deps.history, 'the history').message(a.id);
+      const d = (await settledHistory()).message(a.id);
       if (!d) throw new ApiError('not-found', `no message ${a.id} in the history`);
       const stored = d.message.queueId ? findStored(gw.dataDir, d.message.queueId) : null;
       if (!stored) throw new ApiError('not-found', 'no stored copy of this message: it was refused, or delivered onwards and not kept here');
@@ -235,14 +244,14 @@ export function createApi(deps: ApiDeps): GatewayApi {
       return { id: a.id, stored: stored.kind, ...view };
     },
     async exportMessages(a) {
-      const h = need(deps.history, 'the history');
+      const h = await settledHistory();
       return exportFile(
         searching(() => h.allMessages(a.q ?? '')),
         a.format,
       );
     },
     async traffic() {
-      return need(deps.history, 'the history').traffic();
+      return (await settledHistory()).traffic();
     },
     async bans() {
       return gw.listBans();

@@ -27,6 +27,8 @@ function openHistory(gateway: Gateway): HistoryIndex | null {
     const since = Date.now() - 86_400_000;
     gateway.seedCounters(history.eventsSince(since), new Date(since).toISOString());
     history.startRetention();
+    // From here on the SQLite work runs beside the event loop, not on it (docs/design.md §4.4).
+    history.writeInThread();
     gateway.bus.subscribe((e) => history.add(e));
     gateway.onState((s) => {
       if (s.state === 'stopped') history.flush();

@@ -81,8 +81,16 @@ export async function buildElectron(outDir = OUT_DIR): Promise<{ file: string; b
   const targets: BuildOptions[] = [
     // Electron 45 runs Node 24 in main.
     { ...common, entryPoints: ['electron/main.ts'], outfile: path.join(outDir, 'main.cjs'), platform: 'node', target: 'node22', plugins: [workerFilePlugin] },
-    // The worker thread of core/work/pool.ts (DKIM verification and signing with a deadline).
-    { ...common, entryPoints: ['core/work/worker.ts'], outfile: path.join(outDir, 'postern-worker.cjs'), platform: 'node', target: 'node22' },
+    // The worker thread of core/work/pool.ts (DKIM verification and signing with a deadline),
+    // and of the history index's writer (it takes writer-thread.ts, hence the plugin).
+    {
+      ...common,
+      entryPoints: ['core/work/worker.ts'],
+      outfile: path.join(outDir, 'postern-worker.cjs'),
+      platform: 'node',
+      target: 'node22',
+      plugins: [workerFilePlugin],
+    },
     // The sandboxed preload gets a renderer `require` that knows only `electron` and a few shims.
     { ...common, entryPoints: ['electron/preload.ts'], outfile: path.join(outDir, 'preload.cjs'), platform: 'browser', target: 'chrome120' },
   ];

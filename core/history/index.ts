@@ -3,14 +3,18 @@
 // dashboard opens on the past and searches all of it. Node 24's built-in node:sqlite.
 //
 // Off the SMTP path: emit() only pushes the event onto an array; a timer writes the
-// batch in one transaction. At start the index catches up from events.jsonl (and its
+// batch in one transaction — inline, or (writeInThread, as Postern runs it) in a worker
+// thread of its own (writer-thread.ts), so that the SQLite and search-index work never
+// holds up SMTP replies. At start the index catches up from events.jsonl (and its
 // rotations), so a crash loses nothing the log kept. Retention: history.retentionDays.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import type { GatewayEvent } from '../events/types.ts';
-import { applyEvent, MemoryTxnStore, toRow, verdictOf, type TxnState, type TxnStore } from './transactions.ts';
+import { toRow, type TxnState } from './transactions.ts';
 import { messagesWhere, parseSearch, SearchError, WORD_COLUMNS } from './search.ts';
+import { HistoryWriter } from './writer.ts';
+import { WriterThread } from './writer-thread.ts';
 import type { EventQuery, MessageDetail, MessagePage, MessageQuery, MessageRow, TrafficBucket, TrafficReport } from './types.ts';
 
 export { SearchError };
@@ -64,54 +68,6 @@ CREATE INDEX IF NOT EXISTS messages_refusals ON messages(ts, rule, reason, text)
 DROP INDEX IF EXISTS messages_ts;
 `;
 
-/** Transactions by session and queue id: recent ones in memory, older ones from SQLite. */
-class SqlTxnStore implements TxnStore {
-  private readonly mem = new MemoryTxnStore();
-  private readonly queued = new Map<string, TxnState>();
-  readonly dirty = new Set<TxnState>();
-  private readonly bySession: StatementSync;
-  private readonly byQueue: StatementSync;
-  constructor(db: DatabaseSync) {
-    this.bySession = db.prepare('SELECT state FROM messages WHERE session = ? AND open = 1 ORDER BY id DESC LIMIT 1');
-    this.byQueue = db.prepare('SELECT state FROM messages WHERE queue_id = ? ORDER BY id DESC LIMIT 1');
-  }
-  current(session: string): TxnState | null {
-    const t = this.mem.current(session);
-    if (t) return t;
-    const row = this.bySession.get(session) as { state: string } | undefined;
-    if (!row) return null;
-    const found = JSON.parse(row.state) as TxnState;
-    this.mem.setCurrent(session, found);
-    return found;
-  }
-  setCurrent(session: string, t: TxnState | null): void {
-    const old = this.mem.current(session) ?? (t ? null : this.current(session));
-    if (old && old !== t) this.dirty.add(old); // closed: written with open = 0
-    this.mem.setCurrent(session, t);
-    if (t) this.dirty.add(t);
-  }
-  isOpen(t: TxnState): boolean {
-    return this.mem.current(t.session) === t;
-  }
-  byQueueId(queueId: string): TxnState | null {
-    let t = this.queued.get(queueId) ?? null;
-    if (!t) {
-      const row = this.byQueue.get(queueId) as { state: string } | undefined;
-      if (!row) return null;
-      t = JSON.parse(row.state) as TxnState;
-    }
-    this.remember(t);
-    return t;
-  }
-  /** A transaction with a queue id stays at hand for its deliveries. */
-  remember(t: TxnState): void {
-    if (!t.queueId) return;
-    this.queued.delete(t.queueId);
-    this.queued.set(t.queueId, t);
-    if (this.queued.size > 10_000) this.queued.delete(this.queued.keys().next().value as string);
-  }
-}
-
 export class HistoryIndex {
   readonly file: string;
   private readonly db: DatabaseSync;
@@ -119,10 +75,8 @@ export class HistoryIndex {
   private pending: GatewayEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private retentionTimer: NodeJS.Timeout | null = null;
-  private readonly txns: SqlTxnStore;
-  private readonly insertEvent: StatementSync;
-  private readonly upsertMessage: StatementSync;
-  private readonly upsertWords: StatementSync;
+  private readonly writer: HistoryWriter;
+  private thread: WriterThread | null = null;
   private closed = false;
   /** Events written since open (for the benchmark and tests). */
   written = 0;
@@ -139,14 +93,40 @@ export class HistoryIndex {
     }
     this.db.exec(SCHEMA);
     this.migrate();
-    this.txns = new SqlTxnStore(this.db);
-    this.insertEvent = this.db.prepare(
-      'INSERT OR REPLACE INTO events (id, ts, session, client, stage, verdict, rule, queue_id, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.upsertMessage = this.db.prepare(
-      'INSERT OR REPLACE INTO messages (id, ts, session, open, client, login, sender, rcpts, subject, queue_id, verdict, rules, reason, text, state, rule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.upsertWords = this.db.prepare(`INSERT OR REPLACE INTO messages_fts (rowid, ${WORD_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.db.exec('PRAGMA busy_timeout = 5000'); // the writer thread's transaction, a prune
+    this.writer = new HistoryWriter(this.db);
+  }
+
+  /**
+   * From now on batches are written in a worker thread (call after catchUp). If the
+   * thread cannot start or dies, writing goes on inline, and the batches it had not
+   * written are written here.
+   */
+  writeInThread(): void {
+    if (this.thread || this.closed) return;
+    this.flush();
+    try {
+      this.thread = new WriterThread(this.file, {
+        written: (n) => {
+          this.written += n;
+        },
+        failed: (message) => this.complain(message),
+        gone: (e, unwritten) => {
+          if (this.closed) return;
+          this.thread = null;
+          this.complain(`the writer thread stopped (${e.message}); writing inline`);
+          for (const batch of unwritten) this.writeInline(batch);
+        },
+      });
+    } catch (e) {
+      this.complain(`the writer thread could not start (${(e as Error).message}); writing inline`);
+    }
+  }
+
+  /** Resolves once every event added so far is written. */
+  async settled(): Promise<void> {
+    this.flush();
+    await this.thread?.idle();
   }
 
   /** Brings an index written by an older Postern to SCHEMA_VERSION, in one transaction. */
@@ -219,65 +199,32 @@ export class HistoryIndex {
     try {
       this.flush();
     } catch (e) {
-      if (Date.now() - this.lastComplaint > 60_000) {
-        this.lastComplaint = Date.now();
-        console.error(`postern: the history index could not be written: ${(e as Error).message}`);
-      }
+      this.complain((e as Error).message);
+    }
+  }
+
+  private complain(message: string): void {
+    if (Date.now() - this.lastComplaint > 60_000) {
+      this.lastComplaint = Date.now();
+      console.error(`postern: the history index could not be written: ${message}`);
     }
   }
   private lastComplaint = 0;
 
-  /** Writes the pending batch in one transaction. */
+  /** Writes the pending batch in one transaction: hands it to the writer thread, or writes it here (then a failure throws). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.db.exec('BEGIN');
-    try {
-      for (const e of batch) {
-        this.insertEvent.run(e.id, Date.parse(e.time), e.session, e.client, e.stage, e.verdict, e.rule, e.queueId ?? null, JSON.stringify(e));
-        const ch = applyEvent(this.txns, e);
-        if (ch) {
-          this.txns.dirty.add(ch.after);
-          this.txns.remember(ch.after);
-        }
-      }
-      for (const t of this.txns.dirty) this.writeTxn(t);
-      this.txns.dirty.clear();
-      this.db.exec('COMMIT');
-      this.written += batch.length;
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      this.txns.dirty.clear();
-      throw err;
-    }
+    if (this.thread?.alive) this.thread.post(batch);
+    else this.writeInline(batch);
   }
 
-  private writeTxn(t: TxnState): void {
-    const to = t.to.join(', ');
-    const rules = `|${t.rules.join('|')}|`;
-    this.upsertMessage.run(
-      t.id,
-      Date.parse(t.time),
-      t.session,
-      this.txns.isOpen(t) ? 1 : 0,
-      t.client,
-      t.user,
-      t.from,
-      to,
-      t.subject,
-      t.queueId,
-      verdictOf(t),
-      rules,
-      t.reason,
-      t.text,
-      JSON.stringify(t),
-      t.rule,
-    );
-    // The same order as WORD_COLUMNS.
-    this.upsertWords.run(t.id, t.from, to, t.subject, t.client, t.user, t.queueId, t.reason, t.text, rules);
+  private writeInline(batch: GatewayEvent[]): void {
+    this.writer.write(batch);
+    this.written += batch.length;
   }
 
   /** Drops what is older than the retention; returns the number of events removed. */
@@ -431,11 +378,13 @@ export class HistoryIndex {
     return this.messages({ q, limit: max }).messages;
   }
 
+  /** Writes what is pending; the writer thread ends once it has written it. */
   close(): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    void this.thread?.close();
     this.db.close();
   }
 }

@@ -101,6 +101,34 @@ test('one row per transaction, with the words a family uses and what happened af
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('written in a thread of its own (as Postern runs it): the same rows once settled; if the thread dies, writing goes on inline', async () => {
+  nextId = 1;
+  const dir = tmp();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  h.writeInThread();
+  const run = mixedRun();
+  for (const e of run.slice(0, 8)) h.add(e);
+  await h.settled();
+  assert.equal(h.written, 8, 'the thread wrote the first batch');
+  // The thread goes away (a crash): what comes next is written inline, nothing is lost.
+  await (h as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
+  for (const e of run.slice(8)) h.add(e);
+  await h.settled();
+  const rows = h.messages({}, T0 + 3600_000).messages;
+  assert.deepEqual(
+    rows.map((r) => [r.from, r.verdict, r.subject, r.outcome.join('+')]),
+    [
+      ['jane.doe@doe-family.com', 'accepted', 'Sunday lunch', 'delivered'],
+      ['x@flaky.example', 'deferred', '', ''],
+      ['spam@bad.example', 'refused', '', ''],
+      ['grandma@example.org', 'accepted', 'Cookies', 'maildir'],
+    ],
+  );
+  assert.equal(h.written, run.length);
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('field search: from, to, subject, ip, rule, verdict, after/before, free words, negation', () => {
   nextId = 1;
   const dir = tmp();

@@ -1,0 +1,111 @@
+// The history index's writer in a worker thread of its own (docs/design.md §4.4): the
+// main thread hands over each batch of events and goes on answering SMTP clients; the
+// thread writes it with its own SQLite connection (WAL: the main thread's connection
+// keeps reading, and sees each batch once it is committed). One thread, one writer, batches
+// in order. If the thread fails, HistoryIndex writes inline again (index.ts).
+import { parentPort, Worker } from 'node:worker_threads';
+import { DatabaseSync } from 'node:sqlite';
+import type { GatewayEvent } from '../events/types.ts';
+import { workerSource, type WorkerSource } from '../work/worker-file.ts';
+import { HistoryWriter } from './writer.ts';
+
+/** What the thread is started with (`workerData`); core/work/worker.ts runs runHistoryWriter for it. */
+export interface HistoryThreadData {
+  role: 'history';
+  file: string;
+}
+
+type Reply = { ok: true; written: number } | { ok: false; error: string };
+
+/** How long a write waits for the other connection (a prune, a migration) before it fails. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** The main thread's side. */
+export class WriterThread {
+  private readonly worker: Worker;
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private dead = false;
+
+  /**
+   * `written`: a batch is committed (its size). `failed`: a batch could not be written
+   * (it is lost to the index; events.jsonl keeps it for the next catch-up). `gone`: the
+   * thread stopped; batches not yet written are handed back for an inline write.
+   */
+  constructor(
+    file: string,
+    on: { written(n: number): void; failed(message: string): void; gone(error: Error, unwritten: GatewayEvent[][]): void },
+    source: () => WorkerSource = workerSource,
+  ) {
+    const src = source();
+    const workerData: HistoryThreadData = { role: 'history', file };
+    this.worker = 'code' in src ? new Worker(src.code, { eval: true, workerData }) : new Worker(src.file, { workerData });
+    this.worker.unref();
+    const queue: GatewayEvent[][] = [];
+    this.queue = queue;
+    this.worker.on('message', (r: Reply) => {
+      queue.shift();
+      this.inflight--;
+      if (r.ok) on.written(r.written);
+      else on.failed(r.error);
+      if (this.inflight === 0) this.settle();
+    });
+    const gone = (e: Error) => {
+      if (this.dead) return;
+      this.dead = true;
+      this.inflight = 0;
+      on.gone(e, queue.splice(0));
+      this.settle();
+    };
+    this.worker.on('error', gone);
+    this.worker.on('exit', (code) => gone(new Error(`the history writer thread exited (${code})`)));
+  }
+
+  private readonly queue: GatewayEvent[][];
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  post(batch: GatewayEvent[]): void {
+    this.queue.push(batch);
+    this.inflight++;
+    this.worker.ref(); // a batch in flight keeps the process alive until it is written
+    this.worker.postMessage(batch);
+  }
+
+  /** Resolves once every batch handed over so far is written (or the thread is gone). */
+  idle(): Promise<void> {
+    if (this.inflight === 0 || this.dead) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Waits for the batches in flight, then ends the thread. */
+  async close(): Promise<void> {
+    await this.idle();
+    this.dead = true;
+    await this.worker.terminate();
+  }
+
+  private settle(): void {
+    if (!this.dead) this.worker.unref();
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
+
+/** The thread's side: opens the index and writes each batch it is given, in order. */
+export function runHistoryWriter(data: HistoryThreadData): void {
+  const db = new DatabaseSync(data.file);
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;`);
+  const writer = new HistoryWriter(db);
+  parentPort!.on('message', (batch: GatewayEvent[]) => {
+    let reply: Reply;
+    try {
+      writer.write(batch);
+      reply = { ok: true, written: batch.length };
+    } catch (e) {
+      reply = { ok: false, error: (e as Error).message };
+    }
+    parentPort!.postMessage(reply);
+  });
+}
