@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { DIST, ensureRenderer, launchBrowser, openDashboard, rows, startStack, type PageWindow, type Stack } from './support.ts';
 import { startDashboard } from '../../core/http/server.ts';
 import { createApi } from '../../core/api-impl.ts';
+import { API_METHODS } from '../../core/api-methods.ts';
 import { INTERNET } from '../support/gateway.ts';
 import { RawSmtp, transaction } from '../support/smtp-client.ts';
 
@@ -106,48 +107,31 @@ describe('Electron bridge transport', () => {
   test('with window.postern the page needs no token and works through the bridge alone', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     // A stand-in for electron/preload.ts: the PosternBridge shape, carried over HTTP here.
-    await context.addInitScript((token: string) => {
-      const w = globalThis as unknown as PageWindow;
-      const calls: string[] = [];
-      const methods = [
-        'status',
-        'start',
-        'stop',
-        'events',
-        'networks',
-        'setNetwork',
-        'removeNetwork',
-        'spfBuild',
-        'spfValidate',
-        'spfCheck',
-        'accounts',
-        'addAccount',
-        'removeAccount',
-        'queue',
-        'retryQueue',
-        'deleteQueue',
-        'settings',
-        'doctor',
-      ];
-      const bridge: Record<string, unknown> = { calls };
-      for (const m of methods) {
-        bridge[m] = async (...args: unknown[]) => {
-          calls.push(m);
-          const r = await w.fetch(`/api/${m}`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-            body: args.length ? JSON.stringify(args[0]) : '',
-          });
-          return r.json();
+    await context.addInitScript(
+      ({ token, methods }: { token: string; methods: string[] }) => {
+        const w = globalThis as unknown as PageWindow;
+        const calls: string[] = [];
+        const bridge: Record<string, unknown> = { calls };
+        for (const m of methods) {
+          bridge[m] = async (...args: unknown[]) => {
+            calls.push(m);
+            const r = await w.fetch(`/api/${m}`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: args.length ? JSON.stringify(args[0]) : '',
+            });
+            return r.json();
+          };
+        }
+        bridge.subscribe = (cb: (msg: unknown) => void) => {
+          const es = new w.EventSource(`/api/stream?token=${token}`);
+          es.onmessage = (m: { data: string }) => cb(JSON.parse(m.data));
+          return () => es.close();
         };
-      }
-      bridge.subscribe = (cb: (msg: unknown) => void) => {
-        const es = new w.EventSource(`/api/stream?token=${token}`);
-        es.onmessage = (m: { data: string }) => cb(JSON.parse(m.data));
-        return () => es.close();
-      };
-      w.postern = bridge;
-    }, s.dash.token);
+        w.postern = bridge;
+      },
+      { token: s.dash.token, methods: [...API_METHODS] },
+    );
     const page = await context.newPage();
     // No token in the address: only the bridge can make this page work.
     await page.goto(`${new URL(s.dash.url).origin}/`);
