@@ -311,7 +311,7 @@ export class Gateway {
     this.releasePool = null;
     this.state = 'stopped';
     this.system('Postern stopped', 'info', 'stop');
-    this.log?.close();
+    await this.log?.close();
     this.bus.attachLog(null);
     this.log = null;
     this.emitState();

@@ -68,6 +68,11 @@ export class EventLog {
     });
   }
 
+  /**
+   * Runs in a write's callback: a failure here (the log folder removed, the disk gone)
+   * must not become an uncaught exception that stops the gateway. The log is a record,
+   * not the spool: it is reported once and the log goes on where it can.
+   */
   private rotate(): void {
     try {
       fs.closeSync(this.fd);
@@ -76,26 +81,42 @@ export class EventLog {
         if (fs.existsSync(from)) fs.renameSync(from, path.join(path.dirname(this.file), `events.${i + 1}.jsonl`));
       }
       fs.renameSync(this.file, path.join(path.dirname(this.file), 'events.1.jsonl'));
-    } finally {
-      this.fd = fs.openSync(this.file, 'a', 0o600);
-      this.size = 0;
+    } catch (e) {
+      console.error(`postern: the event log could not be rotated: ${(e as Error).message}`);
     }
+    try {
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+    } catch (e) {
+      console.error(`postern: the event log could not be reopened, events are no longer written to ${this.file}: ${(e as Error).message}`);
+      this.fd = -1;
+      this.closed = true;
+    }
+    this.size = 0;
   }
 
-  /** Writes what is pending and closes the file (after a write in flight, if any). */
-  close(): void {
-    if (this.closed) return;
+  /** Writes what is pending and closes the file (after a write in flight, if any); resolves once it is closed. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
-    const finish = (): void => {
-      if (this.writing) {
-        setTimeout(finish, 2);
-        return;
-      }
-      if (this.pending.length) fs.writeSync(this.fd, this.pending.join(''));
-      this.pending = [];
-      fs.closeSync(this.fd);
-    };
-    finish();
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        if (this.writing) {
+          setTimeout(finish, 2);
+          return;
+        }
+        try {
+          if (this.fd >= 0) {
+            if (this.pending.length) fs.writeSync(this.fd, this.pending.join(''));
+            fs.closeSync(this.fd);
+          }
+        } catch (e) {
+          console.error(`postern: the event log could not be closed: ${(e as Error).message}`);
+        }
+        this.pending = [];
+        resolve();
+      };
+      finish();
+    });
   }
 }
 

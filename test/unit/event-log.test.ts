@@ -1,6 +1,6 @@
 // The event log, log/events.jsonl (docs/design.md §4.3): what lands in the files, the
 // rotation by size, and the last id a restarted gateway continues from.
-import { test, describe } from 'node:test';
+import { test, describe, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,7 +65,7 @@ describe('EventLog', () => {
         );
         assert.equal(fs.statSync(log.file).mode & 0o777, 0o600, 'the log names addresses: private');
       } finally {
-        log.close();
+        await log.close();
       }
     }),
   );
@@ -75,7 +75,7 @@ describe('EventLog', () => {
     withDir(async (dir) => {
       const log = new EventLog(dir);
       for (let i = 1; i <= 3; i++) log.append(event(i));
-      log.close();
+      await log.close();
       log.append(event(4)); // after close: dropped, not a crash
       await waitFor(() => allIds(dir).length >= 3, 5000, 'the pending lines');
       assert.deepEqual(allIds(dir), [1, 2, 3]);
@@ -94,7 +94,7 @@ describe('EventLog', () => {
           await waitFor(() => allIds(dir).includes(i), 5000, `event ${i} on disk`);
         }
       } finally {
-        log.close();
+        await log.close();
       }
       assert.deepEqual(fs.readdirSync(dir).sort(), ['events.1.jsonl', 'events.2.jsonl', 'events.jsonl']);
       for (const f of ['events.1.jsonl', 'events.2.jsonl']) {
@@ -118,18 +118,18 @@ describe('EventLog', () => {
       const log = new EventLog(dir);
       for (let i = 1; i <= 7; i++) log.append(event(i));
       await waitFor(() => allIds(dir).length === 7, 5000, 'seven lines');
-      log.close();
+      await log.close();
       const restarted = new EventLog(dir);
       assert.equal(restarted.lastId(), 7);
-      restarted.close();
+      await restarted.close();
       // A crash in the middle of a write leaves half a line.
       fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"id":8,"time":"2027-');
       const after = new EventLog(dir);
       assert.equal(after.lastId(), 7);
-      after.close();
+      await after.close();
       const fresh = new EventLog(path.join(path.dirname(dir), 'fresh'));
       assert.equal(fresh.lastId(), 0, 'a new log starts at 0');
-      fresh.close();
+      await fresh.close();
     }),
   );
 
@@ -140,11 +140,32 @@ describe('EventLog', () => {
       log.append(event(1));
       log.append(event(2));
       await waitFor(() => fs.existsSync(path.join(dir, 'events.1.jsonl')), 5000, 'a rotation');
-      log.close();
+      await log.close();
       assert.equal(fs.statSync(path.join(dir, 'events.jsonl')).size, 0, 'the current file is empty right after a rotation');
       const restarted = new EventLog(dir);
       assert.equal(restarted.lastId(), 2);
-      restarted.close();
+      await restarted.close();
+    }),
+  );
+
+  test(
+    'the log folder removed while it runs: the rotation says so on stderr and the process goes on (no uncaught exception)',
+    withDir(async (dir) => {
+      const said: string[] = [];
+      const err = mock.method(console, 'error', (m: string) => void said.push(m));
+      try {
+        const log = new EventLog(dir, { maxBytes: 200, keep: 2 });
+        fs.rmSync(dir, { recursive: true, force: true });
+        log.append(event(1));
+        log.append(event(2));
+        await waitFor(() => said.some((m) => /event log could not be/.test(m)), 5000, 'the complaint');
+        log.append(event(3)); // after the failure: dropped quietly
+        await log.close();
+        assert.match(said.join('\n'), /could not be rotated|could not be reopened/);
+      } finally {
+        err.mock.restore();
+        fs.mkdirSync(dir, { recursive: true });
+      }
     }),
   );
 });
