@@ -23,7 +23,8 @@ const BUSY_TIMEOUT_MS = 5000;
 /** The main thread's side. */
 export class WriterThread {
   private readonly worker: Worker;
-  private inflight = 0;
+  /** Batches handed over and not yet answered, oldest first. */
+  private readonly queue: GatewayEvent[][] = [];
   private idleWaiters: (() => void)[] = [];
   private dead = false;
 
@@ -41,27 +42,21 @@ export class WriterThread {
     const workerData: HistoryThreadData = { role: 'history', file };
     this.worker = 'code' in src ? new Worker(src.code, { eval: true, workerData }) : new Worker(src.file, { workerData });
     this.worker.unref();
-    const queue: GatewayEvent[][] = [];
-    this.queue = queue;
     this.worker.on('message', (r: Reply) => {
-      queue.shift();
-      this.inflight--;
+      this.queue.shift();
       if (r.ok) on.written(r.written);
       else on.failed(r.error);
-      if (this.inflight === 0) this.settle();
+      if (this.queue.length === 0) this.settle();
     });
     const gone = (e: Error) => {
       if (this.dead) return;
       this.dead = true;
-      this.inflight = 0;
-      on.gone(e, queue.splice(0));
+      on.gone(e, this.queue.splice(0));
       this.settle();
     };
     this.worker.on('error', gone);
     this.worker.on('exit', (code) => gone(new Error(`the history writer thread exited (${code})`)));
   }
-
-  private readonly queue: GatewayEvent[][];
 
   get alive(): boolean {
     return !this.dead;
@@ -69,14 +64,13 @@ export class WriterThread {
 
   post(batch: GatewayEvent[]): void {
     this.queue.push(batch);
-    this.inflight++;
     this.worker.ref(); // a batch in flight keeps the process alive until it is written
     this.worker.postMessage(batch);
   }
 
   /** Resolves once every batch handed over so far is written (or the thread is gone). */
   idle(): Promise<void> {
-    if (this.inflight === 0 || this.dead) return Promise.resolve();
+    if (this.queue.length === 0 || this.dead) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -74,6 +74,14 @@ function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'postern-history-'));
 }
 
+/** mixedRun's transactions as the Messages page lists them, newest first: from, verdict, subject, outcome. */
+const MIXED_ROWS = [
+  ['jane.doe@doe-family.com', 'accepted', 'Sunday lunch', 'delivered'],
+  ['x@flaky.example', 'deferred', '', ''],
+  ['spam@bad.example', 'refused', '', ''],
+  ['grandma@example.org', 'accepted', 'Cookies', 'maildir'],
+];
+
 test('one row per transaction, with the words a family uses and what happened after the 250', () => {
   nextId = 1;
   const dir = tmp();
@@ -82,12 +90,7 @@ test('one row per transaction, with the words a family uses and what happened af
   const rows = h.messages({}, T0 + 3600_000).messages;
   assert.deepEqual(
     rows.map((r) => [r.from, r.verdict, r.subject, r.outcome.join('+')]),
-    [
-      ['jane.doe@doe-family.com', 'accepted', 'Sunday lunch', 'delivered'],
-      ['x@flaky.example', 'deferred', '', ''],
-      ['spam@bad.example', 'refused', '', ''],
-      ['grandma@example.org', 'accepted', 'Cookies', 'maildir'],
-    ],
+    MIXED_ROWS,
   );
   assert.equal(rows[0].user, 'jane');
   assert.equal(rows[0].deferrals, 1);
@@ -117,12 +120,7 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
   const rows = h.messages({}, T0 + 3600_000).messages;
   assert.deepEqual(
     rows.map((r) => [r.from, r.verdict, r.subject, r.outcome.join('+')]),
-    [
-      ['jane.doe@doe-family.com', 'accepted', 'Sunday lunch', 'delivered'],
-      ['x@flaky.example', 'deferred', '', ''],
-      ['spam@bad.example', 'refused', '', ''],
-      ['grandma@example.org', 'accepted', 'Cookies', 'maildir'],
-    ],
+    MIXED_ROWS,
   );
   assert.equal(h.written, run.length);
   h.close();
