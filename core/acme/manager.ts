@@ -164,10 +164,20 @@ export class CertificateManager {
     this.opts.changed?.();
   }
 
+  private saving: Promise<void> = Promise.resolve();
+
+  /**
+   * One write at a time (they share a temp file: two at once could leave an older
+   * state on disk), each taking the state as it is when it runs, so the last file
+   * written is the newest state. `postern doctor` reads it from another process.
+   */
   private saveState(): void {
-    const s = this.status();
-    if (!s) return;
-    writeAtomic(this.paths.state, `${JSON.stringify(s, null, 2)}\n`, 0o600).catch(() => {});
+    this.saving = this.saving
+      .then(() => {
+        const s = this.status();
+        return s ? writeAtomic(this.paths.state, `${JSON.stringify(s, null, 2)}\n`, 0o600) : undefined;
+      })
+      .catch(() => {});
   }
 
   private schedule(): void {

@@ -170,7 +170,10 @@ test("HTTP-01: issued through Postern's responder, served on 587 and 465, renewe
     assert.equal(still.starttls.serialNumber, second.starttls.serialNumber, 'the old certificate still on 587');
     assert.equal(still.implicit.serialNumber, second.implicit.serialNumber, 'the old certificate still on 465');
 
-    // postern doctor (another process's view: <data>/acme/state.json) names the failure.
+    // postern doctor (another process's view: <data>/acme/state.json) names the failure —
+    // once the gateway has written that file (it is written after the event).
+    const stateFile = path.join(t.dataDir, 'acme', 'state.json');
+    await waitFor(() => /could not be reached/.test(fs.existsSync(stateFile) ? fs.readFileSync(stateFile, 'utf8') : ''), 10_000, 'state.json with the failure');
     const lines: string[] = [];
     const cfgFile = path.join(dir, 'config.json');
     fs.writeFileSync(cfgFile, JSON.stringify(acmeConfig('http-01')));
