@@ -261,8 +261,10 @@ export class SmtpHooks {
       return { stage: 'connect', rule: 'connection slots', reason, code: 421, text: '4.7.0 Too many connected clients, try again in a moment' };
     }
     const key = clientKey(ip);
-    const net = `net:${networkKey(ip)}`;
-    if (!internal) {
+    if (internal) {
+      session.p!.slots = [poolKey, key];
+    } else {
+      const net = `net:${networkKey(ip)}`;
       const open = counts.get(key) ?? 0;
       if (open >= limits.maxConnectionsPerClient) {
         return {
@@ -283,10 +285,9 @@ export class SmtpHooks {
           text: `4.7.0 Too many connections from ${net.slice(4)}; try again later`,
         };
       }
+      session.p!.slots = [poolKey, key, net];
     }
-    const slots = internal ? [poolKey, key] : [poolKey, key, net];
-    for (const k of slots) counts.set(k, (counts.get(k) ?? 0) + 1);
-    session.p!.slots = slots;
+    for (const k of session.p!.slots) counts.set(k, (counts.get(k) ?? 0) + 1);
     session.p!.counted = true;
     session.p!.since = Date.now();
     return null;
