@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionClock, type ClockState } from '../../core/smtp/session-limits.ts';
 import { clientKey, networkKey } from '../../core/net/cidr.ts';
-import { unsupportedParameters } from '../../core/smtp/connection.ts';
+import { sessionId, unsupportedParameters } from '../../core/smtp/connection.ts';
 
 const LIMITS = { commandSeconds: 10, sessionSeconds: 100, minDataRate: 1000, dataRateWindowSeconds: 5 };
 const idle: ClockState = { busy: false, dataMode: false, backpressure: false, partialLine: false, inAuth: false };
@@ -95,4 +95,13 @@ test('parameters: only what the listener advertises', () => {
   const dsn = { hideDSN: false, hideREQUIRETLS: false } as never;
   assert.deepEqual(unsupportedParameters('RCPT TO', { NOTIFY: 'NEVER', ORCPT: 'rfc822;a@b' }, dsn), []);
   assert.deepEqual(unsupportedParameters('MAIL FROM', { RET: 'FULL', ENVID: 'x', REQUIRETLS: true }, dsn), []);
+});
+
+test("session ids: the library's form (16 base32 characters), distinct, in the order the sessions began", () => {
+  const t = Date.parse('2026-11-28T12:00:00Z');
+  const ids = [sessionId(t), sessionId(t), sessionId(t + 1), sessionId(t + 60_000), sessionId(Date.parse('2099-01-01T00:00:00Z'))];
+  for (const id of ids) assert.match(id, /^[0-9a-v]{16}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.deepEqual(ids.slice(2), [...ids.slice(2)].sort(), 'later sessions sort after earlier ones');
+  assert.ok(ids[0] < ids[2] && ids[1] < ids[2]);
 });
