@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HistoryIndex } from '../../core/history/index.ts';
+import { THREAD_NICE } from '../../core/history/writer-thread.ts';
 import { parseSearch } from '../../core/history/search.ts';
 import { toCsv } from '../../core/history/export.ts';
 import { subjectOf } from '../../core/mail/subject.ts';
@@ -104,6 +105,14 @@ test('one row per transaction, with the words a family uses and what happened af
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The nice value of each thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
+function threadNices(): number[] {
+  return fs.readdirSync('/proc/self/task').map((t) => {
+    const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 test('written in a thread of its own (as Postern runs it): the same rows once settled; if the thread dies, writing goes on inline', async () => {
   nextId = 1;
   const dir = tmp();
@@ -113,6 +122,8 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
   for (const e of run.slice(0, 8)) h.add(e);
   await h.settled();
   assert.equal(h.written, 8, 'the thread wrote the first batch');
+  // It yields the CPU to the event loop that answers SMTP clients: a nice value of its own.
+  if (process.platform === 'linux') assert.ok(threadNices().includes(THREAD_NICE), `a thread at nice ${THREAD_NICE}: ${threadNices()}`);
   // The thread goes away (a crash): what comes next is written inline, nothing is lost.
   await (h as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
   for (const e of run.slice(8)) h.add(e);
