@@ -138,6 +138,12 @@ export function receivedHeader(r: ReceivedInfo): string {
   );
 }
 
+/** Whether a line of the header section starts with `name:` (any case) — a quick test before splitting it into fields. */
+function hasField(head: Buffer, name: 'return-path' | 'delivered-to'): boolean {
+  return FIELD_START[name].test(head.toString('latin1'));
+}
+const FIELD_START = { 'return-path': /(?:^|\n)return-path[ \t]*:/i, 'delivered-to': /(?:^|\n)delivered-to[ \t]*:/i };
+
 /** The header section's fields, each with its continuation lines and line end, and where the section ends. */
 function headerFields(head: Buffer): { fields: string[]; text: string; end: number } {
   const text = head.toString('latin1');
@@ -158,6 +164,7 @@ function headerFields(head: Buffer): { fields: string[]; text: string; end: numb
  * keeps a client's.
  */
 export function withoutReturnPath(head: Buffer): Buffer {
+  if (!hasField(head, 'return-path')) return head; // the usual case: no field list needed
   const { fields, text, end } = headerFields(head);
   const kept = fields.filter((f) => !/^return-path[ \t]*:/i.test(f));
   if (kept.length === fields.length) return head;
@@ -172,7 +179,7 @@ export function withoutReturnPath(head: Buffer): Buffer {
  * information of earlier deliveries and stay, like Received fields.
  */
 export function deliveredToLoop(head: Buffer, recipients: readonly string[]): string | null {
-  if (!recipients.length) return null;
+  if (!recipients.length || !hasField(head, 'delivered-to')) return null;
   const named = new Set<string>();
   for (const f of headerFields(head).fields) {
     const m = /^delivered-to[ \t]*:([\s\S]*)$/i.exec(f);
