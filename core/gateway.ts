@@ -307,6 +307,7 @@ export class Gateway {
     // a stopped gateway leaves nothing running.
     await this.hashUpgrades.settled();
     await this.inbound.flush(); // greylist.json (docs/design.md §2.14)
+    await this.store.settled(); // the incoming names of the last messages
     await this.releasePool?.();
     this.releasePool = null;
     this.state = 'stopped';

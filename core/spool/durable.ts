@@ -9,15 +9,27 @@ import fsp from 'node:fs/promises';
 // Windows cannot open a directory for fsync; NTFS journals its metadata.
 const CAN_SYNC_DIRS = process.platform !== 'win32';
 
-/** Creates `file` (must not exist) with `data`, fsynced. */
+/** Closes still running: a file synced is durable, and its next step (a link) need not wait for the close. */
+const closing = new Set<Promise<void>>();
+
+/** Resolves once every close started by writeFileDurable so far has finished. */
+export async function closesSettled(): Promise<void> {
+  await Promise.all(closing);
+}
+
+/** Creates `file` (must not exist) with `data`, fsynced; resolves before its descriptor is closed. */
 export async function writeFileDurable(file: string, data: Buffer | string): Promise<void> {
   const fh = await fsp.open(file, 'wx', 0o600);
   try {
     await fh.writeFile(data);
     await fh.datasync();
-  } finally {
+  } catch (e) {
     await fh.close();
+    throw e;
   }
+  const close = fh.close().catch(() => {});
+  closing.add(close);
+  void close.finally(() => closing.delete(close));
 }
 
 /**

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DirSyncer, fsyncDirSync, writeFileDurable, writeFileDurableFrom } from './durable.ts';
+import { closesSettled, DirSyncer, fsyncDirSync, writeFileDurable, writeFileDurableFrom } from './durable.ts';
 
 export interface LocalRecipient {
   account: string;
@@ -89,6 +89,8 @@ export class MessageStore {
   readonly maildirRoot: string;
   private readonly dirs = new DirSyncer();
   private readonly ready = new Set<string>();
+  /** Removals of incoming names still running (commit does not wait for them). */
+  private readonly cleanups = new Set<Promise<void>>();
 
   constructor(dataDir: string) {
     this.root = dataDir;
@@ -204,10 +206,19 @@ export class MessageStore {
       await Promise.all(syncs);
     } finally {
       // Named and durable everywhere (or failed: then never answered 250); the incoming
-      // names are no longer needed. If we crash before these unlinks, recovery removes them.
-      await Promise.all(written.map((f) => fsp.unlink(f).catch(() => {})));
+      // names are no longer needed. The 250 does not wait for their removal (one disk
+      // operation less on every message's way, docs/benchmarks.md): if we crash first,
+      // recovery removes them at the next start.
+      const cleanup = Promise.all(written.map((f) => fsp.unlink(f).catch(() => {}))).then(() => {});
+      this.cleanups.add(cleanup);
+      void cleanup.finally(() => this.cleanups.delete(cleanup));
     }
     return { id: msg.id, maildirFiles };
+  }
+
+  /** Resolves once the incoming names of the commits so far are removed (the gateway's stop waits for it). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.cleanups, closesSettled()]);
   }
 
   /**
