@@ -29,7 +29,7 @@ const BUSY_TIMEOUT_MS = 5000;
 const CACHE_KIB = 16 * 1024;
 
 /** The writer thread's nice value (Linux): below the event loop's. */
-export const THREAD_NICE = 10;
+export const THREAD_NICE = 19;
 
 /** The main thread's side. */
 export class WriterThread {
@@ -118,7 +118,7 @@ export function runHistoryWriter(data: HistoryThreadData): void {
 
 /**
  * The index may lag a burst by a few seconds; the SMTP answers may not. On Linux a
- * thread has a nice value of its own: this one takes 10, so under load the event loop
+ * thread has a nice value of its own: this one takes the lowest, 19, so under load the event loop
  * (and the disk syncs behind each 250) get the CPU first and the index catches up after.
  * Elsewhere it stays at the process's priority.
  */
