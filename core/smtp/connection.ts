@@ -30,8 +30,11 @@
 //     refused with 555 5.5.4 (RFC 5321 §4.1.1.11) before the library sees the command.
 //  9. init(): the socket's own peer address is kept on the session (`peerAddress`), so
 //     that onConnect can tell a proxied client from the proxy (§2.3).
-// And the server: connect() is the library's, building a PosternConnection instead;
-// one interval timer checks every connection's deadlines (SessionLimits).
+// And the server: connect() is the library's, building a PosternConnection instead
+// (with a session id that sorts by time); _handleProxy() skips the library's own random
+// id for a connection without a PROXY header (connect() replaces it anyway, and its
+// unpooled randomBytes cost ~11 µs per connection); one interval timer checks every
+// connection's deadlines (SessionLimits).
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import crypto from 'node:crypto';
@@ -393,6 +396,13 @@ export class PosternServer extends SMTPServer {
   override close(callback?: () => void): void {
     clearInterval(this.limitsTimer);
     super.close(callback);
+  }
+
+  // The library's branch for a socket that sends no PROXY header, less its id.
+  override _handleProxy(socket: net.Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    if (this._expectsProxyHeader(socket)) return super._handleProxy(socket, callback);
+    const ignore = this.options.ignoredHosts?.includes(socket.remoteAddress ?? '');
+    setImmediate(() => callback(null, { id: '', ignore })); // connect() gives it its id
   }
 
   override connect(socket: net.Socket, socketOptions: ConstructorParameters<typeof SMTPConnection>[2]): void {
