@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HistoryIndex } from '../../core/history/index.ts';
-import { THREAD_NICE } from '../../core/history/writer-thread.ts';
+import { IDLE_CHECKPOINT_MS, THREAD_NICE } from '../../core/history/writer-thread.ts';
+import { waitFor } from '../support/wait.ts';
 import { parseSearch } from '../../core/history/search.ts';
 import { toCsv } from '../../core/history/export.ts';
 import { subjectOf } from '../../core/mail/subject.ts';
@@ -124,6 +125,10 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
   assert.equal(h.written, 8, 'the thread wrote the first batch');
   // It yields the CPU to the event loop that answers SMTP clients: a nice value of its own.
   if (process.platform === 'linux') assert.ok(threadNices().includes(THREAD_NICE), `a thread at nice ${THREAD_NICE}: ${threadNices()}`);
+  // Its WAL is checkpointed once writing pauses (not in the middle of a burst), and emptied.
+  const wal = `${h.file}-wal`;
+  assert.ok(fs.statSync(wal).size > 0, 'the batch is in the WAL');
+  await waitFor(() => fs.statSync(wal).size === 0, IDLE_CHECKPOINT_MS + 10_000, 'the WAL checkpointed and emptied');
   // The thread goes away (a crash): what comes next is written inline, nothing is lost.
   await (h as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
   for (const e of run.slice(8)) h.add(e);
