@@ -9,13 +9,21 @@ import fsp from 'node:fs/promises';
 // Windows cannot open a directory for fsync; NTFS journals its metadata.
 const CAN_SYNC_DIRS = process.platform !== 'win32';
 
-/** Closes still running: a file synced is durable, and its next step (a link) need not wait for the close. */
-const closing = new Set<Promise<void>>();
-
-/** Resolves once every close started by writeFileDurable so far has finished. */
-export async function closesSettled(): Promise<void> {
-  await Promise.all(closing);
+/** Work that nobody waits for as it runs, but that a stop waits to see finished. */
+export class Unawaited {
+  private readonly running = new Set<Promise<void>>();
+  add(work: Promise<void>): void {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+  }
+  /** Resolves once everything added so far has finished. */
+  async settled(): Promise<void> {
+    await Promise.all(this.running);
+  }
 }
+
+/** Closes still running: a file synced is durable, and its next step (a link) need not wait for the close. */
+export const closing = new Unawaited();
 
 /** Creates `file` (must not exist) with `data`, fsynced; resolves before its descriptor is closed. */
 export async function writeFileDurable(file: string, data: Buffer | string): Promise<void> {
@@ -27,9 +35,7 @@ export async function writeFileDurable(file: string, data: Buffer | string): Pro
     await fh.close();
     throw e;
   }
-  const close = fh.close().catch(() => {});
-  closing.add(close);
-  void close.finally(() => closing.delete(close));
+  closing.add(fh.close().catch(() => {}));
 }
 
 /**

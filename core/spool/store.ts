@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { closesSettled, DirSyncer, fsyncDirSync, writeFileDurable, writeFileDurableFrom } from './durable.ts';
+import { closing, DirSyncer, fsyncDirSync, Unawaited, writeFileDurable, writeFileDurableFrom } from './durable.ts';
 
 export interface LocalRecipient {
   account: string;
@@ -90,7 +90,7 @@ export class MessageStore {
   private readonly dirs = new DirSyncer();
   private readonly ready = new Set<string>();
   /** Removals of incoming names still running (commit does not wait for them). */
-  private readonly cleanups = new Set<Promise<void>>();
+  private readonly cleanups = new Unawaited();
 
   constructor(dataDir: string) {
     this.root = dataDir;
@@ -209,16 +209,14 @@ export class MessageStore {
       // names are no longer needed. The 250 does not wait for their removal (one disk
       // operation less on every message's way, docs/benchmarks.md): if we crash first,
       // recovery removes them at the next start.
-      const cleanup = Promise.all(written.map((f) => fsp.unlink(f).catch(() => {}))).then(() => {});
-      this.cleanups.add(cleanup);
-      void cleanup.finally(() => this.cleanups.delete(cleanup));
+      this.cleanups.add(Promise.all(written.map((f) => fsp.unlink(f).catch(() => {}))).then(() => {}));
     }
     return { id: msg.id, maildirFiles };
   }
 
   /** Resolves once the incoming names of the commits so far are removed (the gateway's stop waits for it). */
   async settled(): Promise<void> {
-    await Promise.all([...this.cleanups, closesSettled()]);
+    await Promise.all([this.cleanups.settled(), closing.settled()]);
   }
 
   /**
