@@ -33,6 +33,9 @@ export const IDLE_CHECKPOINT_MS = 1000;
 /** …or for this much WAL (pages of 4 KiB: 64 MiB). */
 const WAL_PAGES = 16_384;
 
+/** Pages of search-table merging done in one quiet second. */
+const MERGE_PAGES = 2000;
+
 /** The writer thread's nice value (Linux): below the event loop's. */
 export const THREAD_NICE = 19;
 
@@ -110,6 +113,14 @@ export function runHistoryWriter(data: HistoryThreadData): void {
   db.exec(
     `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -${CACHE_KIB}; PRAGMA wal_autocheckpoint = ${WAL_PAGES};`,
   );
+  // The search table merges its segments when writing pauses (below), not at every
+  // commit (FTS5's automerge): a fifth of the writer's cost in a burst (docs/benchmarks.md).
+  // Its crisis merge still bounds the segments a long burst leaves.
+  try {
+    db.exec("INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0)");
+  } catch {
+    // an index without the search table yet: it merges as FTS5 does by default
+  }
   const writer = new HistoryWriter(db);
   let idle: NodeJS.Timeout | null = null;
   parentPort!.on('message', (batch: GatewayEvent[]) => {
@@ -128,13 +139,15 @@ export function runHistoryWriter(data: HistoryThreadData): void {
 }
 
 /**
- * Moves the WAL into the index file and empties it. A checkpoint syncs megabytes to the
- * disk that every 250 also syncs to; SQLite's default runs one every 4 MiB of WAL, in
- * the middle of a burst. Here it waits for a quiet second; WAL_PAGES bounds the WAL
- * under a long burst.
+ * The quiet second's work: merges the search table's segments (up to MERGE_PAGES pages
+ * of output; the next quiet second goes on), then moves the WAL into the index file and
+ * empties it. A checkpoint syncs megabytes to the disk that every 250 also syncs to;
+ * SQLite's default runs one every 4 MiB of WAL, in the middle of a burst. Here it waits
+ * for a quiet second; WAL_PAGES bounds the WAL under a long burst.
  */
 function checkpoint(db: DatabaseSync): void {
   try {
+    db.exec(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${MERGE_PAGES})`);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   } catch {
     // busy (a prune on the other connection): the next quiet second, or the size bound

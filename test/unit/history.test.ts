@@ -139,6 +139,11 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
     MIXED_ROWS,
   );
   assert.equal(h.written, run.length);
+  // Free words go through the trigram table, written by the thread (which merges it when quiet).
+  assert.deepEqual(
+    h.messages({ q: 'cookies' }, T0 + 3600_000).messages.map((r) => r.from),
+    ['grandma@example.org'],
+  );
   h.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
