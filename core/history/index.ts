@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_session ON messages(session, id);
 CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue_id) WHERE queue_id <> '';
 CREATE INDEX IF NOT EXISTS messages_verdict ON messages(verdict, id);
+CREATE TABLE IF NOT EXISTS messages_fts_pending (id INTEGER PRIMARY KEY);
 `;
 
 /** `PRAGMA user_version` of the current schema (docs/design.md §4.4). */
@@ -95,6 +96,7 @@ export class HistoryIndex {
     this.migrate();
     this.db.exec('PRAGMA busy_timeout = 5000'); // the writer thread's transaction, a prune
     this.writer = new HistoryWriter(this.db);
+    this.writer.writeDeferredWords(); // a burst's words the last run did not get to
   }
 
   /**
@@ -233,6 +235,7 @@ export class HistoryIndex {
     const cut = now - this.opts.retentionDays() * 86_400_000;
     const r = this.db.prepare('DELETE FROM events WHERE ts < ?').run(cut);
     this.db.prepare('DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE ts < ?)').run(cut);
+    this.db.prepare('DELETE FROM messages_fts_pending WHERE id IN (SELECT id FROM messages WHERE ts < ?)').run(cut);
     this.db.prepare('DELETE FROM messages WHERE ts < ?').run(cut);
     return Number(r.changes);
   }

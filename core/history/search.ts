@@ -70,6 +70,20 @@ const phrase = (v: string) => `"${v.replace(/"/g, '""')}"`;
 const like = (v: string) => `%${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const prefix = (v: string) => `${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** A word in any of the word columns, by LIKE (its parameters: anyColumn). */
+const ANY_COLUMN = `(${WORD_COLUMNS.map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`;
+const anyColumn = (v: string) => WORD_COLUMNS.map(() => like(v));
+
+/**
+ * `n` free words through the trigram table (one MATCH parameter, then anyColumn's for
+ * each word). A row whose words are still deferred (messages_fts_pending, §4.4) is
+ * matched by LIKE on its columns instead: the table may hold none or older words of it.
+ */
+function wordsMatch(n: number): string {
+  const pending = 'id IN (SELECT id FROM messages_fts_pending)';
+  return `((id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) AND NOT ${pending}) OR (${pending} AND ${Array(n).fill(ANY_COLUMN).join(' AND ')}))`;
+}
+
 /** The WHERE clause (without `WHERE`, `1` when empty) and its parameters for the messages table. */
 export function messagesWhere(terms: SearchTerm[], now = Date.now()): { sql: string; params: (string | number)[] } {
   const parts: string[] = [];
@@ -78,8 +92,8 @@ export function messagesWhere(terms: SearchTerm[], now = Date.now()): { sql: str
   // lists itself, so a common word ("relay") beside a rare one costs what the rare one does.
   const words = terms.filter((t) => t.field === 'text' && !t.negate && [...t.value].length >= 3);
   if (words.length) {
-    parts.push('id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
-    params.push(words.map((t) => phrase(t.value)).join(' AND '));
+    parts.push(wordsMatch(words.length));
+    params.push(words.map((t) => phrase(t.value)).join(' AND '), ...words.flatMap((t) => anyColumn(t.value)));
   }
   for (const t of terms) {
     if (words.includes(t)) continue;
@@ -133,12 +147,12 @@ export function messagesWhere(terms: SearchTerm[], now = Date.now()): { sql: str
         if ([...t.value].length >= 3) {
           // The trigram index (messages_fts, §4.4): a phrase of the word's trigrams is a
           // case-insensitive substring match in any of the word columns.
-          sql = 'id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)';
-          params.push(phrase(t.value));
+          sql = wordsMatch(1);
+          params.push(phrase(t.value), ...anyColumn(t.value));
         } else {
           // Shorter than a trigram: the columns one by one.
-          sql = `(${WORD_COLUMNS.map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`;
-          for (let i = 0; i < WORD_COLUMNS.length; i++) params.push(like(t.value));
+          sql = ANY_COLUMN;
+          params.push(...anyColumn(t.value));
         }
       }
     }

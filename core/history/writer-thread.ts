@@ -33,6 +33,9 @@ export const IDLE_CHECKPOINT_MS = 1000;
 /** …or for this much WAL (pages of 4 KiB: 64 MiB). */
 const WAL_PAGES = 16_384;
 
+/** Deferred search words written at once however busy it is (their rows are found by LIKE until then). */
+const MAX_DEFERRED_WORDS = 20_000;
+
 /** Pages of search-table merging done in one quiet second. */
 const MERGE_PAGES = 2000;
 
@@ -121,32 +124,37 @@ export function runHistoryWriter(data: HistoryThreadData): void {
   } catch {
     // an index without the search table yet: it merges as FTS5 does by default
   }
-  const writer = new HistoryWriter(db);
+  // Search words wait for the quiet second too (about half the writer's work in a burst).
+  const writer = new HistoryWriter(db, { deferred: true });
   let idle: NodeJS.Timeout | null = null;
   parentPort!.on('message', (batch: GatewayEvent[]) => {
     let reply: Reply;
     try {
       writer.write(batch);
+      // A long burst: the rows a search must scan by LIKE stay few.
+      if (writer.pendingWords >= MAX_DEFERRED_WORDS) writer.writeDeferredWords();
       reply = { ok: true, written: batch.length };
     } catch (e) {
       reply = { ok: false, error: (e as Error).message };
     }
     parentPort!.postMessage(reply);
     if (idle) clearTimeout(idle);
-    idle = setTimeout(() => checkpoint(db), IDLE_CHECKPOINT_MS);
+    idle = setTimeout(() => quietSecond(db, writer), IDLE_CHECKPOINT_MS);
     idle.unref();
   });
 }
 
 /**
- * The quiet second's work: merges the search table's segments (up to MERGE_PAGES pages
- * of output; the next quiet second goes on), then moves the WAL into the index file and
- * empties it. A checkpoint syncs megabytes to the disk that every 250 also syncs to;
- * SQLite's default runs one every 4 MiB of WAL, in the middle of a burst. Here it waits
- * for a quiet second; WAL_PAGES bounds the WAL under a long burst.
+ * The quiet second's work: the deferred search words into the trigram table, a merge of
+ * its segments (up to MERGE_PAGES pages of output; the next quiet second goes on), then
+ * the WAL moved into the index file and emptied. A checkpoint syncs megabytes to the
+ * disk that every 250 also syncs to; SQLite's default runs one every 4 MiB of WAL, in
+ * the middle of a burst. Here it waits for a quiet second; WAL_PAGES bounds the WAL
+ * under a long burst.
  */
-function checkpoint(db: DatabaseSync): void {
+function quietSecond(db: DatabaseSync, writer: HistoryWriter): void {
   try {
+    writer.writeDeferredWords();
     db.exec(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${MERGE_PAGES})`);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   } catch {

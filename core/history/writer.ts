@@ -63,9 +63,19 @@ export class HistoryWriter {
   private readonly insertEvent: StatementSync;
   private readonly upsertMessage: StatementSync;
   private readonly upsertWords: StatementSync;
+  private readonly deferWords: StatementSync;
+  /** Transactions whose words wait in messages_fts_pending (counted since the last writeDeferredWords). */
+  private deferred = 0;
 
-  constructor(db: DatabaseSync) {
+  /**
+   * `deferred`: a transaction's search words go into messages_fts_pending (one small
+   * row) instead of the trigram table; writeDeferredWords moves them in quiet moments
+   * (the writer thread's quiet second). Until then a search finds those rows by LIKE.
+   */
+  private readonly deferredWords: boolean;
+  constructor(db: DatabaseSync, opts: { deferred?: boolean } = {}) {
     this.db = db;
+    this.deferredWords = opts.deferred ?? false;
     this.txns = new SqlTxnStore(db);
     this.insertEvent = db.prepare(
       'INSERT OR REPLACE INTO events (id, ts, session, client, stage, verdict, rule, queue_id, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -74,6 +84,29 @@ export class HistoryWriter {
       'INSERT OR REPLACE INTO messages (id, ts, session, open, client, login, sender, rcpts, subject, queue_id, verdict, rules, reason, text, state, rule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.upsertWords = db.prepare(`INSERT OR REPLACE INTO messages_fts (rowid, ${WORD_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.deferWords = db.prepare('INSERT OR IGNORE INTO messages_fts_pending (id) VALUES (?)');
+  }
+
+  /** Transactions whose words wait in messages_fts_pending. */
+  get pendingWords(): number {
+    return this.deferred;
+  }
+
+  /** Moves the deferred words into the trigram table, in one transaction. */
+  writeDeferredWords(): void {
+    const cols = WORD_COLUMNS.join(', ');
+    this.db.exec('BEGIN');
+    try {
+      this.db.exec(
+        `INSERT OR REPLACE INTO messages_fts (rowid, ${cols}) SELECT id, ${cols} FROM messages WHERE id IN (SELECT id FROM messages_fts_pending);
+         DELETE FROM messages_fts_pending;`,
+      );
+      this.db.exec('COMMIT');
+      this.deferred = 0;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   /** Writes the batch in one transaction; on failure nothing of it is written, and it throws. */
@@ -120,6 +153,11 @@ export class HistoryWriter {
       JSON.stringify(t),
       t.rule,
     );
+    if (this.deferredWords) {
+      this.deferWords.run(t.id);
+      this.deferred++;
+      return;
+    }
     // The same order as WORD_COLUMNS.
     this.upsertWords.run(t.id, t.from, to, t.subject, t.client, t.user, t.queueId, t.reason, t.text, rules);
   }

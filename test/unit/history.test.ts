@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { HistoryIndex } from '../../core/history/index.ts';
+import { HistoryWriter } from '../../core/history/writer.ts';
 import { IDLE_CHECKPOINT_MS, THREAD_NICE } from '../../core/history/writer-thread.ts';
 import { waitFor } from '../support/wait.ts';
 import { parseSearch } from '../../core/history/search.ts';
@@ -129,6 +131,9 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
   const wal = `${h.file}-wal`;
   assert.ok(fs.statSync(wal).size > 0, 'the batch is in the WAL');
   await waitFor(() => fs.statSync(wal).size === 0, IDLE_CHECKPOINT_MS + 10_000, 'the WAL checkpointed and emptied');
+  const waiting = new DatabaseSync(h.file, { readOnly: true });
+  assert.deepEqual(waiting.prepare('SELECT id FROM messages_fts_pending').all(), [], 'the deferred words were written first');
+  waiting.close();
   // The thread goes away (a crash): what comes next is written inline, nothing is lost.
   await (h as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
   for (const e of run.slice(8)) h.add(e);
@@ -144,6 +149,32 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
     h.messages({ q: 'cookies' }, T0 + 3600_000).messages.map((r) => r.from),
     ['grandma@example.org'],
   );
+  h.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('search words deferred (the writer thread in a burst): found by LIKE until written, by the trigram table after', () => {
+  nextId = 1;
+  const dir = tmp();
+  const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30 });
+  const db = new DatabaseSync(h.file);
+  const w = new HistoryWriter(db, { deferred: true });
+  w.write(mixedRun());
+  const pending = () => (db.prepare('SELECT count(*) AS n FROM messages_fts_pending').get() as { n: number }).n;
+  const found = () => ['cookies', '-cookies', 'unday lunch', 'access denied', 'flaky'].map((q) => h.messages({ q }, T0 + 3600_000).messages.map((r) => r.from));
+  const expected = [
+    ['grandma@example.org'],
+    ['jane.doe@doe-family.com', 'x@flaky.example', 'spam@bad.example'],
+    ['jane.doe@doe-family.com'],
+    ['spam@bad.example'],
+    ['x@flaky.example'],
+  ];
+  assert.equal(pending(), 4, 'every transaction waits');
+  assert.deepEqual(found(), expected);
+  w.writeDeferredWords();
+  assert.equal(pending(), 0);
+  assert.deepEqual(found(), expected);
+  db.close();
   h.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
