@@ -80,8 +80,11 @@ const anyColumn = (v: string) => WORD_COLUMNS.map(() => like(v));
  * matched by LIKE on its columns instead: the table may hold none or older words of it.
  */
 function wordsMatch(n: number): string {
-  const pending = 'id IN (SELECT id FROM messages_fts_pending)';
-  return `((id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) AND NOT ${pending}) OR (${pending} AND ${Array(n).fill(ANY_COLUMN).join(' AND ')}))`;
+  // One IN list (rowids in order): the planner walks it by id, as the Messages page's
+  // newest-first LIMIT wants, instead of sorting every match.
+  // CROSS JOIN: the few waiting rows drive the join, not a scan of every message.
+  const waiting = `SELECT p.id FROM messages_fts_pending AS p CROSS JOIN messages AS m ON m.id = p.id WHERE ${Array(n).fill(ANY_COLUMN).join(' AND ')}`;
+  return `id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? AND rowid NOT IN (SELECT id FROM messages_fts_pending) UNION ALL ${waiting})`;
 }
 
 /** The WHERE clause (without `WHERE`, `1` when empty) and its parameters for the messages table. */
