@@ -154,7 +154,7 @@ export function runHistoryWriter(data: HistoryThreadData): void {
  */
 function quietSecond(db: DatabaseSync, writer: HistoryWriter): void {
   try {
-    writer.writeDeferredWords();
+    if (writer.pendingWords) writer.writeDeferredWords();
     db.exec(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${MERGE_PAGES})`);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   } catch {

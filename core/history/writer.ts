@@ -64,7 +64,8 @@ export class HistoryWriter {
   private readonly upsertMessage: StatementSync;
   private readonly upsertWords: StatementSync;
   private readonly deferWords: StatementSync;
-  /** Transactions whose words wait in messages_fts_pending (counted since the last writeDeferredWords). */
+  private readonly deferredWords: boolean;
+  /** Transactions this writer put into messages_fts_pending since the last writeDeferredWords. */
   private deferred = 0;
 
   /**
@@ -72,7 +73,6 @@ export class HistoryWriter {
    * row) instead of the trigram table; writeDeferredWords moves them in quiet moments
    * (the writer thread's quiet second). Until then a search finds those rows by LIKE.
    */
-  private readonly deferredWords: boolean;
   constructor(db: DatabaseSync, opts: { deferred?: boolean } = {}) {
     this.db = db;
     this.deferredWords = opts.deferred ?? false;
@@ -154,8 +154,7 @@ export class HistoryWriter {
       t.rule,
     );
     if (this.deferredWords) {
-      this.deferWords.run(t.id);
-      this.deferred++;
+      this.deferred += Number(this.deferWords.run(t.id).changes); // 0 when it already waits
       return;
     }
     // The same order as WORD_COLUMNS.
