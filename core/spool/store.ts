@@ -82,6 +82,10 @@ export function newQueueId(): string {
   return t + idCounter.toString(32).toUpperCase().padStart(3, '0');
 }
 
+function unlinkAll(files: string[]): Promise<void> {
+  return Promise.all(files.map((f) => fsp.unlink(f).catch(() => {}))).then(() => {});
+}
+
 export class MessageStore {
   readonly root: string;
   readonly incoming: string;
@@ -204,13 +208,16 @@ export class MessageStore {
       }
       await Promise.all(local);
       await Promise.all(syncs);
-    } finally {
-      // Named and durable everywhere (or failed: then never answered 250); the incoming
-      // names are no longer needed. The 250 does not wait for their removal (one disk
-      // operation less on every message's way, docs/benchmarks.md): if we crash first,
-      // recovery removes them at the next start.
-      this.cleanups.add(Promise.all(written.map((f) => fsp.unlink(f).catch(() => {}))).then(() => {}));
+    } catch (e) {
+      // Failed (never answered 250): what it wrote goes before the 451, so the space a
+      // half-written copy took is free again when the client tries the next message.
+      await unlinkAll(written);
+      throw e;
     }
+    // Named and durable everywhere: the incoming names are only second links now. The
+    // 250 does not wait for their removal (one disk operation less on every message's
+    // way, docs/benchmarks.md); if we crash first, recovery removes them at the next start.
+    this.cleanups.add(unlinkAll(written));
     return { id: msg.id, maildirFiles };
   }
 
