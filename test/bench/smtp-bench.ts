@@ -5,7 +5,8 @@
 // Throughput: smtp-source's wall time, straight to the server. Latency: the same load
 // through a small tap on loopback that timestamps each end-of-data and the reply to
 // it (the tap's overhead is the same for both servers). Runs are interleaved and
-// repeated; medians are quoted, with the Postern/Postfix ratio of each median.
+// repeated, in an order that rotates every repetition; medians are quoted, with the
+// ratio of each pair of medians and the median of the per-repetition ratios.
 //
 // BENCH_BASE=<another checkout of Postern, with node_modules>[,<another>…]: those versions
 // run too, as "Postern (base <commit>)", interleaved with this one — before/after in one
@@ -37,7 +38,8 @@ interface Run {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function pct(xs: number[], p: number): number {
@@ -258,13 +260,13 @@ async function main(): Promise<void> {
   console.log(`load: ${SOURCE} -s ${SESSIONS} -m ${MSGS} -l ${LEN} [-d], ${REPS} interleaved repetitions, data on ${root}`);
 
   const postern = await startPostern(path.join(root, 'postern'), true);
-  const bases: { label: string; port: number; maildir: string; proc: ServeProcess; delivered: number }[] = [];
+  const bases: { label: string; port: number; maildir: string; proc: ServeProcess }[] = [];
   for (const [i, dir] of (process.env.BENCH_BASE ?? '').split(',').filter(Boolean).entries()) {
     const baseDir = path.resolve(dir);
     const commit = spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim();
     console.log(`base: ${baseDir} (${commit.slice(0, 80)})`);
     const started = await startPostern(path.join(root, `postern-base-${i}`), true, baseDir);
-    bases.push({ ...started, label: `Postern (base ${commit.split(' ')[0]})`, delivered: 0 });
+    bases.push({ ...started, label: `Postern (base ${commit.split(' ')[0]})` });
   }
   const noIndex = process.env.BENCH_NO_INDEX ? await startPostern(path.join(root, 'postern-no-index'), true, undefined, true) : null;
   const isRoot = process.getuid?.() === 0;
@@ -279,33 +281,45 @@ async function main(): Promise<void> {
     slot.tapped.push(MSGS / r.tapped.seconds);
     slot.latencies.push(...r.tapped.latencies);
   };
-  let posternDelivered = 0;
-  let noIndexDelivered = 0;
-  let postfixDelivered = 0;
+  // Each server in turn; the order rotates every repetition, so no server always runs
+  // right after the same other one (and inherits its disk writeback or idle upkeep).
+  interface Target {
+    label: string;
+    port: number;
+    /** After a run: checks what reached the Maildir (throws if a 250 was not kept). */
+    check(): Promise<void>;
+  }
+  const targets: Target[] = [];
+  const expectAll = (label: string, maildir: string): Target['check'] => {
+    let delivered = 0;
+    return async () => {
+      delivered += 2 * MSGS;
+      if (count(maildir) !== delivered) throw new Error(`${label}: Maildir has ${count(maildir)} files, expected ${delivered} at 250 time`);
+    };
+  };
+  targets.push({ label: 'Postern', port: postern.port, check: expectAll('Postern', postern.maildir) });
+  for (const base of bases) targets.push({ label: base.label, port: base.port, check: expectAll(base.label, base.maildir) });
+  if (noIndex) targets.push({ label: 'Postern (no index)', port: noIndex.port, check: expectAll('no-index Postern', noIndex.maildir) });
   const postfixLag: number[] = [];
+  if (postfix) {
+    let delivered = 0;
+    targets.push({
+      label: 'Postfix',
+      port: postfix.port,
+      check: async () => {
+        delivered += 2 * MSGS;
+        postfixLag.push(await waitDelivered(postfix.maildir, delivered));
+      },
+    });
+  }
   try {
-    for (let rep = 1; rep <= REPS; rep++) {
+    for (let rep = 0; rep < REPS; rep++) {
+      const order = [...targets.slice(rep % targets.length), ...targets.slice(0, rep % targets.length)];
       for (const reuse of [false, true]) {
         const mode = reuse ? 'reuse (-d)' : 'fresh';
-        add(`Postern ${mode}`, await measure(postern.port, reuse));
-        posternDelivered += 2 * MSGS;
-        if (count(postern.maildir) !== posternDelivered)
-          throw new Error(`Postern Maildir has ${count(postern.maildir)} files, expected ${posternDelivered} at 250 time`);
-        for (const base of bases) {
-          add(`${base.label} ${mode}`, await measure(base.port, reuse));
-          base.delivered += 2 * MSGS;
-          if (count(base.maildir) !== base.delivered) throw new Error(`${base.label}: Maildir has ${count(base.maildir)} files, expected ${base.delivered}`);
-        }
-        if (noIndex) {
-          add(`Postern (no index) ${mode}`, await measure(noIndex.port, reuse));
-          noIndexDelivered += 2 * MSGS;
-          if (count(noIndex.maildir) !== noIndexDelivered)
-            throw new Error(`no-index Postern Maildir has ${count(noIndex.maildir)} files, expected ${noIndexDelivered}`);
-        }
-        if (postfix) {
-          add(`Postfix ${mode}`, await measure(postfix.port, reuse));
-          postfixDelivered += 2 * MSGS;
-          postfixLag.push(await waitDelivered(postfix.maildir, postfixDelivered));
+        for (const t of order) {
+          add(`${t.label} ${mode}`, await measure(t.port, reuse));
+          await t.check();
         }
         process.stdout.write('.');
       }
@@ -330,32 +344,26 @@ async function main(): Promise<void> {
       `| ${k} | ${median(r.direct).toFixed(0)} | ${median(r.tapped).toFixed(0)} | ${pct(r.latencies, 50).toFixed(1)} ms | ${pct(r.latencies, 99).toFixed(1)} ms |`,
     );
   }
+  // Ratio of medians, and the same ratio per repetition: runs of one repetition are
+  // next to each other in time, so their ratio is free of the machine's slow drift.
+  const ratio = (title: string, other: string, self = 'Postern') => {
+    for (const mode of ['fresh', 'reuse (-d)']) {
+      const a = results[`${self} ${mode}`];
+      const b = results[`${other} ${mode}`];
+      const paired = a.direct.map((x, i) => x / b.direct[i]).sort((x, y) => x - y);
+      console.log(
+        `ratio ${title}, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}× (per repetition: median ${median(paired).toFixed(2)}×, ${paired[0].toFixed(2)}–${paired[paired.length - 1].toFixed(2)}×, ${paired.filter((x) => x >= 1).length} of ${paired.length} ≥ 1), p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
+      );
+    }
+  };
   for (const base of bases) {
-    for (const mode of ['fresh', 'reuse (-d)']) {
-      const a = results[`Postern ${mode}`];
-      const b = results[`${base.label} ${mode}`];
-      console.log(
-        `ratio this/${base.label.slice(9, -1)}, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
-      );
-    }
+    ratio(`this/${base.label.slice(9, -1)}`, base.label);
+    // The same code without the index against the base: what the rest of the change costs.
+    if (noIndex) ratio(`this without the index/${base.label.slice(9, -1)}`, base.label, 'Postern (no index)');
   }
-  if (noIndex) {
-    for (const mode of ['fresh', 'reuse (-d)']) {
-      const a = results[`Postern ${mode}`];
-      const b = results[`Postern (no index) ${mode}`];
-      console.log(
-        `ratio with/without the history index, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
-      );
-    }
-  }
+  if (noIndex) ratio('with/without the history index', 'Postern (no index)');
   if (postfix) {
-    for (const mode of ['fresh', 'reuse (-d)']) {
-      const a = results[`Postern ${mode}`];
-      const b = results[`Postfix ${mode}`];
-      console.log(
-        `ratio Postern/Postfix, ${mode}: throughput ${(median(a.direct) / median(b.direct)).toFixed(2)}×, p50 latency ${(pct(a.latencies, 50) / pct(b.latencies, 50)).toFixed(2)}×, p99 latency ${(pct(a.latencies, 99) / pct(b.latencies, 99)).toFixed(2)}×`,
-      );
-    }
+    ratio('Postern/Postfix', 'Postfix');
     console.log(
       `Postfix: the last message reached the Maildir a median ${median(postfixLag).toFixed(2)} s after smtp-source finished (Postern delivers before its 250).`,
     );
