@@ -30,6 +30,8 @@ const MSGS = Number(process.env.BENCH_MSGS ?? 3000);
 const SESSIONS = 20;
 const LEN = 10240;
 const SOURCE = '/usr/sbin/smtp-source';
+/** Between two servers' runs (see the loop in main). */
+const SETTLE_MS = 2500;
 
 interface Run {
   seconds: number;
@@ -318,6 +320,10 @@ async function main(): Promise<void> {
       for (const reuse of [false, true]) {
         const mode = reuse ? 'reuse (-d)' : 'fresh';
         for (const t of order) {
+          // A pause first: the server before this one finishes what it does once a burst
+          // is over (Postern's index upkeep after a quiet second, docs/design.md §4.4)
+          // on an otherwise idle machine, not during this server's run.
+          await new Promise((r) => setTimeout(r, SETTLE_MS));
           add(`${t.label} ${mode}`, await measure(t.port, reuse));
           await t.check();
         }
