@@ -3,6 +3,7 @@
 // (Debian's is 20), re-run with the Node 24 that `npm install` put in node_modules.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -25,8 +26,10 @@ if (major < 22 || (major === 22 && minor < 19) || major === 23) {
   }
   child.on('exit', (code) => process.exit(code ?? 1));
 } else {
-  // More libuv threads: every message costs file and directory fsyncs, which run there.
-  process.env.UV_THREADPOOL_SIZE ??= '16';
+  // libuv's thread pool runs every file operation and fsync of a message. Two threads per
+  // core, at least libuv's default of 4: on two cores 16 threads were 7 % slower than 4 —
+  // they contend for the pool's lock more than their disk syncs overlap (docs/benchmarks.md).
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, 2 * availableParallelism()));
   const { run } = await import('../core/cli.ts');
   await run(process.argv.slice(2));
 }

@@ -268,7 +268,11 @@ async function main(): Promise<void> {
     const commit = spawnSync('git', ['-C', baseDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim();
     console.log(`base: ${baseDir} (${commit.slice(0, 80)})`);
     const started = await startPostern(path.join(root, `postern-base-${i}`), true, baseDir);
-    bases.push({ ...started, label: `Postern (base ${commit.split(' ')[0]})` });
+    // A checkout with local changes, or a second one of the same commit, is told apart by its folder.
+    const id = commit.split(' ')[0];
+    const dirty = spawnSync('git', ['-C', baseDir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout.trim() !== '';
+    const label = dirty || bases.some((b) => b.label === `Postern (base ${id})`) ? `Postern (base ${id}, ${path.basename(baseDir)})` : `Postern (base ${id})`;
+    bases.push({ ...started, label });
   }
   const noIndex = process.env.BENCH_NO_INDEX ? await startPostern(path.join(root, 'postern-no-index'), true, undefined, true) : null;
   const isRoot = process.getuid?.() === 0;
