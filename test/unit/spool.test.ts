@@ -44,6 +44,7 @@ describe('MessageStore.commit', () => {
         remote: ['uncle@example.org', 'cousin@example.com'],
         data: MESSAGE,
       });
+      await store.settled(); // the incoming names go after the commit resolves (the 250 does not wait)
       const john = ls(path.join(store.maildir('john'), 'new'));
       const jane = ls(path.join(store.maildir('jane'), 'new'));
       assert.equal(john.length, 1);
@@ -177,6 +178,7 @@ describe('MessageStore.commit', () => {
     'deliverLocal puts one message (a bounce, say) into an account’s Maildir',
     withStore(async (store) => {
       const file = await store.deliverLocal('john', 'john.doe@doe-family.com', MESSAGE);
+      await store.settled();
       assert.equal(path.dirname(file), path.join(store.maildir('john'), 'new'));
       assert.equal(fs.readFileSync(file, 'latin1'), `Return-Path: <>\r\nDelivered-To: john.doe@doe-family.com\r\n${MESSAGE.toString('latin1')}`);
       assert.deepEqual(ls(store.incoming), []);
@@ -223,6 +225,7 @@ describe('IncomingPart: a small body stays in memory, a large one goes to its .p
           body: part,
         });
         await part.discard();
+        await store.settled();
         assert.equal(opened.mock.callCount(), 0, 'no spool file opened for a small body');
       } finally {
         opened.mock.restore();
