@@ -14,7 +14,7 @@ import type { GatewayEvent } from '../events/types.ts';
 import { toRow, type TxnState } from './transactions.ts';
 import { messagesWhere, parseSearch, SearchError, WORD_COLUMNS } from './search.ts';
 import { HistoryWriter } from './writer.ts';
-import { WriterThread } from './writer-thread.ts';
+import { type HoldTimes, WriterThread } from './writer-thread.ts';
 import type { EventQuery, MessageDetail, MessagePage, MessageQuery, MessageRow, TrafficBucket, TrafficReport } from './types.ts';
 
 export { SearchError };
@@ -26,6 +26,8 @@ export interface HistoryOptions {
   retentionDays: () => number;
   /** Milliseconds between batch writes (default 250). */
   flushMs?: number;
+  /** How the writer thread holds a burst's batches (default QUIET_MS, MAX_LAG_MS; tests shorten or lengthen them). */
+  hold?: HoldTimes;
 }
 
 const SCHEMA = `
@@ -108,7 +110,7 @@ export class HistoryIndex {
     if (this.thread || this.closed) return;
     this.flush();
     try {
-      this.thread = new WriterThread(this.file, {
+      this.thread = new WriterThread(this.file, this.opts.hold, {
         written: (n) => {
           this.written += n;
         },

@@ -2,7 +2,9 @@
 // main thread hands over each batch of events and goes on answering SMTP clients; the
 // thread writes it with its own SQLite connection (WAL: the main thread's connection
 // keeps reading, and sees each batch once it is committed). One thread, one writer, batches
-// in order. If the thread fails, HistoryIndex writes inline again (index.ts).
+// in order. While a burst goes on it holds the batches and writes them when the events
+// pause (or the burst has lasted MAX_LAG_MS); a query asks for them at once ('now').
+// If the thread fails, HistoryIndex writes inline again (index.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort, Worker } from 'node:worker_threads';
@@ -15,9 +17,18 @@ import { HistoryWriter } from './writer.ts';
 export interface HistoryThreadData {
   role: 'history';
   file: string;
+  hold: HoldTimes;
+}
+
+/** While batches keep coming they are held; written after quietMs without one, or once the oldest is maxLagMs old. */
+export interface HoldTimes {
+  quietMs: number;
+  maxLagMs: number;
 }
 
 type Reply = { ok: true; written: number } | { ok: false; error: string };
+/** Main thread → writer: a batch to write, or 'now': write what is held without waiting for a pause. */
+type Request = GatewayEvent[] | 'now';
 
 /** How long a write waits for the other connection (a prune, a migration) before it fails. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -42,6 +53,17 @@ const MERGE_PAGES = 2000;
 /** The writer thread's nice value (Linux): below the event loop's. */
 export const THREAD_NICE = 19;
 
+/**
+ * Batches are held while they keep coming and written once none has come for this long
+ * (the main thread hands one over every 250 ms while events arrive, index.ts): a burst's
+ * rows are written after it, not during it, when the two cores are busy answering it.
+ */
+export const QUIET_MS = 500;
+/** …but a burst's oldest held event waits no longer than this (the History page's lag)… */
+export const MAX_LAG_MS = 5000;
+/** …and the thread holds no more events than this (about 30 MB; at saturation, 5 s is ~25,000). */
+const MAX_HELD_EVENTS = 40_000;
+
 /** The main thread's side. */
 export class WriterThread {
   private readonly worker: Worker;
@@ -57,11 +79,12 @@ export class WriterThread {
    */
   constructor(
     file: string,
+    hold: HoldTimes = { quietMs: QUIET_MS, maxLagMs: MAX_LAG_MS },
     on: { written(n: number): void; failed(message: string): void; gone(error: Error, unwritten: GatewayEvent[][]): void },
     source: () => WorkerSource = workerSource,
   ) {
     const src = source();
-    const workerData: HistoryThreadData = { role: 'history', file };
+    const workerData: HistoryThreadData = { role: 'history', file, hold };
     this.worker = 'code' in src ? new Worker(src.code, { eval: true, workerData }) : new Worker(src.file, { workerData });
     this.worker.unref();
     this.worker.on('message', (r: Reply) => {
@@ -87,12 +110,13 @@ export class WriterThread {
   post(batch: GatewayEvent[]): void {
     this.queue.push(batch);
     this.worker.ref(); // a batch in flight keeps the process alive until it is written
-    this.worker.postMessage(batch);
+    this.worker.postMessage(batch satisfies Request);
   }
 
-  /** Resolves once every batch handed over so far is written (or the thread is gone). */
+  /** Resolves once every batch handed over so far is written (or the thread is gone); held batches are written at once. */
   idle(): Promise<void> {
     if (this.queue.length === 0 || this.dead) return Promise.resolve();
+    this.worker.postMessage('now' satisfies Request);
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -126,21 +150,41 @@ export function runHistoryWriter(data: HistoryThreadData): void {
   }
   // Search words wait for the quiet second too (about half the writer's work in a burst).
   const writer = new HistoryWriter(db, { deferred: true });
+  let held: GatewayEvent[][] = [];
+  let heldEvents = 0;
+  let firstHeldAt = 0;
+  let pause: NodeJS.Timeout | null = null;
   let idle: NodeJS.Timeout | null = null;
-  parentPort!.on('message', (batch: GatewayEvent[]) => {
-    let reply: Reply;
+  // Everything held in one transaction (fewer commits than one per batch); one answer per batch, in order.
+  const writeHeld = () => {
+    if (pause) clearTimeout(pause);
+    pause = null;
+    if (held.length === 0) return;
+    if (idle) clearTimeout(idle);
+    const batches = held;
+    held = [];
+    heldEvents = 0;
+    let error: string | null = null;
     try {
-      writer.write(batch);
+      writer.write(batches.flat());
       // A long burst: the rows a search must scan by LIKE stay few.
       if (writer.pendingWords >= MAX_DEFERRED_WORDS) writer.writeDeferredWords();
-      reply = { ok: true, written: batch.length };
     } catch (e) {
-      reply = { ok: false, error: (e as Error).message };
+      error = (e as Error).message;
     }
-    parentPort!.postMessage(reply);
-    if (idle) clearTimeout(idle);
+    for (const b of batches) parentPort!.postMessage((error === null ? { ok: true, written: b.length } : { ok: false, error }) satisfies Reply);
     idle = setTimeout(() => quietSecond(db, writer), IDLE_CHECKPOINT_MS);
     idle.unref();
+  };
+  parentPort!.on('message', (m: Request) => {
+    if (m === 'now') return writeHeld();
+    if (idle) clearTimeout(idle); // no quiet-second work while batches come
+    if (held.length === 0) firstHeldAt = Date.now();
+    held.push(m);
+    heldEvents += m.length;
+    if (heldEvents >= MAX_HELD_EVENTS || Date.now() - firstHeldAt >= data.hold.maxLagMs) return writeHeld();
+    if (pause) clearTimeout(pause);
+    pause = setTimeout(writeHeld, data.hold.quietMs);
   });
 }
 

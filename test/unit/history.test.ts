@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { HistoryIndex } from '../../core/history/index.ts';
 import { HistoryWriter } from '../../core/history/writer.ts';
@@ -151,6 +152,55 @@ test('written in a thread of its own (as Postern runs it): the same rows once se
   );
   h.close();
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a burst is written after it: the thread holds batches while they keep coming, writes them once they pause, at once for a query, and after maxLagMs at the latest', async () => {
+  const pace = () => sleep(40); // one event every 40 ms: the shape of a burst, not a wait for a result
+  const open = (hold: { quietMs: number; maxLagMs: number }) => {
+    nextId = 1;
+    const dir = tmp();
+    const h = new HistoryIndex({ logDir: dir, retentionDays: () => 30, flushMs: 20, hold });
+    h.writeInThread();
+    const done = () => {
+      h.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    return { h, done };
+  };
+  const run = mixedRun();
+
+  // Events for about 0.7 s, a batch handed over every 20 ms: nothing written until they pause.
+  const a = open({ quietMs: 1500, maxLagMs: 60_000 });
+  for (const e of run) {
+    a.h.add(e);
+    await pace();
+  }
+  assert.equal(a.h.written, 0, 'nothing written while the burst goes on');
+  await waitFor(() => a.h.written === run.length, 15_000, 'the burst written once it paused (no query asked for it)');
+  assert.deepEqual(
+    a.h.messages({}, T0 + 3600_000).messages.map((r) => r.from),
+    MIXED_ROWS.map((r) => r[0]),
+  );
+  a.done();
+
+  // A query does not wait for the pause: settled() has the held batches written at once.
+  const b = open({ quietMs: 600_000, maxLagMs: 600_000 });
+  for (const e of run) b.h.add(e);
+  await Promise.race([b.h.settled(), sleep(20_000).then(() => assert.fail('settled() waited for the pause'))]);
+  assert.equal(b.h.written, run.length);
+  assert.equal(b.h.messages({}, T0 + 3600_000).messages.length, MIXED_ROWS.length);
+  b.done();
+
+  // A burst that does not pause is written every maxLagMs while it goes on.
+  const c = open({ quietMs: 600_000, maxLagMs: 300 });
+  let added = 0;
+  for (; added < 500 && c.h.written === 0; added++) {
+    c.h.add(run[added % run.length]);
+    await pace();
+  }
+  assert.ok(c.h.written > 0, `written while the burst went on (${c.h.written} of ${added} events)`);
+  await c.h.settled();
+  c.done();
 });
 
 test('search words deferred (the writer thread in a burst): found by LIKE until written, by the trigram table after', () => {
