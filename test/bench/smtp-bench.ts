@@ -14,6 +14,8 @@
 // BENCH_NO_INDEX=1: this version runs a second time without the history index
 // (POSTERN_HISTORY=off, docs/design.md §4.4), as "Postern (no index)", interleaved — the
 // index's cost on SMTP throughput measured in one sitting.
+// BENCH_JSON=<file>: each run's msg/s, per server and repetition, written there too (to
+// pool the per-repetition ratios of several runs).
 //
 // Postfix needs root (a private instance in a temp dir: master, smtpd, virtual(8)).
 // Every 250 is durable in both: Postfix fsyncs its queue file before 250; Postern
@@ -413,6 +415,10 @@ async function main(): Promise<void> {
       .join(', ')}`,
   );
   console.log(`Postern with loopback NOT trusted (early-talker pause kept): ${(MSGS / slow).toFixed(0)} msg/s, fresh connections.`);
+  if (process.env.BENCH_JSON) {
+    const direct = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.direct]));
+    fs.writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ when: new Date().toISOString(), msgs: MSGS, direct }, null, 1)}\n`);
+  }
   fs.rmSync(root, { recursive: true, force: true });
 }
 
