@@ -15,7 +15,7 @@
 // (POSTERN_HISTORY=off, docs/design.md §4.4), as "Postern (no index)", interleaved — the
 // index's cost on SMTP throughput measured in one sitting.
 // BENCH_JSON=<file>: each run's msg/s, per server and repetition, written there too (to
-// pool the per-repetition ratios of several runs).
+// pool the per-repetition ratios of several runs: `node test/bench/pool.ts <file>…`).
 //
 // Postfix needs root (a private instance in a temp dir: master, smtpd, virtual(8)).
 // Every 250 is durable in both: Postfix fsyncs its queue file before 250; Postern
