@@ -61,7 +61,7 @@ export const THREAD_NICE = 19;
 export const QUIET_MS = 500;
 /** …but a burst's oldest held event waits no longer than this (the History page's lag)… */
 export const MAX_LAG_MS = 5000;
-/** …and the thread holds no more events than this (about 30 MB; at saturation, 5 s is ~25,000). */
+/** …and the thread holds no more events than this (tens of MB; 5 s of a saturated 2-core machine is ~35,000). */
 const MAX_HELD_EVENTS = 40_000;
 
 /** The main thread's side. */
