@@ -44,7 +44,7 @@ export function createRuntime(
   store: ConfigStore,
   dataDir: string,
   extra: Pick<ApiDeps, 'renewDashboardToken'> = {},
-): { gateway: Gateway; api: GatewayApi; setupCheck: () => Promise<DoctorReport> } {
+): { gateway: Gateway; api: GatewayApi; setupCheck: () => Promise<DoctorReport>; stop: () => Promise<void> } {
   const gateway = new Gateway({ store, dataDir, spfFactory: createSpfCheckFactory() });
   const setupCheck = async (): Promise<DoctorReport> => {
     const report = await doctorForGateway(gateway);
@@ -79,5 +79,11 @@ export function createRuntime(
       store: gateway.store,
       bus: gateway.bus,
     }).start();
-  return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}), ...extra }), setupCheck };
+  // A stop writes what the history's writer thread still holds (a burst's last seconds,
+  // docs/design.md §4.4) before the process ends, instead of leaving it to the next start's catch-up.
+  const stop = async () => {
+    await gateway.stop();
+    await history?.settled();
+  };
+  return { gateway, api: createApi({ gateway, doctor: setupCheck, ...(history ? { history } : {}), ...extra }), setupCheck, stop };
 }

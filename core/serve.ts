@@ -44,7 +44,7 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
   };
   // Event-loop delay for attack tests (core/loop-stats.ts).
   if (process.env.POSTERN_LOOP_STATS) startLoopStats(process.env.POSTERN_LOOP_STATS);
-  const { gateway, api } = createRuntime(store, opts.dataDir, { renewDashboardToken });
+  const { gateway, api, stop: stopRuntime } = createRuntime(store, opts.dataDir, { renewDashboardToken });
   const status = await gateway.start();
   out(`Postern ${status.state} as ${status.hostname} (config ${opts.configFile}, data ${path.resolve(opts.dataDir)})`);
   for (const l of status.listeners) {
@@ -80,7 +80,7 @@ export async function serve(opts: ServeOptions): Promise<Gateway> {
     stopping = true;
     out(`${signal}: stopping`);
     await dashboard?.close();
-    await gateway.stop();
+    await stopRuntime();
     process.exit(0);
   };
   // `on`, not `once`: a signal to the whole process group (systemd's stop, Ctrl-C) can

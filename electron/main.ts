@@ -35,6 +35,8 @@ registerScheme();
 let tray: TrayService | null = null;
 let win: BrowserWindow | null = null;
 let gateway: Gateway | null = null;
+/** The runtime's stop: the gateway, then the history's held writes (core/runtime.ts). */
+let stopRuntime: (() => Promise<void>) | null = null;
 let live: LivePush | null = null;
 let autostart: Autostart | null = null;
 let quitting = false;
@@ -53,13 +55,13 @@ if (!app.requestSingleInstanceLock()) {
   app.on('window-all-closed', () => {}); // stay in the tray
   app.on('before-quit', () => (quitting = true));
   app.on('will-quit', (e) => {
-    if (stopped || !gateway) return;
+    if (stopped || !stopRuntime) return;
     e.preventDefault(); // stop the gateway gracefully (close listeners, flush the event log) first
     const done = () => {
       stopped = true;
       app.quit();
     };
-    Promise.race([gateway.stop(), new Promise((r) => setTimeout(r, 5000))]).then(done, done);
+    Promise.race([stopRuntime(), new Promise((r) => setTimeout(r, 5000))]).then(done, done);
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => app.quit());
   app.whenReady().then(startApp).catch(fatal);
@@ -71,8 +73,9 @@ async function startApp(): Promise<void> {
   const store = new ElectronConfigStore(ElectronStore as unknown as StoreClass, userData, { safeStorage: safeStorage ?? null });
   const dataDir = path.join(userData, 'data');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const { gateway: gw, api } = createRuntime(store, dataDir);
+  const { gateway: gw, api, stop } = createRuntime(store, dataDir);
   gateway = gw;
+  stopRuntime = stop;
   store.onExternalChange(() => {
     try {
       gw.reload(); // e.g. `postern user add` while the app runs

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { FAMILY, tempDir } from '../support/gateway.ts';
 import { POSTERN } from '../support/serve-process.ts';
@@ -101,5 +102,46 @@ test('SIGTERM to the process group of bin/postern.js serve while a delivery is i
     }
   } finally {
     await sink.stop();
+  }
+});
+
+test('SIGTERM right after a 250: the History index has the message and the stop itself when postern serve exits (the stop writes what the writer thread holds)', async () => {
+  const dir = tempDir();
+  const configFile = path.join(dir, 'postern.json');
+  const dataDir = path.join(dir, 'data');
+  fs.writeFileSync(configFile, JSON.stringify({ ...FAMILY, dashboard: { host: '127.0.0.1', port: 0 } }));
+  const child = spawn(process.execPath, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    await waitFor(() => /mx\s+listening on \S+:\d+/.test(out), 20_000, 'postern serve to start');
+    const port = Number(/mx\s+listening on \S+:(\d+)/.exec(out)![1]);
+    const c = await RawSmtp.connect({ port, localAddress: '127.0.0.1' });
+    await c.cmd('EHLO lan.example');
+    assert.equal((await c.cmd('MAIL FROM:<jane.doe@doe-family.com>')).code, 250);
+    assert.equal((await c.cmd('RCPT TO:<john.doe@doe-family.com>')).code, 250);
+    assert.equal((await c.cmd('DATA')).code, 354);
+    c.write('Subject: just before the stop\r\n\r\nhello\r\n.\r\n');
+    assert.equal((await c.read(10_000)).code, 250);
+    // At once: well inside the half second the writer thread waits for a burst to pause.
+    process.kill(-child.pid!, 'SIGTERM');
+    assert.equal(await exited, 0, out);
+    // Read before any next start could catch it up from events.jsonl.
+    const db = new DatabaseSync(path.join(dataDir, 'log', 'index.sqlite'), { readOnly: true });
+    const plain = (rows: object[]) => rows.map((r) => ({ ...r })); // SQLite's rows have no prototype
+    const messages = plain(db.prepare('SELECT subject, verdict FROM messages').all());
+    // The very last event, handed over as the gateway stopped.
+    const last = plain(db.prepare("SELECT rule, json_extract(json, '$.text') AS text FROM events ORDER BY id DESC LIMIT 1").all());
+    db.close();
+    assert.deepEqual(messages, [{ subject: 'just before the stop', verdict: 'accepted' }]);
+    assert.deepEqual(last, [{ rule: 'stop', text: 'Postern stopped' }]);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
