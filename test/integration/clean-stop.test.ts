@@ -41,6 +41,26 @@ function connectedTo(port: number): boolean {
     });
 }
 
+/**
+ * `postern serve` under `node` in a process group of its own (detached), as under systemd
+ * or a terminal; resolves once its mx listener is up, with its port.
+ */
+async function serveInGroup(node: string, configFile: string, dataDir: string, what: string) {
+  const child = spawn(node, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const listening = () => /mx\s+listening on \S+:(\d+)/.exec(out);
+  try {
+    await waitFor(() => listening() !== null, 20_000, what);
+  } catch (e) {
+    process.kill(-child.pid!, 'SIGKILL');
+    throw e;
+  }
+  return { child, exited, output: () => out, port: Number(listening()![1]) };
+}
+
 test('SIGTERM to the process group of bin/postern.js serve while a delivery is in flight, ten times: a clean stop each time', async () => {
   assert.ok(SYSTEM_NODE, 'no system Node.js at /usr/bin/node: apt-get install nodejs');
   const version = spawn(SYSTEM_NODE, ['--version']);
@@ -61,18 +81,8 @@ test('SIGTERM to the process group of bin/postern.js serve while a delivery is i
           dashboard: { host: '127.0.0.1', port: 0 },
         }),
       );
-      // detached: a process group of its own, as under systemd or a terminal.
-      const child = spawn(SYSTEM_NODE, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const { child, exited, output, port } = await serveInGroup(SYSTEM_NODE, configFile, dataDir, `postern serve to start (${v})`);
       try {
-        await waitFor(() => /mx\s+listening on \S+:\d+/.test(out), 20_000, `postern serve to start (${v})`);
-        const port = Number(/mx\s+listening on \S+:(\d+)/.exec(out)![1]);
         const c = await RawSmtp.connect({ port, localAddress: '127.0.0.1' });
         await c.cmd('EHLO lan.example');
         assert.equal((await c.cmd('MAIL FROM:<john.doe@doe-family.com>')).code, 250);
@@ -87,10 +97,10 @@ test('SIGTERM to the process group of bin/postern.js serve while a delivery is i
         process.kill(-child.pid!, 'SIGTERM');
         const code = await exited;
         const ev = events(dataDir);
-        assert.equal(code, 0, `run ${run}: exit code ${code}\n${out}`);
+        assert.equal(code, 0, `run ${run}: exit code ${code}\n${output()}`);
         assert.ok(
           ev.some((e) => e.rule === 'stop' && e.text === 'Postern stopped'),
-          `run ${run}: no "Postern stopped" event\n${out}`,
+          `run ${run}: no "Postern stopped" event\n${output()}`,
         );
         const delivery = ev.filter((e) => e.rule === 'delivery');
         assert.ok(delivery.length >= 1, `run ${run}: the attempt under way was not recorded`);
@@ -110,17 +120,8 @@ test('SIGTERM right after a 250: the History index has the message and the stop 
   const configFile = path.join(dir, 'postern.json');
   const dataDir = path.join(dir, 'data');
   fs.writeFileSync(configFile, JSON.stringify({ ...FAMILY, dashboard: { host: '127.0.0.1', port: 0 } }));
-  const child = spawn(process.execPath, [POSTERN, 'serve', '--config', configFile, '--data-dir', dataDir], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const { child, exited, output, port } = await serveInGroup(process.execPath, configFile, dataDir, 'postern serve to start');
   try {
-    await waitFor(() => /mx\s+listening on \S+:\d+/.test(out), 20_000, 'postern serve to start');
-    const port = Number(/mx\s+listening on \S+:(\d+)/.exec(out)![1]);
     const c = await RawSmtp.connect({ port, localAddress: '127.0.0.1' });
     await c.cmd('EHLO lan.example');
     assert.equal((await c.cmd('MAIL FROM:<jane.doe@doe-family.com>')).code, 250);
@@ -130,7 +131,7 @@ test('SIGTERM right after a 250: the History index has the message and the stop 
     assert.equal((await c.read(10_000)).code, 250);
     // At once: well inside the half second the writer thread waits for a burst to pause.
     process.kill(-child.pid!, 'SIGTERM');
-    assert.equal(await exited, 0, out);
+    assert.equal(await exited, 0, output());
     // Read before any next start could catch it up from events.jsonl.
     const db = new DatabaseSync(path.join(dataDir, 'log', 'index.sqlite'), { readOnly: true });
     const plain = (rows: object[]) => rows.map((r) => ({ ...r })); // SQLite's rows have no prototype
